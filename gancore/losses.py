@@ -1,0 +1,71 @@
+"""Adversarial objectives and input-gradient penalties, as plain functions.
+
+These are the formulas of the papers, written once so that families and
+regularizers (in their own distributions) share one tested implementation.
+All take discriminator outputs as raw scores (logits) and return scalars.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def logistic_d(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Goodfellow et al.: ``-E[log D(x)] - E[log(1 - D(G(z)))]`` with ``D = sigmoid(score)``."""
+    return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+
+
+def logistic_g(fake_scores: torch.Tensor, saturating: bool = False) -> torch.Tensor:
+    """The generator's side of the logistic game.
+
+    Non-saturating (the paper's recommended practice): ``-E[log D(G(z))]``.
+    Saturating (the minimax objective itself): ``E[log(1 - D(G(z)))]``.
+    """
+    if saturating:
+        return -F.softplus(fake_scores).mean()
+    return F.softplus(-fake_scores).mean()
+
+
+def wasserstein_d(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Arjovsky et al.: the critic minimises ``E[D(G(z))] - E[D(x)]``."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_g(fake_scores: torch.Tensor) -> torch.Tensor:
+    """Arjovsky et al.: the generator minimises ``-E[D(G(z))]``."""
+    return -fake_scores.mean()
+
+
+def input_gradient(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(scores, d sum(scores) / d x)`` with the graph kept for a second backward.
+
+    ``x`` is detached and made a leaf, so the gradient is taken with respect
+    to exactly the inputs given; ``create_graph=True`` lets the penalty's own
+    gradient flow to the discriminator's parameters. The gradient is taken
+    with ``torch.autograd.grad`` (not ``backward``), which is what keeps
+    penalties correct under DistributedDataParallel.
+    """
+    x = x.detach().requires_grad_(True)
+    scores = score(x)
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    return scores, grad
+
+
+def interpolate(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """``eps * real + (1 - eps) * fake`` with one ``eps ~ U[0, 1]`` *per sample*.
+
+    Drawing ``eps`` per pixel instead is the classic bug: the interpolate
+    then lies off the line between the two samples.
+    """
+    if eps is None:
+        eps = torch.rand(real.shape[0], device=real.device, dtype=real.dtype)
+    eps = eps.view(-1, *([1] * (real.dim() - 1)))
+    return eps * real.detach() + (1 - eps) * fake.detach()
+
+
+def gradient_norm(grad: torch.Tensor) -> torch.Tensor:
+    """Per-sample L2 norm of a gradient."""
+    return grad.flatten(1).norm(2, dim=1)

@@ -1,0 +1,97 @@
+"""Run directories: resolving a run's configuration, creating and opening runs.
+
+A run directory holds::
+
+    config.toml                  the resolved configuration
+    metrics.jsonl                one JSON object per log interval
+    samples/step-000500.png      sample grids from a fixed latent batch
+    checkpoints/step-000500/     see gancore.checkpoint
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import attrs
+from torch import nn
+
+from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_weights
+from gancore.config import TrainConfig, make_config
+from gancore.data import DataSpec, Dataset, load_data
+from gancore.errors import CheckpointError, ConfigError, PluginError
+from gancore.generator import check_generator
+from gancore.plugins import Registry, Run
+
+# A family's defaults may not choose these: they decide which family and data
+# the defaults are asked of in the first place.
+NOT_DEFAULTABLE = ("plugins", "options", "data", "data_root", "download", "image_size")
+
+
+def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset]:
+    """Turn user settings (file and flags, merged) into a run.
+
+    Loads the data, activates the plugins, applies the family's defaults
+    under the user's settings and resolves regularizer weights.
+    """
+    first = make_config(user)
+    if not first.plugins:
+        raise ConfigError("no plugin given: use --plugin NAME (see `gan plugins` for the installed ones).")
+    dataset = load_data(first.data, first.data_root, first.download, first.image_size)
+    run = registry.activate(first.plugins, first.options)
+    chosen = None if first.regularizers is None else tuple(first.regularizers)
+    defaults = dict(run.hook.default_config(data=dataset.spec, regularizers=chosen) or {})
+    bad = [key for key in defaults if key in NOT_DEFAULTABLE]
+    if bad:
+        raise PluginError(f"family {run.family!r}: default_config may not set {bad[0]!r}.")
+    config = make_config(defaults, user)
+    weights = run.add_regularizers(config.regularizers or {})
+    name = config.name or f"{run.family}-{Path(config.data).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return attrs.evolve(config, regularizers=weights, name=name), run, dataset
+
+
+def run_dir(config: TrainConfig) -> Path:
+    return Path(config.out) / str(config.name)
+
+
+def create_run_dir(config: TrainConfig) -> Path:
+    """Create a fresh run directory and write its ``config.toml``."""
+    path = run_dir(config)
+    if list_checkpoints(path / "checkpoints"):
+        raise ConfigError(f"run directory {str(path)!r} already holds checkpoints: choose another --name, "
+                          "or remove it.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        config.save(path / "config.toml")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the run directory {str(path)!r}: {exc.strerror}.") from None
+    return path
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint directory, or a run directory's newest checkpoint."""
+    path = Path(path)
+    if (path / "meta.json").is_file():
+        return path
+    found = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
+    if not found:
+        raise CheckpointError(f"no checkpoint in {str(path)!r}: give a run directory or a checkpoint directory.")
+    return found[-1]
+
+
+def load_generator(registry: Registry, path: str | Path, device: str = "cpu"
+                   ) -> tuple[nn.Module, DataSpec, TrainConfig, Checkpoint]:
+    """Rebuild a run's generator from a checkpoint (or a run's newest one)."""
+    checkpoint = load_checkpoint(find_checkpoint(path), map_location=device)
+    meta = checkpoint.meta
+    try:
+        config = make_config(meta["config"])
+        spec = DataSpec.from_dict(meta["data"])
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} lacks its configuration: {exc}.") from None
+    run = registry.activate(config.plugins, config.options)
+    generator = run.hook.build_generator(config=config, data=spec)
+    check_generator(generator, run.family)
+    load_weights(generator, checkpoint.generator, "generator")
+    return generator.to(device).eval(), spec, config, checkpoint

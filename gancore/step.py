@@ -1,0 +1,168 @@
+"""The object every per-step hook receives.
+
+A :class:`Step` is built for each discriminator update and reused for the
+generator update that follows; :meth:`Step.begin` switches its phase and
+drops what was cached for the previous phase. It gives a plugin the real
+batch, the networks to call in this phase, the generator's output (computed
+once per phase), the run's configuration and per-plugin state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import attrs
+import torch
+from torch import nn
+
+from gancore.config import TrainConfig
+from gancore.data import Batch, DataSpec
+from gancore.generator import Latent
+
+
+@attrs.frozen
+class DiscriminatorView:
+    """What a regularizer needs to know about one discriminator.
+
+    :param real: the discriminator's real inputs this step.
+    :param fake: its fake inputs this step (no gradient to the generator).
+    :param score: maps an input shaped like ``real`` to D's adversarial score,
+        one value (or one map of patch values) per sample. Conditioning, paired
+        source images and auxiliary heads are handled inside it, so a penalty
+        such as a gradient penalty works for every family.
+    :param parameters: the discriminator's parameters (for weight clipping).
+    :param name: which discriminator this is (``"d"``, or ``"d_a"``/``"d_b"``
+        for families with two), used to name logged terms.
+    """
+
+    real: torch.Tensor
+    fake: torch.Tensor
+    score: Callable[[torch.Tensor], torch.Tensor]
+    parameters: Callable[[], Any]
+    name: str = "d"
+
+
+class Step:
+    """Per-iteration context handed to ``d_loss``, ``g_loss``, ``regularize``
+    and ``post_step``.
+
+    Attributes:
+        index: the training step (number of generator updates done so far).
+        phase: ``"d"`` or ``"g"``.
+        batch: the real :class:`gancore.data.Batch` on the training device.
+        config: the resolved :class:`gancore.config.TrainConfig`.
+        data: the :class:`gancore.data.DataSpec`.
+        G, D: the generator and discriminator modules themselves (unwrapped
+            from any distributed wrapper): for their attributes and
+            parameters, not for forward passes.
+        accelerator: the ``accelerate.Accelerator`` of the run.
+    """
+
+    def __init__(self, *, index: int, batch: Batch, generator: nn.Module, discriminator: nn.Module,
+                 G: nn.Module, D: nn.Module, config: TrainConfig, data: DataSpec, accelerator: Any,
+                 state: dict[str, dict[str, torch.Tensor]], name_of: Callable[[object], str]):
+        self.index = index
+        self.batch = batch
+        self.config = config
+        self.data = data
+        self.accelerator = accelerator
+        self.G, self.D = G, D
+        self._wrapped_g, self._wrapped_d = generator, discriminator
+        self._state = state
+        self._name_of = name_of
+        self.logs: dict[str, torch.Tensor] = {}
+        self.phase = "d"
+        self._cache: dict[str, Any] = {}
+        self.views: tuple[DiscriminatorView, ...] | None = None
+
+    def begin(self, phase: str) -> "Step":
+        """Start ``phase`` (``"d"`` or ``"g"``): forget the previous phase's fakes."""
+        self.phase = phase
+        self._cache = {}
+        self.views = None
+        return self
+
+    # -- data ------------------------------------------------------------
+    @property
+    def real(self) -> torch.Tensor:
+        """The real samples of this step's batch."""
+        return self.batch.x
+
+    @property
+    def labels(self) -> torch.Tensor | None:
+        """The real batch's labels, or ``None`` for unlabelled data."""
+        return self.batch.labels
+
+    # -- networks --------------------------------------------------------
+    @property
+    def generator(self) -> Callable[[Latent], torch.Tensor]:
+        """The generator to call in this phase (distributed-wrapped in ``"g"``)."""
+        return self._wrapped_g if self.phase == "g" else self.G
+
+    @property
+    def discriminator(self) -> Callable[..., torch.Tensor]:
+        """The discriminator to call in this phase.
+
+        In ``"d"`` it is the (distributed-wrapped) trainable network; in
+        ``"g"`` it is the bare module with its parameters frozen, so gradients
+        reach the generator through it but never D itself.
+        """
+        return self._wrapped_d if self.phase == "d" else self.D
+
+    @property
+    def latent(self) -> Latent:
+        """The generator input for this phase, drawn once per phase."""
+        if "latent" not in self._cache:
+            self._cache["latent"] = self.G.latent(len(self.batch), batch=self.batch)
+        return self._cache["latent"]
+
+    @property
+    def fake(self) -> torch.Tensor:
+        """``generator(latent)``, computed once per phase.
+
+        Without gradients in phase ``"d"`` (D's loss must not reach G), with
+        gradients in phase ``"g"``.
+        """
+        if "fake" not in self._cache:
+            if self.phase == "d":
+                with torch.no_grad():
+                    self._cache["fake"] = self.generator(self.latent)
+            else:
+                self._cache["fake"] = self.generator(self.latent)
+        return self._cache["fake"]
+
+    def discriminator_views(self) -> tuple[DiscriminatorView, ...]:
+        """The views regularizers use: the family's, or ``D(real)`` vs ``D(fake)``."""
+        if self.views is None:
+            self.views = (DiscriminatorView(real=self.real, fake=self.fake, score=self.discriminator,
+                                            parameters=self.D.parameters),)
+        return self.views
+
+    # -- plugin state and logging ----------------------------------------
+    def state_for(self, plugin: object) -> dict[str, torch.Tensor]:
+        """The calling plugin's persistent state: a dict of tensors.
+
+        It is saved in every checkpoint and restored on resume. Put only
+        tensors in it.
+        """
+        return self._state.setdefault(self._name_of(plugin), {})
+
+    def log(self, name: str, value: torch.Tensor | float) -> None:
+        """Record a scalar for this step's metrics (averaged over the log interval)."""
+        value = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+        self.logs[name] = value
+
+
+def loss_terms(result: Any, hook: str, family: str) -> Mapping[str, torch.Tensor]:
+    """Normalise a loss hook's result to named scalar terms."""
+    from gancore.errors import PluginError
+
+    if isinstance(result, torch.Tensor):
+        result = {"loss": result}
+    if not isinstance(result, Mapping) or not result:
+        raise PluginError(f"plugin {family!r}: {hook} must return a scalar tensor or a mapping of named "
+                          f"scalar tensors; got {type(result).__name__}.")
+    for name, value in result.items():
+        if not isinstance(value, torch.Tensor) or value.dim() != 0:
+            raise PluginError(f"plugin {family!r}: {hook} term {name!r} is not a scalar tensor.")
+    return result

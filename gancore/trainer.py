@@ -1,0 +1,260 @@
+"""The training loop: one loop for every family, on HuggingFace Accelerate.
+
+Per step: ``n_critic`` discriminator updates, each on a fresh real batch,
+then one generator update; each update is "family loss + regularizer terms,
+one backward, one optimizer step, post_step hooks". Everything a family does
+differently enters through the hooks in :mod:`gancore.hookspecs`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gancore import __version__
+from gancore.checkpoint import (Checkpoint, load_weights, module_tensors, rng_state, save_checkpoint,
+                                set_rng_state)
+from gancore.config import TrainConfig
+from gancore.data import Dataset, Sampler, samples_to_image
+from gancore.errors import PluginError, TrainingError
+from gancore.generator import check_generator
+from gancore.plugins import Run
+from gancore.step import Step, loss_terms
+
+
+def make_accelerator(config: TrainConfig):
+    """The run's Accelerator: device, mixed precision, DDP settings."""
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    # Buffers are not broadcast on every forward: a BatchNorm discriminator
+    # is called on real, fake and penalty inputs before one backward, and a
+    # broadcast in between would modify tensors autograd still needs.
+    ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
+    cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
+    return Accelerator(cpu=cpu, mixed_precision=config.precision, kwargs_handlers=[ddp])
+
+
+def make_optimizer(config: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=config.betas)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=config.betas[0])
+
+
+def build_models(run: Run, config: TrainConfig, spec) -> tuple[nn.Module, nn.Module]:
+    """Ask the family for its networks and check the generator protocol."""
+    run.check_complete()
+    generator = run.hook.build_generator(config=config, data=spec)
+    check_generator(generator, run.family)
+    discriminator = run.hook.build_discriminator(config=config, data=spec)
+    if not isinstance(discriminator, nn.Module):
+        raise PluginError(f"plugin {run.family!r}: build_discriminator must return an nn.Module; got "
+                          f"{type(discriminator).__name__}.")
+    return generator, discriminator
+
+
+class Trainer:
+    """Trains one run; ``fit()`` runs it to ``config.steps``.
+
+    :param config: the resolved configuration.
+    :param run: the activated plugins (:meth:`gancore.plugins.Registry.activate`).
+    :param dataset: the training data.
+    :param run_dir: where ``metrics.jsonl``, ``samples/`` and ``checkpoints/`` go.
+    :param progress: show a progress bar (main process only).
+    """
+
+    def __init__(self, config: TrainConfig, run: Run, dataset: Dataset, run_dir: str | Path,
+                 accelerator: Any = None, progress: bool = True):
+        from accelerate.utils import set_seed
+
+        self.config, self.run, self.run_dir = config, run, Path(run_dir)
+        self.acc = accelerator or make_accelerator(config)
+        self.spec = dataset.spec
+        set_seed(config.seed)
+        G, D = build_models(run, config, self.spec)
+        opt_g = make_optimizer(config, G.parameters(), config.lr_g)
+        opt_d = make_optimizer(config, D.parameters(), config.lr_d)
+        self.G, self.D, self.opt_g, self.opt_d = self.acc.prepare(G, D, opt_g, opt_d)
+        self.dataset = dataset.to(self.acc.device)
+        self.sampler = Sampler(len(dataset), config.batch_size, config.seed, self.acc.process_index,
+                               self.acc.num_processes)
+        self.plugin_state: dict[str, dict[str, torch.Tensor]] = {}
+        self.index = 0
+        self.progress = progress and self.acc.is_main_process
+        self._sums: dict[str, torch.Tensor] = {}
+        self._count = 0
+        self._fixed = self._fixed_latent()
+        # Different processes must draw different noise and batches' latents.
+        set_seed(config.seed + self.acc.process_index)
+
+    # -- helpers -------------------------------------------------------------
+    @property
+    def generator(self) -> nn.Module:
+        return self.acc.unwrap_model(self.G)
+
+    @property
+    def discriminator(self) -> nn.Module:
+        return self.acc.unwrap_model(self.D)
+
+    def _fixed_latent(self):
+        """The latent of the sample grids, the same at every step and on resume."""
+        rng = torch.Generator().manual_seed(self.config.seed + 7919)
+        n = min(self.config.grid_size, len(self.dataset))
+        indices = torch.randperm(len(self.dataset), generator=rng)[:n]
+        generator = self.generator
+        labels = None
+        if getattr(generator, "conditional", False):
+            # One row per class, so conditional grids are readable at a glance.
+            labels = torch.arange(n) % max(1, generator.num_classes)
+        return generator.latent(n, labels=labels, batch=self.dataset.batch(indices), rng=rng)
+
+    def _new_step(self) -> Step:
+        batch = self.dataset.batch(self.sampler.next_indices())
+        return Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
+                    D=self.discriminator, config=self.config, data=self.spec, accelerator=self.acc,
+                    state=self.plugin_state, name_of=self.run.name_of)
+
+    def _update(self, step: Step, phase: str) -> None:
+        hook = self.run.hook
+        optimizer = self.opt_d if phase == "d" else self.opt_g
+        optimizer.zero_grad(set_to_none=True)
+        name = "d_loss" if phase == "d" else "g_loss"
+        terms = dict(loss_terms(getattr(hook, name)(step=step), name, self.run.family))
+        if phase == "d":
+            step.discriminator_views()
+        for extra in hook.regularize(step=step, phase=phase):
+            for term, value in loss_terms(extra, "regularize", "a regularizer").items():
+                if term in terms:
+                    raise PluginError(f"two plugins return a loss term named {term!r} in phase {phase!r}.")
+                terms[term] = value
+        total = sum(terms.values())
+        self.acc.backward(total)
+        optimizer.step()
+        with torch.no_grad():
+            hook.post_step(step=step, phase=phase)
+        for term, value in terms.items():
+            step.logs[f"{phase}/{term}"] = value.detach()
+
+    # -- the loop --------------------------------------------------------------
+    def fit(self) -> Path:
+        """Train to ``config.steps``; returns the last checkpoint's directory."""
+        from tqdm.auto import tqdm
+
+        config = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        bar = tqdm(total=config.steps, initial=self.index, disable=not self.progress, dynamic_ncols=True,
+                   desc=self.run.family)
+        started = time.perf_counter()
+        last = None
+        while self.index < config.steps:
+            step = None
+            for _ in range(config.n_critic):
+                step = self._new_step()
+                self._update(step.begin("d"), "d")
+            self.discriminator.requires_grad_(False)
+            try:
+                self._update(step.begin("g"), "g")
+            finally:
+                self.discriminator.requires_grad_(True)
+            self.index += 1
+            self._accumulate(step.logs)
+            bar.update(1)
+            done = self.index == config.steps
+            if self.index % config.log_every == 0 or done:
+                row = self._log(time.perf_counter() - started)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if "/" in k}, refresh=False)
+            if (config.sample_every and self.index % config.sample_every == 0) or done:
+                self.save_samples()
+            if (config.checkpoint_every and self.index % config.checkpoint_every == 0) or done:
+                last = self.save_checkpoint()
+        bar.close()
+        return last
+
+    def _accumulate(self, logs: dict[str, torch.Tensor]) -> None:
+        for name, value in logs.items():
+            self._sums[name] = self._sums.get(name, 0) + value
+        self._count += 1
+
+    def _log(self, elapsed: float) -> dict[str, float]:
+        """Average the interval's values, refuse non-finite ones, append to metrics.jsonl."""
+        values = {name: float(total) / self._count for name, total in self._sums.items()}
+        self._sums, self._count = {}, 0
+        bad = {name: value for name, value in values.items() if not math.isfinite(value)}
+        if bad:
+            phases = sorted({name.split("/")[0] for name in bad if "/" in name}) or ["?"]
+            raise TrainingError(
+                f"non-finite loss at step {self.index} in phase {'/'.join(phases)}: "
+                + ", ".join(f"{k} = {v}" for k, v in sorted(bad.items()))
+                + ". Training stopped; the last checkpoint written before this point is intact. Try a lower "
+                  "learning rate, a different regularizer weight, or fp32 precision.")
+        row = {"step": self.index, "time": round(elapsed, 3), **values}
+        if self.acc.is_main_process:
+            with (self.run_dir / "metrics.jsonl").open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+        return row
+
+    # -- outputs -----------------------------------------------------------------
+    @torch.no_grad()
+    def sample_fixed(self) -> torch.Tensor:
+        generator = self.generator
+        was_training = generator.training
+        generator.eval()
+        try:
+            return generator(self._fixed)
+        finally:
+            generator.train(was_training)
+
+    def save_samples(self) -> Path | None:
+        if not self.acc.is_main_process:
+            return None
+        import torchvision.utils as vutils
+
+        path = self.run_dir / "samples" / f"step-{self.index:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = samples_to_image(self.sample_fixed(), self.spec)
+        tmp = path.with_suffix(".tmp.png")
+        vutils.save_image(image, str(tmp))
+        tmp.replace(path)
+        return path
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the weights needed to continue this run."""
+        return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "plugins": self.plugin_state, "sampler": self.sampler.state_dict(), "rng": rng_state()}
+
+    def save_checkpoint(self) -> Path | None:
+        self.acc.wait_for_everyone()
+        if not self.acc.is_main_process:
+            return None
+        meta = {
+            "gancore_version": __version__,
+            "family": self.run.family,
+            "plugins": self.run.versions(),
+            "regularizers": self.run.regularizers,
+            "config": self.config.to_dict(),
+            "data": self.spec.to_dict(),
+        }
+        return save_checkpoint(self.run_dir / "checkpoints", self.index, module_tensors(self.generator),
+                               module_tensors(self.discriminator), self.state_dict(), meta, keep=self.config.keep)
+
+    def load_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Continue from ``checkpoint``: weights, optimizers, plugin state, data order, RNG."""
+        load_weights(self.generator, checkpoint.generator, "generator")
+        load_weights(self.discriminator, checkpoint.discriminator, "discriminator")
+        state = checkpoint.state
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.plugin_state.clear()
+        self.plugin_state.update({name: {key: value.to(self.acc.device) for key, value in values.items()}
+                                  for name, values in state["plugins"].items()})
+        self.sampler.load_state_dict(state["sampler"])
+        set_rng_state(state["rng"])
+        self.index = checkpoint.step

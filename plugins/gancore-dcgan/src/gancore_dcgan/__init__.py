@@ -1,0 +1,52 @@
+"""DCGAN (Radford et al., 2016) as a gancore family.
+
+Networks sized from the data: strided transposed convolutions with BatchNorm
+and ReLU in G (tanh output, no BatchNorm on it), strided convolutions with
+LeakyReLU(0.2) in D (BatchNorm everywhere but the input layer), N(0, 0.02)
+initialisation. For vector data (``ring``) the same losses train MLPs.
+Losses: the GAN's logistic loss with the non-saturating generator loss.
+Defaults (the paper's): Adam, lr 2e-4, betas (0.5, 0.999), batch 64 here
+(the paper used 128).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gancore import hookimpl
+from gancore.losses import logistic_d, logistic_g
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+
+
+class DCGAN:
+    """Radford et al. 2016: all-convolutional G and D with BatchNorm, logistic loss."""
+
+    def __init__(self, width: int = 64, norm: str = "batch"):
+        self.width, self.norm = int(width), norm
+
+    @hookimpl
+    def default_config(self, data):
+        return {} if data.is_image else {"latent_dim": 8}
+
+    @hookimpl
+    def build_generator(self, config, data):
+        if not data.is_image:
+            return MLPGenerator(data, config.latent_dim)
+        return ConvGenerator(data, config.latent_dim, self.width)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        if not data.is_image:
+            return MLPDiscriminator(data)
+        return ConvDiscriminator(data, self.width, norm=self.norm)
+
+    @hookimpl
+    def d_loss(self, step):
+        # One forward over real and fake: BatchNorm sees one batch per update.
+        scores = step.discriminator(torch.cat([step.real, step.fake]))
+        real, fake = scores.split([len(step.real), len(step.fake)])
+        return logistic_d(real, fake)
+
+    @hookimpl
+    def g_loss(self, step):
+        return logistic_g(step.discriminator(step.fake))

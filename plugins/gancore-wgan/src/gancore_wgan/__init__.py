@@ -1,0 +1,124 @@
+"""WGAN (Arjovsky et al., 2017) and its Lipschitz regularizers for gancore.
+
+* ``gancore-wgan``: a critic without sigmoid trained on the Wasserstein
+  losses, critic ``E[D(G(z))] - E[D(x)]``, generator ``-E[D(G(z))]``;
+  5 critic updates per generator update. With weight clipping (the default
+  regularizer) it trains with RMSprop at lr 5e-5, as in the paper; with any
+  other regularizer chosen (``-r gp``: WGAN-GP) with Adam, lr 1e-4,
+  betas (0.5, 0.9), as in Gulrajani et al.
+* ``clip``: weight clipping of every discriminator parameter to
+  ``[-c, c]`` after each critic update; ``weight`` is c (0.01).
+* ``gp``: WGAN-GP's penalty ``lambda * E[(||grad D(x_hat)||_2 - 1)^2]``,
+  ``x_hat = eps * x + (1 - eps) * G(z)``, ``eps ~ U[0, 1]`` per sample;
+  ``weight`` is lambda (10).
+* ``div``: WGAN-div's penalty ``k/2 * (E||grad D(x)||^p + E||grad D(G(z))||^p)``
+  (Wu et al., 2018), ``weight`` is k (2), option ``p`` (6).
+
+The penalties work with any family through the discriminator views the
+family publishes (:class:`gancore.step.DiscriminatorView`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gancore import hookimpl
+from gancore.losses import gradient_norm, input_gradient, interpolate, wasserstein_d, wasserstein_g
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+
+
+class WGAN:
+    """Arjovsky et al. 2017: Wasserstein critic and generator losses (weight clipping by default)."""
+
+    def __init__(self, width: int = 64, hidden: int = 512, norm: str = "layer"):
+        # LayerNorm, not BatchNorm, in the critic: a gradient penalty is
+        # defined per sample, and BatchNorm mixes the samples of a batch.
+        self.width, self.hidden, self.norm = int(width), int(hidden), norm
+
+    @hookimpl
+    def default_config(self, data, regularizers):
+        defaults = {"n_critic": 5}
+        if not data.is_image:
+            defaults["latent_dim"] = 8
+        if regularizers is None or tuple(regularizers) == ("clip",):
+            defaults.update({"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "regularizers": {"clip": None}})
+        else:
+            defaults.update({"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9)})
+        return defaults
+
+    @hookimpl
+    def build_generator(self, config, data):
+        if not data.is_image:
+            return MLPGenerator(data, config.latent_dim, self.hidden)
+        return ConvGenerator(data, config.latent_dim, self.width)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        if not data.is_image:
+            return MLPDiscriminator(data, self.hidden)
+        return ConvDiscriminator(data, self.width, norm=self.norm)
+
+    @hookimpl
+    def d_loss(self, step):
+        scores = step.discriminator(torch.cat([step.real, step.fake]))
+        real, fake = scores.split([len(step.real), len(step.fake)])
+        return wasserstein_d(real, fake)
+
+    @hookimpl
+    def g_loss(self, step):
+        return wasserstein_g(step.discriminator(step.fake))
+
+
+def _term(name: str, view) -> str:
+    return name if view.name == "d" else f"{name}_{view.name}"
+
+
+class WeightClipping:
+    """Arjovsky et al. 2017: clamp every discriminator parameter to [-weight, weight] after each D update."""
+
+    def __init__(self, weight: float = 0.01):
+        if weight <= 0:
+            raise ValueError(f"the clipping bound must be > 0, got {weight}")
+        self.bound = float(weight)
+
+    @hookimpl
+    def post_step(self, step, phase):
+        if phase == "d":
+            for param in step.D.parameters():
+                param.clamp_(-self.bound, self.bound)
+
+
+class GradientPenalty:
+    """Gulrajani et al. 2017 (WGAN-GP): weight * E[(||grad D(x_hat)||_2 - 1)^2] on per-sample interpolates."""
+
+    def __init__(self, weight: float = 10.0, center: float = 1.0):
+        self.weight, self.center = float(weight), float(center)
+
+    @hookimpl
+    def regularize(self, step, phase):
+        if phase != "d":
+            return None
+        terms = {}
+        for view in step.discriminator_views():
+            _, grad = input_gradient(view.score, interpolate(view.real, view.fake))
+            terms[_term("gp", view)] = self.weight * ((gradient_norm(grad) - self.center) ** 2).mean()
+        return terms
+
+
+class DivergencePenalty:
+    """Wu et al. 2018 (WGAN-div): weight/2 * (E||grad D(x)||^p + E||grad D(G(z))||^p), k=2, p=6."""
+
+    def __init__(self, weight: float = 2.0, p: float = 6.0):
+        self.weight, self.p = float(weight), float(p)
+
+    @hookimpl
+    def regularize(self, step, phase):
+        if phase != "d":
+            return None
+        terms = {}
+        for view in step.discriminator_views():
+            _, real_grad = input_gradient(view.score, view.real)
+            _, fake_grad = input_gradient(view.score, view.fake)
+            norms = gradient_norm(real_grad).pow(self.p).mean() + gradient_norm(fake_grad).pow(self.p).mean()
+            terms[_term("div", view)] = self.weight / 2 * norms
+        return terms
