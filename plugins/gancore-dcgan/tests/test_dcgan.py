@@ -1,0 +1,54 @@
+"""DCGAN: the architecture's guidelines and its loss."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from gancore_dcgan import DCGAN
+from torch import nn
+
+from gancore.data import DataSpec
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64)])
+def test_all_convolutional_networks_sized_from_the_data(shape):
+    spec = DataSpec("x", shape)
+    family = DCGAN(width=4)
+    G = family.build_generator(config=SimpleNamespace(latent_dim=10), data=spec)
+    D = family.build_discriminator(data=spec)
+    x = G(G.latent(2))
+    assert x.shape == (2, *shape) and D(x).shape == (2,)
+    # Radford et al.: no pooling, strided (transposed) convolutions, tanh output, no BN on G's output /
+    # D's input, LeakyReLU in D, BN elsewhere.
+    assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in [*G.modules(), *D.modules()])
+    g_layers = list(G.net)
+    assert isinstance(g_layers[-1], nn.Tanh) and isinstance(g_layers[-2], nn.ConvTranspose2d)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in G.modules()) == len(
+        [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]) - 1
+    d_layers = list(D.body)
+    assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == sum(
+        isinstance(m, nn.Conv2d) for m in D.modules()) - 1
+
+
+def test_discriminator_sees_real_and_fake_in_one_batchnorm_pass():
+    calls = []
+    scores = torch.tensor([2.0, 2.0, -1.0, -1.0])
+
+    def D(x):
+        calls.append(len(x))
+        return scores[: len(x)]
+
+    step = SimpleNamespace(real=torch.zeros(2, 1, 8, 8), fake=torch.ones(2, 1, 8, 8), discriminator=D)
+    loss = DCGAN().d_loss(step)
+    assert calls == [4]
+    expected = torch.nn.functional.softplus(torch.tensor(-2.0)) + torch.nn.functional.softplus(torch.tensor(-1.0))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_ring_uses_mlps():
+    family = DCGAN()
+    G = family.build_generator(config=SimpleNamespace(latent_dim=8), data=DataSpec("ring", (2,)))
+    assert G(G.latent(3)).shape == (3, 2)

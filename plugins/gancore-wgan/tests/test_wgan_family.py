@@ -1,0 +1,51 @@
+"""The WGAN family: critic/generator losses through the hooks, defaults."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from gancore_wgan import WGAN
+
+from gancore.data import DataSpec
+
+
+def _step(real_scores, fake_scores):
+    scores = {id(real_scores): real_scores}
+    real, fake = torch.zeros(len(real_scores), 1), torch.ones(len(fake_scores), 1)
+
+    def critic(x):  # returns the scripted score of each row: 0 -> real, 1 -> fake
+        return torch.where(x[:, 0] == 0, real_scores.repeat(len(x) // len(real_scores) + 1)[: len(x)],
+                           fake_scores.repeat(len(x) // len(fake_scores) + 1)[: len(x)])
+
+    return SimpleNamespace(real=real, fake=fake, discriminator=critic, scores=scores)
+
+
+def test_critic_and_generator_losses():
+    step = _step(torch.tensor([2.0, 4.0]), torch.tensor([-1.0, 0.0]))
+    family = WGAN()
+    # E[D(G(z))] - E[D(x)] = -0.5 - 3 ; -E[D(G(z))] = 0.5
+    assert family.d_loss(step).item() == pytest.approx(-3.5)
+    assert family.g_loss(step).item() == pytest.approx(0.5)
+
+
+def test_paper_defaults_per_variant():
+    family, images = WGAN(), DataSpec("digits", (1, 8, 8), 10)
+    clip = family.default_config(data=images, regularizers=None)
+    assert clip["optimizer"] == "rmsprop" and clip["lr_d"] == 5e-5 and clip["n_critic"] == 5
+    assert clip["regularizers"] == {"clip": None}
+    gp = family.default_config(data=images, regularizers=("gp",))
+    assert gp["optimizer"] == "adam" and gp["lr_g"] == 1e-4 and gp["betas"] == (0.5, 0.9)
+    assert "regularizers" not in gp
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64), (2,)])
+def test_networks_fit_every_data_shape(shape):
+    spec = DataSpec("x", shape)
+    family = WGAN(width=4, hidden=8)
+    config = SimpleNamespace(latent_dim=6)
+    G, D = family.build_generator(config=config, data=spec), family.build_discriminator(data=spec)
+    fake = G(G.latent(3))
+    assert fake.shape == (3, *shape)
+    assert D(fake).shape == (3,)
