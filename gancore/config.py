@@ -8,12 +8,12 @@ the same configuration back. Change a configuration with ``attrs.evolve``.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
 import attrs
 import tomli_w
+import tomllib
 
 from gancore.errors import ConfigError
 

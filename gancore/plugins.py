@@ -21,11 +21,11 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import os
-import tomllib
 from typing import Any, Iterable, Mapping
 
 import attrs
 import pluggy
+import tomllib
 
 from gancore import hookspecs
 from gancore.errors import PluginError

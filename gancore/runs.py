@@ -19,7 +19,7 @@ from torch import nn
 
 from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_weights
 from gancore.config import TrainConfig, make_config
-from gancore.data import DataSpec, Dataset, load_data
+from gancore.data import Dataset, DataSpec, load_data
 from gancore.errors import CheckpointError, ConfigError, PluginError
 from gancore.generator import check_generator
 from gancore.plugins import Registry, Run

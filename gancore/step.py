@@ -131,6 +131,25 @@ class Step:
                 self._cache["fake"] = self.generator(self.latent)
         return self._cache["fake"]
 
+    def real_and_fake_scores(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``D(real), D(fake)`` from one forward pass over both.
+
+        One pass keeps BatchNorm statistics to one batch per update and
+        avoids several forwards through a distributed discriminator before
+        one backward.
+        """
+        scores = self.discriminator(torch.cat([self.real, self.fake]))
+        return scores.split([len(self.real), len(self.fake)])
+
+    def per_view(self, term: str, penalty: Callable[[DiscriminatorView], torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Apply ``penalty`` to every discriminator view; name the terms.
+
+        The term is ``term`` for a single discriminator named ``"d"`` and
+        ``term_<view name>`` otherwise (``gp_d_a``, ``gp_d_b``).
+        """
+        return {term if view.name == "d" else f"{term}_{view.name}": penalty(view)
+                for view in self.discriminator_views()}
+
     def discriminator_views(self) -> tuple[DiscriminatorView, ...]:
         """The views regularizers use: the family's, or ``D(real)`` vs ``D(fake)``."""
         if self.views is None:

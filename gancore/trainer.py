@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 from gancore import __version__
-from gancore.checkpoint import (Checkpoint, load_weights, module_tensors, rng_state, save_checkpoint,
-                                set_rng_state)
+from gancore.checkpoint import Checkpoint, load_weights, module_tensors, rng_state, save_checkpoint, set_rng_state
 from gancore.config import TrainConfig
 from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import PluginError, TrainingError

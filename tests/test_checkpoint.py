@@ -7,8 +7,17 @@ import json
 import pytest
 import torch
 
-from gancore.checkpoint import (flatten, list_checkpoints, load_checkpoint, load_weights, module_tensors,
-                                rng_state, save_checkpoint, set_rng_state, unflatten)
+from gancore.checkpoint import (
+    flatten,
+    list_checkpoints,
+    load_checkpoint,
+    load_weights,
+    module_tensors,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    unflatten,
+)
 from gancore.errors import CheckpointError
 
 
@@ -30,7 +39,8 @@ def _save(root, step, keep=None):
     G, D = _nets()
     opt = _optimizer_state(D)
     state = {"opt_d": opt.state_dict(), "plugins": {"p": {"k": torch.tensor([1.5])}}, "sampler": {"epoch": 2}}
-    return save_checkpoint(root, step, module_tensors(G), module_tensors(D), state, {"family": "f"}, keep=keep), G, D, opt
+    path = save_checkpoint(root, step, module_tensors(G), module_tensors(D), state, {"family": "f"}, keep=keep)
+    return path, G, D, opt
 
 
 def test_round_trip_restores_weights_and_optimizer_state(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gancore.data import (RING_STD, Sampler, load_data, load_image_folder, ring_modes, samples_to_image)
+from gancore.data import RING_STD, Sampler, load_data, load_image_folder, ring_modes, samples_to_image
 from gancore.errors import DataError
 
 

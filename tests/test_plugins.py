@@ -126,8 +126,8 @@ def test_an_add_on_implementing_a_family_hook_counts_as_a_second_family():
 def test_a_wrapper_add_on_is_not_ambiguous():
     registry = registry_with(fam=Family, wrap=Wrapper())
     run = registry.activate(["fam", "wrap"])
-    from gancore.data import load_ring
     from gancore.config import TrainConfig
+    from gancore.data import load_ring
 
     D = run.hook.build_discriminator(config=TrainConfig(), data=load_ring(64).spec)
     assert D.wrapped is True

@@ -10,6 +10,7 @@ from gancore_dcgan import DCGAN
 from torch import nn
 
 from gancore.data import DataSpec
+from gancore.step import Step
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64)])
@@ -41,8 +42,11 @@ def test_discriminator_sees_real_and_fake_in_one_batchnorm_pass():
         calls.append(len(x))
         return scores[: len(x)]
 
-    step = SimpleNamespace(real=torch.zeros(2, 1, 8, 8), fake=torch.ones(2, 1, 8, 8), discriminator=D)
-    loss = DCGAN().d_loss(step)
+    class _Step:
+        real_and_fake_scores = Step.real_and_fake_scores
+        real, fake, discriminator = torch.zeros(2, 1, 8, 8), torch.ones(2, 1, 8, 8), staticmethod(D)
+
+    loss = DCGAN().d_loss(_Step())
     assert calls == [4]
     expected = torch.nn.functional.softplus(torch.tensor(-2.0)) + torch.nn.functional.softplus(torch.tensor(-1.0))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)

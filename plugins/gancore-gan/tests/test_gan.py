@@ -10,15 +10,23 @@ import torch
 from gancore_gan import GAN
 
 from gancore.data import DataSpec
+from gancore.step import Step
 
 
-def _step(real_scores, fake_scores):
-    n = len(real_scores)
+class _Step:
+    """A step whose discriminator returns scripted scores for real (0) and fake (1) rows."""
 
-    def D(x):
-        return torch.cat([real_scores, fake_scores])[: len(x)] if len(x) == 2 * n else fake_scores
+    real_and_fake_scores = Step.real_and_fake_scores
 
-    return SimpleNamespace(real=torch.zeros(n, 2), fake=torch.ones(len(fake_scores), 2), discriminator=D)
+    def __init__(self, real_scores, fake_scores):
+        self.real, self.fake = torch.zeros(len(real_scores), 2), torch.ones(len(fake_scores), 2)
+        self.scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
+
+    def discriminator(self, x):
+        return torch.stack([next(self.scores[row.item()]) for row in x[:, 0]])
+
+
+_step = _Step
 
 
 def sigmoid(x):
@@ -33,9 +41,11 @@ def test_discriminator_loss_is_the_negative_log_likelihood():
 
 
 def test_generator_losses():
-    step = _step(torch.tensor([0.0]), torch.tensor([0.5]))
-    assert GAN().g_loss(step).item() == pytest.approx(-math.log(sigmoid(0.5)), rel=1e-6)
-    assert GAN(loss="saturating").g_loss(step).item() == pytest.approx(math.log(1 - sigmoid(0.5)), rel=1e-6)
+    def step():
+        return _step(torch.tensor([0.0]), torch.tensor([0.5]))
+
+    assert GAN().g_loss(step()).item() == pytest.approx(-math.log(sigmoid(0.5)), rel=1e-6)
+    assert GAN(loss="saturating").g_loss(step()).item() == pytest.approx(math.log(1 - sigmoid(0.5)), rel=1e-6)
 
 
 def test_unknown_loss_option_is_refused():

@@ -9,15 +9,26 @@ import pytest
 import torch
 from gancore_wgan import DivergencePenalty, GradientPenalty, WeightClipping
 
-from gancore.step import DiscriminatorView
+from gancore.step import DiscriminatorView, Step
 
 
 def _view(score, real, fake, params=()):
     return DiscriminatorView(real=real, fake=fake, score=score, parameters=lambda: iter(params))
 
 
-def _step(*views):
-    return SimpleNamespace(discriminator_views=lambda: views)
+class _Step:
+    """Just enough of gancore.step.Step for a regularizer: views and per_view."""
+
+    per_view = Step.per_view
+
+    def __init__(self, *views):
+        self.views = views
+
+    def discriminator_views(self):
+        return self.views
+
+
+_step = _Step
 
 
 def test_gradient_penalty_of_a_linear_critic():

@@ -11,8 +11,6 @@ Defaults (the paper's): Adam, lr 2e-4, betas (0.5, 0.999), batch 64 here
 
 from __future__ import annotations
 
-import torch
-
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
@@ -42,10 +40,7 @@ class DCGAN:
 
     @hookimpl
     def d_loss(self, step):
-        # One forward over real and fake: BatchNorm sees one batch per update.
-        scores = step.discriminator(torch.cat([step.real, step.fake]))
-        real, fake = scores.split([len(step.real), len(step.fake)])
-        return logistic_d(real, fake)
+        return logistic_d(*step.real_and_fake_scores())
 
     @hookimpl
     def g_loss(self, step):

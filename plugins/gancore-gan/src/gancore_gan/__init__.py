@@ -11,8 +11,6 @@ Defaults: Adam, lr 2e-4, betas (0.5, 0.999), one D update per G update
 
 from __future__ import annotations
 
-import torch
-
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
@@ -44,9 +42,7 @@ class GAN:
 
     @hookimpl
     def d_loss(self, step):
-        scores = step.discriminator(torch.cat([step.real, step.fake]))
-        real, fake = scores.split([len(step.real), len(step.fake)])
-        return logistic_d(real, fake)
+        return logistic_d(*step.real_and_fake_scores())
 
     @hookimpl
     def g_loss(self, step):

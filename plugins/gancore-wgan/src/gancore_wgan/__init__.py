@@ -20,8 +20,6 @@ family publishes (:class:`gancore.step.DiscriminatorView`).
 
 from __future__ import annotations
 
-import torch
-
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, interpolate, wasserstein_d, wasserstein_g
 from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
@@ -60,17 +58,11 @@ class WGAN:
 
     @hookimpl
     def d_loss(self, step):
-        scores = step.discriminator(torch.cat([step.real, step.fake]))
-        real, fake = scores.split([len(step.real), len(step.fake)])
-        return wasserstein_d(real, fake)
+        return wasserstein_d(*step.real_and_fake_scores())
 
     @hookimpl
     def g_loss(self, step):
         return wasserstein_g(step.discriminator(step.fake))
-
-
-def _term(name: str, view) -> str:
-    return name if view.name == "d" else f"{name}_{view.name}"
 
 
 class WeightClipping:
@@ -96,13 +88,12 @@ class GradientPenalty:
 
     @hookimpl
     def regularize(self, step, phase):
-        if phase != "d":
-            return None
-        terms = {}
-        for view in step.discriminator_views():
-            _, grad = input_gradient(view.score, interpolate(view.real, view.fake))
-            terms[_term("gp", view)] = self.weight * ((gradient_norm(grad) - self.center) ** 2).mean()
-        return terms
+        if phase == "d":
+            return step.per_view("gp", self.penalty)
+
+    def penalty(self, view):
+        _, grad = input_gradient(view.score, interpolate(view.real, view.fake))
+        return self.weight * ((gradient_norm(grad) - self.center) ** 2).mean()
 
 
 class DivergencePenalty:
@@ -113,12 +104,11 @@ class DivergencePenalty:
 
     @hookimpl
     def regularize(self, step, phase):
-        if phase != "d":
-            return None
-        terms = {}
-        for view in step.discriminator_views():
-            _, real_grad = input_gradient(view.score, view.real)
-            _, fake_grad = input_gradient(view.score, view.fake)
-            norms = gradient_norm(real_grad).pow(self.p).mean() + gradient_norm(fake_grad).pow(self.p).mean()
-            terms[_term("div", view)] = self.weight / 2 * norms
-        return terms
+        if phase == "d":
+            return step.per_view("div", self.penalty)
+
+    def penalty(self, view):
+        _, real_grad = input_gradient(view.score, view.real)
+        _, fake_grad = input_gradient(view.score, view.fake)
+        norms = gradient_norm(real_grad).pow(self.p).mean() + gradient_norm(fake_grad).pow(self.p).mean()
+        return self.weight / 2 * norms
