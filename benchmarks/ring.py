@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--lr-schedule", default=None, choices=["constant", "linear"])
+    parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -48,6 +50,9 @@ def main(argv=None) -> int:
     user = {"plugins": plugins, "data": "ring", "steps": args.steps, "seed": args.seed, "sample_every": 0,
             "checkpoint_every": 0, "log_every": 100, "name": "bench",
             "regularizers": {} if regs == ["none"] else dict(map(parse_regularizer, regs))}
+    for key in ("lr_schedule", "batch_size"):
+        if getattr(args, key) is not None:
+            user[key] = getattr(args, key)
     with tempfile.TemporaryDirectory() as out:
         config, run, dataset = resolve(Registry.discover(), {**user, "out": out})
         trainer = Trainer(config, run, dataset, f"{out}/bench", progress=False)
@@ -61,7 +66,7 @@ def main(argv=None) -> int:
     label = " ".join([*(f"--plugin {p}" for p in plugins), *(f"--regularizer {r}" for r in regs)])
     print(f"ring benchmark: {label} --steps {args.steps} --seed {args.seed}")
     print(f"  config: optimizer={config.optimizer} lr_g={config.lr_g} lr_d={config.lr_d} betas={config.betas} "
-          f"n_critic={config.n_critic} batch={config.batch_size} latent_dim={config.latent_dim} "
+          f"n_critic={config.n_critic} lr_schedule={config.lr_schedule} batch={config.batch_size} latent_dim={config.latent_dim} "
           f"regularizers={run.regularizers}")
     print(f"  train time: {seconds:.1f} s ({args.steps / seconds:.1f} steps/s, {args.threads} thread(s))")
     print(f"  modes covered: {result['modes']}/8")

@@ -94,7 +94,7 @@ def main():
 FLAG_FIELDS = {
     "data": "data", "data_root": "data_root", "download": "download", "image_size": "image_size",
     "steps": "steps", "batch_size": "batch_size", "n_critic": "n_critic", "optimizer": "optimizer",
-    "lr_g": "lr_g", "lr_d": "lr_d", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
+    "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
     "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
     "keep": "keep", "grid_size": "grid_size", "device": "device", "precision": "precision",
 }
@@ -124,6 +124,8 @@ FLAG_FIELDS = {
 @click.option("--lr", type=float, help="Learning rate of both networks (sets --lr-g and --lr-d).")
 @click.option("--lr-g", type=float, help="Generator learning rate. [default: family's, or 2e-4]")
 @click.option("--lr-d", type=float, help="Discriminator learning rate. [default: family's, or 2e-4]")
+@click.option("--lr-schedule", type=click.Choice(["constant", "linear"]),
+              help="Learning-rate schedule: constant, or linear decay to 0 at the last step. [default: constant]")
 @click.option("--latent-dim", type=int, help="Size of the generator's noise vector. [default: family's, or 100]")
 @click.option("--seed", type=int, help="Random seed. [default: 0]")
 @click.option("--out", type=click.Path(file_okay=False), help="Parent directory of run directories. [default: runs]")

@@ -18,6 +18,7 @@ import tomllib
 from gancore.errors import ConfigError
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+LR_SCHEDULES = ("constant", "linear")
 PRECISIONS = ("no", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -114,6 +115,8 @@ class TrainConfig:
     optimizer: str = attrs.field(default="adam", validator=_one_of(OPTIMIZERS))
     lr_g: float = attrs.field(default=2e-4, validator=_positive_float)
     lr_d: float = attrs.field(default=2e-4, validator=_positive_float)
+    #: ``linear`` decays both learning rates linearly to 0 at ``steps``.
+    lr_schedule: str = attrs.field(default="constant", validator=_one_of(LR_SCHEDULES))
     betas: tuple[float, float] = attrs.field(default=(0.5, 0.999), converter=tuple, validator=_betas)
     latent_dim: int = attrs.field(default=100, validator=_positive_int)
     seed: int = attrs.field(default=0, validator=_non_negative_int)

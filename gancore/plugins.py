@@ -273,9 +273,9 @@ class Run:
         return dict(self.regularizers)
 
     def _instantiate(self, info: PluginInfo, options: Mapping[str, Any]) -> object:
-        if not info.options:
-            if options:
-                raise PluginError(f"plugin {info.name!r} takes no options; got {', '.join(options)}.")
+        if not info.options and options:
+            raise PluginError(f"plugin {info.name!r} takes no options; got {', '.join(options)}.")
+        if not inspect.isclass(info.obj):
             return info.obj
         unknown = [key for key in options if key not in info.options]
         if unknown:

@@ -154,6 +154,7 @@ class Trainer:
         started = time.perf_counter()
         last = None
         while self.index < config.steps:
+            self._set_learning_rates()
             step = None
             for _ in range(config.n_critic):
                 step = self._new_step()
@@ -176,6 +177,13 @@ class Trainer:
                 last = self.save_checkpoint()
         bar.close()
         return last
+
+    def _set_learning_rates(self) -> None:
+        """Learning rates as a function of the step index alone, so resuming needs no scheduler state."""
+        factor = 1.0 - self.index / self.config.steps if self.config.lr_schedule == "linear" else 1.0
+        for optimizer, base in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * factor
 
     def _accumulate(self, logs: dict[str, torch.Tensor]) -> None:
         for name, value in logs.items():

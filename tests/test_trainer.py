@@ -1,0 +1,122 @@
+"""The training loop's contract with plugins, checked through a real Trainer."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import torch
+from gancore_gan import GAN
+
+from gancore import hookimpl
+from gancore.checkpoint import load_checkpoint
+from gancore.config import make_config
+from gancore.data import load_data
+from gancore.plugins import Registry
+from gancore.trainer import Trainer
+
+
+class Recorder:
+    """An add-on that records what the trainer calls and keeps a checkpointed counter."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def regularize(self, step, phase):
+        self.calls.append(("regularize", phase, step.index))
+        return {"const": torch.tensor(0.25, requires_grad=False)} if phase == "d" else None
+
+    @hookimpl
+    def post_step(self, step, phase):
+        self.calls.append(("post_step", phase, step.index))
+        state = step.state_for(self)
+        state["count"] = state.get("count", torch.zeros(())) + 1
+        step.log("count", state["count"])
+
+
+def make_trainer(tmp_path, steps=3, n_critic=2, seed=0, **overrides):
+    registry = Registry()
+    registry.add("gan", GAN)
+    registry.add("rec", Recorder)
+    config = make_config({"plugins": ["gan", "rec"], "data": "ring", "steps": steps, "n_critic": n_critic,
+                          "batch_size": 8, "seed": seed, "log_every": 1, "sample_every": 0,
+                          "checkpoint_every": 0, "options": {"gan": {"hidden": 8, "layers": 1}}, **overrides})
+    run = registry.activate(config.plugins, config.options)
+    trainer = Trainer(config, run, load_data("ring"), tmp_path, progress=False)
+    return trainer, run.pm.get_plugin("rec")
+
+
+def test_phases_call_hooks_in_order(tmp_path):
+    trainer, rec = make_trainer(tmp_path, steps=2, n_critic=3)
+    trainer.fit()
+    per_step = [("regularize", "d"), ("post_step", "d")] * 3 + [("regularize", "g"), ("post_step", "g")]
+    assert [c[:2] for c in rec.calls] == per_step * 2
+    assert [c[2] for c in rec.calls] == [0] * 8 + [1] * 8
+
+
+def test_regularizer_terms_are_added_to_the_loss_and_logged(tmp_path):
+    trainer, _ = make_trainer(tmp_path, steps=1, n_critic=1)
+    trainer.fit()
+    row = (tmp_path / "metrics.jsonl").read_text().splitlines()[-1]
+    assert '"d/const": 0.25' in row and '"d/loss"' in row and '"count": 2.0' in row
+
+
+def test_discriminator_update_does_not_touch_the_generator_and_vice_versa(tmp_path):
+    trainer, _ = make_trainer(tmp_path)
+    G, D = trainer.generator, trainer.discriminator
+    g0 = [p.detach().clone() for p in G.parameters()]
+    d0 = [p.detach().clone() for p in D.parameters()]
+    step = trainer._new_step()
+    trainer._update(step.begin("d"), "d")
+    assert all(torch.equal(a, b) for a, b in zip(g0, G.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(d0, D.parameters()))
+    assert all(p.grad is None for p in G.parameters())
+    d1 = [p.detach().clone() for p in D.parameters()]
+    D.requires_grad_(False)
+    trainer._update(step.begin("g"), "g")
+    D.requires_grad_(True)
+    assert all(torch.equal(a, b) for a, b in zip(d1, D.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(g0, G.parameters()))
+
+
+def test_same_seed_same_weights_and_a_different_seed_differs(tmp_path):
+    weights = []
+    for i, seed in enumerate((3, 3, 4)):
+        trainer, _ = make_trainer(tmp_path / str(i), seed=seed)
+        trainer.fit()
+        weights.append(torch.cat([p.flatten() for p in trainer.generator.parameters()]))
+    assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
+
+
+def test_linear_schedule_decays_both_learning_rates(tmp_path):
+    trainer, _ = make_trainer(tmp_path, steps=4, lr_schedule="linear", lr_g=1e-3, lr_d=2e-3)
+    seen = []
+    original = trainer._update
+
+    def spy(step, phase):
+        seen.append((trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]))
+        original(step, phase)
+
+    trainer._update = spy
+    trainer.fit()
+    assert seen[::3] == [pytest.approx((1e-3 * f, 2e-3 * f)) for f in (1.0, 0.75, 0.5, 0.25)]
+
+
+def test_checkpoint_holds_training_state_and_plugin_state(tmp_path):
+    trainer, _ = make_trainer(tmp_path, steps=2, n_critic=1)
+    path = trainer.fit()
+    ckpt = load_checkpoint(path)
+    assert ckpt.state["plugins"]["rec"]["count"].item() == 4
+    assert ckpt.state["sampler"]["cursor"] == 2 * 8
+    assert set(ckpt.state["opt_g"]) == {"state", "param_groups"}
+    fresh, _ = make_trainer(tmp_path / "again", steps=5, n_critic=1)
+    fresh.load_checkpoint(ckpt)
+    assert fresh.index == 2 and fresh.plugin_state["rec"]["count"].item() == 4
+    for a, b in zip(trainer.generator.parameters(), fresh.generator.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_config_evolve_keeps_validation():
+    config = make_config({"steps": 3})
+    with pytest.raises(Exception):
+        attrs.evolve(config, steps=-1)
