@@ -64,18 +64,20 @@ class Generator(nn.Module):
             sample grids); ``None`` uses the global RNG.
         """
         device = self.latent_device()
-        z = torch.randn(n, self.latent_dim, generator=rng).to(device) if rng is not None else torch.randn(
-            n, self.latent_dim, device=device
-        )
+        z = draw(torch.randn, (n, self.latent_dim), rng=rng, device=device)
         if not self.conditional:
             return z
         if labels is None:
-            labels = (
-                torch.randint(0, self.num_classes, (n,), generator=rng).to(device)
-                if rng is not None
-                else torch.randint(0, self.num_classes, (n,), device=device)
-            )
+            labels = draw(torch.randint, 0, self.num_classes, (n,), rng=rng, device=device)
         return {"z": z, "labels": labels.to(device)}
+
+
+def draw(sampler: Callable[..., torch.Tensor], *args, rng: torch.Generator | None = None,
+         device: torch.device | str | None = None) -> torch.Tensor:
+    """``sampler(*args)`` on ``device``; from ``rng`` (a CPU generator) when given, else the global RNG."""
+    if rng is None:
+        return sampler(*args, device=device)
+    return sampler(*args, generator=rng).to(device)
 
 
 def map_latent(latent: Latent, fn: Callable[[torch.Tensor], torch.Tensor]) -> Latent:
