@@ -24,7 +24,9 @@ def ring_modes_metrics(samples: torch.Tensor) -> dict:
 
     distances = torch.cdist(samples.float(), ring_modes())
     near = distances < 3 * RING_STD
-    return {"modes": int(near.any(dim=0).sum()), "high_quality": float(near.any(dim=1).float().mean())}
+    nearest = distances.min(dim=1).values
+    return {"modes": int(near.any(dim=0).sum()), "high_quality": float(near.any(dim=1).float().mean()),
+            "median_distance_std": float(nearest.median() / RING_STD)}
 
 
 def main(argv=None) -> int:
@@ -71,6 +73,7 @@ def main(argv=None) -> int:
     print(f"  train time: {seconds:.1f} s ({args.steps / seconds:.1f} steps/s, {args.threads} thread(s))")
     print(f"  modes covered: {result['modes']}/8")
     print(f"  high-quality samples (within 3 std of a mode): {100 * result['high_quality']:.1f}%")
+    print(f"  median distance to the nearest mode: {result['median_distance_std']:.1f} std")
     return 0
 
 
