@@ -30,7 +30,7 @@ class DiscriminatorView:
         one value (or one map of patch values) per sample. Conditioning, paired
         source images and auxiliary heads are handled inside it, so a penalty
         such as a gradient penalty works for every family.
-    :param parameters: the discriminator's parameters (for weight clipping).
+    :param parameters: the discriminator's parameters (for constraints on them).
     :param name: which discriminator this is (``"d"``, or ``"d_a"``/``"d_b"``
         for families with two), used to name logged terms.
     """
