@@ -412,9 +412,11 @@ def kernel_distance(features1, features2, subsets: int = 100, subset_size: int =
 
 
 def _mmd2_unbiased(a: np.ndarray, b: np.ndarray, d: int) -> float:
+    # torch float64 rather than NumPy: NumPy's BLAS threads thrash on a busy machine.
+    a, b = torch.from_numpy(a), torch.from_numpy(b)
     kxx, kyy, kxy = ((a @ a.T) / d + 1) ** 3, ((b @ b.T) / d + 1) ** 3, ((a @ b.T) / d + 1) ** 3
     m = len(a)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+    return float((kxx.sum() - kxx.trace()) / (m * (m - 1)) + (kyy.sum() - kyy.trace()) / (m * (m - 1))
                  - 2 * kxy.mean())
 
 
