@@ -130,13 +130,13 @@ def inception_extractor(weights: Path) -> torch.nn.Module:
     (unpickling). While the network is built, that module's ``torch.load`` is
     routed to a safetensors reader, so no pickle is ever read.
     """
+    state = _read_safetensors(weights)
     try:
         import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
         from torchmetrics.image.fid import NoTrainInceptionV3
     except ImportError:
         raise ConfigError("Inception metrics need torch-fidelity: pip install 'gancore[inception]' "
                           "(or pip install torch-fidelity).") from None
-    state = _read_safetensors(weights)
     proxy = _TorchWithLoad(state)
     original = tf_inception.torch
     tf_inception.torch = proxy
@@ -159,7 +159,7 @@ def inception_outputs(net: torch.nn.Module, x: torch.Tensor, batch: int = 50) ->
     """Pool features ``(N, 2048)`` and class probabilities ``(N, 1008)`` of images in ``[-1, 1]``."""
     features, probs = [], []
     for start in range(0, len(x), batch):
-        pool, logits = net(_to_uint8_rgb(x[start:start + batch]))
+        pool, logits = net._torch_fidelity_forward(_to_uint8_rgb(x[start:start + batch]))
         features.append(pool.double())
         probs.append(torch.softmax(logits.double(), dim=1))
     return torch.cat(features), torch.cat(probs)

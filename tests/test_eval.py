@@ -177,3 +177,27 @@ def test_report_is_self_contained_with_grids_curves_config_and_eval(gan, tmp_pat
 def test_report_of_a_non_run_is_clear(gan, tmp_path):
     result = gan("report", tmp_path)
     assert result.exit_code == 1 and "not a run directory" in result.output
+
+
+def test_inception_network_is_built_from_a_safetensors_file_without_unpickling(tmp_path, monkeypatch):
+    pytest.importorskip("torch_fidelity")
+    from safetensors.torch import save_file
+
+    from gancore import evaluation
+
+    # The network's own initial weights stand in for the real file (which cannot be shipped).
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.nn.Module, "load_state_dict", lambda self, *args, **kwargs: None)
+        patch.setattr(evaluation, "_read_safetensors", lambda path: {})
+        shapes = evaluation.inception_extractor(tmp_path / "unused").state_dict()
+    weights = tmp_path / "inception.safetensors"
+    save_file({k: v.contiguous() for k, v in shapes.items()}, str(weights))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load must not be called"))
+    net = evaluation.inception_extractor(evaluation.find_inception_weights(weights))
+    features, probs = evaluation.inception_outputs(net, torch.rand(2, 1, 8, 8) * 2 - 1)
+    assert features.shape == (2, 2048) and probs.shape == (2, 1008)
+    assert torch.allclose(probs.sum(1), torch.ones(2, dtype=torch.float64))
+    truncated = {k: v for k, v in list(shapes.items())[:-2]}
+    save_file(truncated, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(Exception, match="does not hold the FID Inception-v3 weights"):
+        evaluation.inception_extractor(tmp_path / "bad.safetensors")
