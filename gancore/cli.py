@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from gancore.errors import ConfigError, GanError
+from gancore.errors import ConfigError, GanError, TrainingError
 
 PROGRESS_ENV = "GANCORE_PROGRESS"
 
@@ -97,6 +97,7 @@ FLAG_FIELDS = {
     "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
     "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
     "keep": "keep", "grid_size": "grid_size", "device": "device", "precision": "precision",
+    "nan": "nan", "nan_limit": "nan_limit", "deterministic": "deterministic",
 }
 
 
@@ -138,8 +139,17 @@ FLAG_FIELDS = {
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
 @click.option("--precision", type=click.Choice(["no", "fp16", "bf16"]), help="Mixed precision. [default: no]")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar. [default: on a terminal]")
+@click.option("--resume", metavar="RUN",
+              help="Continue the run directory RUN (or a run name under --out) from its newest intact "
+                   "checkpoint, with its saved configuration; --steps N trains it further.")
+@click.option("--nan", type=click.Choice(["stop", "skip"]),
+              help="On a NaN/Inf loss or gradient: stop (keeping the last good checkpoint) or skip that "
+                   "update. [default: stop]")
+@click.option("--nan-limit", type=int, help="Most updates --nan skip may drop in a run. [default: 10]")
+@click.option("--deterministic/--no-deterministic", default=None,
+              help="Use deterministic algorithms only (bit-exact resume). [default: off]")
 @friendly_errors
-def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
+def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flags):
     """Train a GAN: one family plus optional regularizers and add-ons.
 
     \b
@@ -167,15 +177,41 @@ def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
             options.setdefault(plugin, {})[option] = value
         user["options"] = options
 
-    config, run, dataset = resolve(_registry(), user)
-    path = create_run_dir(config)
+    checkpoint = None
+    if resume:
+        from gancore.resume import prepare_resume
+
+        config, run, dataset, path, checkpoint, notes = prepare_resume(_registry(), resume, user, flags.get("out"))
+        for note in notes:
+            click.echo(note, err=True)
+    else:
+        config, run, dataset = resolve(_registry(), user)
+        path = create_run_dir(config)
     if progress is None:
         progress = sys.stderr.isatty()
     click.echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples) for {config.steps} steps"
                + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
                + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + f"; run directory: {path}")
     trainer = Trainer(config, run, dataset, path, progress=progress)
-    last = trainer.fit()
+    if checkpoint is not None:
+        from gancore.resume import restore
+
+        restore(trainer, checkpoint)
+        click.echo(f"Resuming from {checkpoint.path} (step {checkpoint.step}).")
+    try:
+        last = trainer.fit()
+    except OSError as exc:
+        # A full disk or a directory gone read-only while writing metrics or samples.
+        raise TrainingError(f"cannot write to {str(path)!r}: {exc.strerror or exc}"
+                            + (f" ({exc.filename})" if exc.filename else "")
+                            + ". Training stopped; checkpoints already written are intact; free space or fix "
+                              f"permissions, then `gan train --resume {path}`.") from None
+    if trainer.stopped_by:
+        import signal
+
+        click.echo(f"Stopped by {signal.Signals(trainer.stopped_by).name} at step {trainer.index}; wrote "
+                   f"checkpoint {last}. Continue with `gan train --resume {path}`.", err=True)
+        sys.exit(128 + trainer.stopped_by)
     click.echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
 
 

@@ -21,6 +21,7 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES = ("constant", "linear")
 PRECISIONS = ("no", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
+NAN_POLICIES = ("stop", "skip")
 
 
 def _check(condition: bool, name: str, rule: str, value: Any) -> None:
@@ -133,6 +134,14 @@ class TrainConfig:
 
     device: str = attrs.field(default="auto", validator=_one_of(DEVICES))
     precision: str = attrs.field(default="no", validator=_one_of(PRECISIONS))
+
+    #: What a non-finite loss or gradient does: ``stop`` the run (the last
+    #: good checkpoint stays), or ``skip`` that update, at most ``nan_limit``
+    #: times in a run.
+    nan: str = attrs.field(default="stop", validator=_one_of(NAN_POLICIES))
+    nan_limit: int = attrs.field(default=10, validator=_non_negative_int)
+    #: ``torch.use_deterministic_algorithms(True)`` for the run (exact resume).
+    deterministic: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def to_dict(self) -> dict[str, Any]:
         """A TOML-ready dict (``None`` values are left out, as TOML has no null)."""
