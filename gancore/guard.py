@@ -58,7 +58,7 @@ class NanGuard:
         if not named or bool(torch.stack([grad.isfinite().all() for _, grad in named]).all()):
             return True
         bad = [name for name, grad in named if not bool(grad.isfinite().all())]
-        shown = ", ".join(f"{name} = {float(value):.4g}" for name, value in terms.items())
+        shown = ", ".join(f"{name} = {float(value.detach()):.4g}" for name, value in terms.items())
         return self._failed(f"non-finite gradient at step {index} in phase {phase!r} "
                             f"({PHASES.get(phase, phase)} update) in {len(bad)} parameter(s), first "
                             f"{bad[0]!r}, from the loss terms {shown}", phase)
