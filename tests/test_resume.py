@@ -42,13 +42,13 @@ def same_bytes(a: Path, b: Path) -> None:
 
 
 def test_sigkill_mid_run_then_resume_is_byte_identical(gan, tmp_path):
-    steps = 300
-    reference = gan(*train_args(tmp_path, "ref", steps, "--checkpoint-every", "25"))
+    steps = 200
+    reference = gan(*train_args(tmp_path, "ref", steps, "--checkpoint-every", "20"))
     assert reference.exit_code == 0, reference.output
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "gancore.cli", *train_args(tmp_path, "killed", steps,
-                                                                                "--checkpoint-every", "25")],
+                                                                                "--checkpoint-every", "20")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checkpoints = tmp_path / "killed" / "checkpoints"
     deadline = time.monotonic() + 120
