@@ -208,7 +208,8 @@ def make_config(*layers: Mapping[str, Any]) -> TrainConfig:
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad configuration: {exc}.") from None
+        # attrs' validators put the readable message first in args.
+        raise ConfigError(f"bad configuration: {exc.args[0] if exc.args else exc}") from None
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -88,8 +88,9 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu"
     try:
         config = make_config(meta["config"])
         spec = DataSpec.from_dict(meta["data"])
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} lacks its configuration: {exc}.") from None
+    except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
+        raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} lacks its configuration or has a damaged one: "
+                              f"{exc}.") from None
     run = registry.activate(config.plugins, config.options)
     generator = run.hook.build_generator(config=config, data=spec)
     check_generator(generator, run.family)
