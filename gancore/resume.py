@@ -195,6 +195,13 @@ def restore(trainer, checkpoint: Checkpoint) -> None:
     except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} does not fit this run: "
                               f"{type(exc).__name__}: {exc}.") from None
+    if trainer.acc.process_index > 0:
+        # Only the main process's random state is saved: give the others fresh,
+        # distinct streams rather than a copy of rank 0's (not bit-exact; see
+        # docs/reliability.md).
+        from accelerate.utils import set_seed
+
+        set_seed(trainer.config.seed + trainer.acc.process_index + 1_000_003 * checkpoint.step)
     truncate_metrics(trainer.run_dir / "metrics.jsonl", checkpoint.step)
 
 
