@@ -260,7 +260,8 @@ class Trainer:
         """Everything but the weights needed to continue this run."""
         return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "plugins": self.plugin_state, "sampler": self.sampler.state_dict(), "rng": rng_state(),
-                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "count": self._count}}
+                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "count": self._count},
+                "scaler": self.acc.scaler.state_dict() if self.acc.scaler is not None else None}
 
     def save_checkpoint(self) -> Path | None:
         self.acc.wait_for_everyone()
@@ -290,6 +291,8 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
         self.guard.skipped = int(state.get("nan_skipped", 0))
+        if self.acc.scaler is not None and state.get("scaler"):
+            self.acc.scaler.load_state_dict(state["scaler"])
         logs = state.get("logs", {"sums": {}, "count": 0})
         self._sums = {name: value.to(self.acc.device) for name, value in logs["sums"].items()}
         self._count = int(logs["count"])
