@@ -59,8 +59,8 @@ def create_run_dir(config: TrainConfig) -> Path:
     """Create a fresh run directory and write its ``config.toml``."""
     path = run_dir(config)
     if list_checkpoints(path / "checkpoints"):
-        raise ConfigError(f"run directory {str(path)!r} already holds checkpoints: choose another --name, "
-                          "or remove it.")
+        raise ConfigError(f"run directory {str(path)!r} already holds checkpoints: continue it with "
+                          f"`gan train --resume {path}`, choose another --name, or remove it.")
     try:
         path.mkdir(parents=True, exist_ok=True)
         config.save(path / "config.toml")

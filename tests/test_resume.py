@@ -80,8 +80,14 @@ def test_truncated_newest_checkpoint_falls_back_with_a_message(gan, tmp_path):
     assert gan(*train_args(tmp_path, "run", 20, "--checkpoint-every", "10")).exit_code == 0
     newest = tmp_path / "run" / "checkpoints" / "step-000020" / "generator.safetensors"
     newest.write_bytes(newest.read_bytes()[:50])
+    partial = tmp_path / "run" / "checkpoints" / ".tmp-step-000030-0badf00d"
+    partial.mkdir()
+    (partial / "generator.safetensors").write_bytes(b"half")
+    again = gan(*train_args(tmp_path, "run", 30))
+    assert again.exit_code == 1 and f"gan train --resume {tmp_path / 'run'}" in again.output
     result = gan("train", "--resume", tmp_path / "run", "--steps", "30", "--no-progress")
     assert result.exit_code == 0, result.output
+    assert "Removed the unfinished .tmp-step-000030-0badf00d" in result.output and not partial.exists()
     assert "Skipping step-000020" in result.output and "does not match its checksum" in result.output
     assert "Falling back to step-000010" in result.output
     same_bytes(tmp_path / "ref" / "checkpoints" / "step-000030", tmp_path / "run" / "checkpoints" / "step-000030")
