@@ -175,8 +175,9 @@ def prepare_resume(registry: Registry, target: str | Path, user: Mapping[str, An
     if checkpoint.step >= config.steps:
         raise ConfigError(f"run {str(path)!r} already reached step {checkpoint.step} of {config.steps}: pass "
                           f"--steps N with N > {checkpoint.step} to train it further.")
-    if config.steps != make_config(read_toml(path / "config.toml")).steps:
-        write_config(config, path)
+    saved = make_config(read_toml(path / "config.toml"))
+    if any(getattr(config, key) != getattr(saved, key) for key in RESUME_OVERRIDES[:-2]):
+        write_config(config, path)  # record what the run now trains with
     return config, run, dataset, path, checkpoint, notes
 
 
