@@ -40,13 +40,15 @@ def main(argv=None) -> int:
     parser.add_argument("--lr-schedule", default=None, choices=["constant", "linear"])
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="PLUGIN.OPTION=VALUE",
+                        help="a plugin option, as `gan train --set`")
     parser.add_argument("--ema", type=float, default=None, metavar="KIMG",
                         help="add the ema add-on with this half-life in thousands of images and sample with "
                              "its average")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from gancore.cli import parse_regularizer
+    from gancore.cli import parse_regularizer, parse_set
     from gancore.plugins import Registry
     from gancore.runs import resolve
     from gancore.trainer import Trainer
@@ -57,6 +59,8 @@ def main(argv=None) -> int:
         user_options = {"ema": {"ema_kimg": args.ema}}
     else:
         user_options = {}
+    for plugin, option, value in map(parse_set, args.set):
+        user_options.setdefault(plugin, {})[option] = value
     regs = args.regularizer if args.regularizer is not None else ["gp"]
     user = {"plugins": plugins, "data": "ring", "steps": args.steps, "seed": args.seed, "sample_every": 0,
             "checkpoint_every": 0, "log_every": 100, "name": "bench",
@@ -75,7 +79,8 @@ def main(argv=None) -> int:
             samples = generator(generator.latent(args.samples, rng=torch.Generator().manual_seed(args.seed + 1)))
     result = ring_modes_metrics(samples)
     label = " ".join([*(f"--plugin {p}" for p in args.plugin or ["gancore-wgan"]),
-                      *(f"--regularizer {r}" for r in regs)] + ([f"--ema {args.ema:g}"] if args.ema is not None else []))
+                      *(f"--regularizer {r}" for r in regs),
+                      *(f"--set {o}" for o in args.set)] + ([f"--ema {args.ema:g}"] if args.ema is not None else []))
     print(f"ring benchmark: {label} --steps {args.steps} --seed {args.seed}")
     print(f"  config: optimizer={config.optimizer} lr_g={config.lr_g} lr_d={config.lr_d} betas={config.betas} "
           f"n_critic={config.n_critic} lr_schedule={config.lr_schedule} batch={config.batch_size} latent_dim={config.latent_dim} "
