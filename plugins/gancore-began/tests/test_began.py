@@ -162,3 +162,9 @@ def test_trains_from_the_cli(gan, tmp_path, data):
     assert {"d/loss", "g/loss", "began/k", "began/M_global"} <= set(row)
     assert all(math.isfinite(v) for v in row.values())
     assert 'batch_size = 8' in (tmp_path / "run" / "config.toml").read_text()
+
+
+def test_listed_as_a_family(gan):
+    listed = {p["name"]: p for p in json.loads(gan("plugins", "--json").output)}
+    assert listed["gancore-began"]["kind"] == "family" and listed["gancore-began"]["distribution"] == "gancore-began"
+    assert "gancore-began" in gan("train", "--help").output

@@ -142,3 +142,9 @@ def test_any_penalty_works_on_the_energy(gan, tmp_path):
                  "--log-every", 1)
     assert result.exit_code == 0, result.output
     assert "d/gp" in json.loads((tmp_path / "gp" / "metrics.jsonl").read_text().splitlines()[-1])
+
+
+def test_listed_as_a_family(gan):
+    listed = {p["name"]: p for p in json.loads(gan("plugins", "--json").output)}
+    assert listed["gancore-ebgan"]["kind"] == "family" and listed["gancore-ebgan"]["distribution"] == "gancore-ebgan"
+    assert "gancore-ebgan" in gan("train", "--help").output

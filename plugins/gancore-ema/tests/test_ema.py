@@ -188,3 +188,23 @@ def test_mixed_run_dcgan_gp_ema(gan, tmp_path, data):
     ckpt = load_checkpoint(tmp_path / "mix" / "checkpoints" / "step-000002")
     assert set(ckpt.state["plugins"]["ema"]) == set(ckpt.generator)
     assert (tmp_path / "mix" / "samples" / "step-000002.png").is_file()
+
+
+def test_a_resumed_run_continues_the_average(tmp_path):
+    straight, _ = _trainer(tmp_path / "straight", steps=4)
+    straight.fit()
+    first, _ = _trainer(tmp_path / "first", steps=2)
+    ckpt = load_checkpoint(first.fit())
+    resumed, _ = _trainer(tmp_path / "resumed", steps=4)
+    resumed.load_checkpoint(ckpt)
+    assert torch.equal(resumed.plugin_state["ema"]["net.0.weight"], ckpt.state["plugins"]["ema"]["net.0.weight"])
+    resumed.fit()
+    for name, value in straight.plugin_state["ema"].items():
+        assert torch.allclose(resumed.plugin_state["ema"][name], value, atol=1e-6), name
+
+
+def test_listed_as_an_add_on(gan):
+    listed = {p["name"]: p for p in json.loads(gan("plugins", "--json").output)}
+    assert listed["ema"]["kind"] == "add-on" and listed["ema"]["distribution"] == "gancore-ema"
+    assert set(listed["ema"]["hooks"]) == {"post_step", "sampling_generator"}
+    assert listed["ema"]["options"] == {"ema_kimg": 10.0, "ema_rampup": 0.0}
