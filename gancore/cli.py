@@ -249,8 +249,11 @@ def plugins(as_json):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--label", help="Class to generate (conditional families), or 'all' for one row per class.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device to sample on.")
+@click.option("--trained-weights", is_flag=True,
+              help="Sample with the generator's trained weights even when a plugin of the run (such as ema) "
+                   "offers other weights to sample with.")
 @friendly_errors
-def sample(path, num, output, seed, label, device):
+def sample(path, num, output, seed, label, device, trained_weights):
     """Generate a grid of samples from a run directory or checkpoint PATH."""
     import torch
     import torchvision.utils as vutils
@@ -260,7 +263,7 @@ def sample(path, num, output, seed, label, device):
 
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
-    generator, spec, _config, checkpoint = load_generator(_registry(), path, device)
+    generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights)
     labels, nrow = None, None
     if label is not None:
         if not getattr(generator, "conditional", False):

@@ -80,9 +80,14 @@ def find_checkpoint(path: str | Path) -> Path:
     return found[-1]
 
 
-def load_generator(registry: Registry, path: str | Path, device: str = "cpu"
+def load_generator(registry: Registry, path: str | Path, device: str = "cpu", trained_weights: bool = False
                    ) -> tuple[nn.Module, DataSpec, TrainConfig, Checkpoint]:
-    """Rebuild a run's generator from a checkpoint (or a run's newest one)."""
+    """Rebuild a run's generator from a checkpoint (or a run's newest one).
+
+    The generator returned is the one an active plugin offers for sampling
+    (the ``sampling_generator`` hook, e.g. an average of the weights), unless
+    ``trained_weights`` is true or no plugin offers one.
+    """
     checkpoint = load_checkpoint(find_checkpoint(path), map_location=device)
     meta = checkpoint.meta
     try:
@@ -95,4 +100,6 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu"
     generator = run.hook.build_generator(config=config, data=spec)
     check_generator(generator, run.family)
     load_weights(generator, checkpoint.generator, "generator")
+    if not trained_weights:
+        generator = run.sampling_generator(generator, dict(checkpoint.state.get("plugins", {})))
     return generator.to(device).eval(), spec, config, checkpoint

@@ -233,9 +233,13 @@ class Trainer:
         return row
 
     # -- outputs -----------------------------------------------------------------
+    def sampling_generator(self) -> nn.Module:
+        """The generator samples are drawn with (see the ``sampling_generator`` hook)."""
+        return self.run.sampling_generator(self.generator, self.plugin_state)
+
     @torch.no_grad()
     def sample_fixed(self) -> torch.Tensor:
-        generator = self.generator
+        generator = self.sampling_generator()
         was_training = generator.training
         generator.eval()
         try:
