@@ -113,3 +113,5 @@ def test_trains_from_the_cli_and_traverses_codes(tmp_path, data):
     assert result.exit_code == 1 and "use one of cat, c1, c2" in result.output
     result = gan("sample", tmp_path / "run", "--label", "3", "-o", out)
     assert result.exit_code == 1 and "not conditional" in result.output and "Traceback" not in result.output
+    result = gan("sample", tmp_path / "run", "--label", "3", "--traverse", "cat", "-o", out)
+    assert result.exit_code == 1 and "either --label or --traverse" in result.output
