@@ -205,15 +205,12 @@ def run_one(family: str, data: str, args, classifiers: dict) -> dict:
             "classifier": classifier}
 
 
-def table(results: list[dict], command: str) -> str:
-    lines = ["## Conditional families", "",
-             f"Command: `{command}` (CPU, {torch.get_num_threads()} thread(s)).", "",
-             "GAN-test accuracy: the classifier's accuracy on samples generated for each requested label "
-             "(every class, equal counts). InfoGAN: best one-to-one mapping accuracy between its categorical "
-             "code and the classes — Q's code of the real images vs. their labels (the paper's measure), and "
-             "the classifier's class of samples generated per code value.", "",
-             "| family | data | options | steps | measure | final | best (step) | accuracy at each evaluation | classifier | "
-             "train time |", "|---|---|---|---|---|---|---|---|---|---|"]
+HEADER = ("| family | data | options | steps | measure | final | best (step) | accuracy at each evaluation | "
+          "classifier | train time | command |")
+
+
+def table_rows(results: list[dict], command: str) -> list[str]:
+    rows = []
     for r in results:
         last_step = r["history"][-1][0]
         for measure in r["history"][-1][1]:
@@ -225,25 +222,58 @@ def table(results: list[dict], command: str) -> str:
             name = {"gan_test": "GAN-test accuracy", "q_real": "code/class alignment, Q on real images",
                     "generated": "code/class alignment, generated samples"}[measure]
             opts = ", ".join(f"{k}={v}" for k, v in r["options"].items()) or "defaults"
-            lines.append(f"| {r['family']} | {r['data']} | {opts} | {last_step} | {name} | {100 * values[-1][1]:.1f}% | "
-                         f"{100 * best[1]:.1f}% ({best[0]}) | "
-                         + " ".join(f"{100 * v:.0f}" for _, v in values)
-                         + f" | {clf_text} | {r['seconds'] / 60:.1f} min |")
-    lines.append("")
-    return "\n".join(lines)
+            rows.append(f"| {r['family']} | {r['data']} | {opts} | {last_step} | {name} | {100 * values[-1][1]:.1f}% | "
+                        f"{100 * best[1]:.1f}% ({best[0]}) | " + " ".join(f"{100 * v:.0f}" for _, v in values)
+                        + f" | {clf_text} | {r['seconds'] / 60:.1f} min | `{command}` |")
+    return rows
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace (or append) the "## Conditional families" section, leaving the rest of the file alone."""
+def section(rows: list[str]) -> str:
+    return "\n".join([
+        "## Conditional families", "",
+        "GAN-test accuracy: the classifier's accuracy on samples generated for each requested label "
+        "(every class, equal counts). InfoGAN: best one-to-one mapping accuracy between its categorical "
+        "code and the classes — Q's code of the real images vs. their labels (the paper's measure), and "
+        "the classifier's class of samples generated per code value. Evaluated every `--eval-every` steps "
+        f"(the accuracies at each evaluation are listed in %); CPU, {torch.get_num_threads()} thread(s).", "",
+        HEADER, "|" + "---|" * HEADER.count(" | ") + "---|", *rows, "", ""])
+
+
+def old_rows(text: str) -> list[str]:
+    """The table rows of an existing section (older ones without a command column get the section's command)."""
+    command = ""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("Command: `"):
+            command = line.split("`")[1]
+        elif line.startswith("| ") and not line.startswith("| family") and not line.startswith("|---"):
+            if line.count(" | ") == HEADER.count(" | ") - 1:
+                line = f"{line} `{command}` |"
+            rows.append(line)
+    return rows
+
+
+def write_section(path: Path, results: list[dict], command: str) -> str:
+    """Write the "## Conditional families" section, leaving the rest of the file alone.
+
+    Rows of earlier runs are kept unless this run measured the same family on the same data again.
+    """
     text = path.read_text() if path.exists() else "# Results\n"
     start = text.find("## Conditional families")
+    kept = []
     if start >= 0:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        end = end + 1 if end >= 0 else len(text)
+        done = {(r["family"], r["data"]) for r in results}
+        kept = [row for row in old_rows(text[start:end])
+                if tuple(cell.strip() for cell in row.split("|")[1:3]) not in done]
+        text = text[:start] + "{SECTION}" + text[end:]
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + "\n\n{SECTION}"
+    body = section(kept + table_rows(results, command))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(text.replace("{SECTION}", body))
+    return body
 
 
 def parse_option(text: str):
@@ -278,10 +308,11 @@ def main(argv=None) -> int:
     classifiers: dict = {}
     results = [run_one(family, data, args, classifiers) for family, data in runs]
     command = "python benchmarks/conditional.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    section = table(results, command.strip())
-    print(section)
+    command = command.strip()
     if args.write:
-        write_section(args.write, section)
+        print(write_section(args.write, results, command))
+    else:
+        print(section(table_rows(results, command)))
     return 0
 
 
