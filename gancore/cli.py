@@ -248,23 +248,38 @@ def plugins(as_json):
               help="PNG file to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--label", help="Class to generate (conditional families), or 'all' for one row per class.")
+@click.option("--traverse", metavar="CODE",
+              help="Vary one latent code of the generator (e.g. InfoGAN's cat, c1) along each row, the rest of "
+                   "the row's latent fixed; about N/columns rows.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device to sample on.")
 @click.option("--trained-weights", is_flag=True,
               help="Sample with the generator's trained weights even when a plugin of the run (such as ema) "
                    "offers other weights to sample with.")
 @friendly_errors
-def sample(path, num, output, seed, label, device, trained_weights):
+def sample(path, num, output, seed, label, traverse, device, trained_weights):
     """Generate a grid of samples from a run directory or checkpoint PATH."""
     import torch
     import torchvision.utils as vutils
 
     from gancore.data import samples_to_image
+    from gancore.generator import samples_of, traverse_latent
     from gancore.runs import load_generator
 
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
+    if label is not None and traverse is not None:
+        raise ConfigError("use either --label or --traverse, not both.")
     generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights)
-    labels, nrow = None, None
+    labels, nrow, latent = None, None, None
+    if traverse is not None:
+        codes = getattr(generator, "latent_codes", {}) or {}
+        if not codes:
+            raise ConfigError(f"--traverse needs a family whose generator declares latent codes; "
+                              f"{checkpoint.meta.get('family')!r} declares none.")
+        columns = len(codes[traverse].sweep(10)) if traverse in codes else 1
+        latent, nrow = traverse_latent(generator, traverse, max(1, num // columns), 10,
+                                       rng=torch.Generator().manual_seed(seed))
+        num = max(1, num // columns) * nrow
     if label is not None:
         if not getattr(generator, "conditional", False):
             raise ConfigError(f"--label needs a conditional family; {checkpoint.meta.get('family')!r} is not "
@@ -284,8 +299,10 @@ def sample(path, num, output, seed, label, device, trained_weights):
                                   + " or 'all'.")
             labels = torch.full((num,), value)
     rng = torch.Generator().manual_seed(seed)
+    if latent is None:
+        latent = generator.latent(num, labels=labels, rng=rng)
     with torch.no_grad():
-        samples = generator(generator.latent(num, labels=labels, rng=rng))
+        samples = samples_of(generator(latent))
     out = Path(output)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,13 @@ def build_generator(config, data):
         module's own input for ``n`` samples and ``forward(latent)`` maps it to
         samples of shape ``(n, *data.shape)`` in ``[-1, 1]``. Families with
         several networks (two generators, an encoder) return one module that
-        holds them all.
+        holds them all. ``forward`` may instead return a mapping with the
+        samples under ``"sample"`` and further named outputs of the same
+        pass (an encoder-decoder returns its code and reconstruction of the
+        real images in ``latent(n, batch=...)``); losses read them from
+        ``step.outputs``. A generator whose latent holds interpretable codes
+        declares them in ``latent_codes`` (a mapping from latent key to
+        :class:`gancore.generator.LatentCode`) for ``gan sample --traverse``.
     """
 
 

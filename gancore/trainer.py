@@ -22,7 +22,7 @@ from gancore.checkpoint import Checkpoint, load_weights, module_tensors, rng_sta
 from gancore.config import TrainConfig
 from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import PluginError, TrainingError
-from gancore.generator import check_generator
+from gancore.generator import check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
 from gancore.plugins import Run
 from gancore.step import Step, loss_terms
@@ -243,7 +243,7 @@ class Trainer:
         was_training = generator.training
         generator.eval()
         try:
-            return generator(self._fixed)
+            return samples_of(generator(self._fixed))
         finally:
             generator.train(was_training)
 
