@@ -93,6 +93,7 @@ def main():
 
 FLAG_FIELDS = {
     "data": "data", "data_root": "data_root", "download": "download", "image_size": "image_size",
+    "layout": "layout",
     "steps": "steps", "batch_size": "batch_size", "n_critic": "n_critic", "optimizer": "optimizer",
     "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
     "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
@@ -117,6 +118,9 @@ FLAG_FIELDS = {
               help="Directory of torchvision-format data files for --data mnist|fashion-mnist|cifar10.")
 @click.option("--download", is_flag=True, default=None, help="Allow downloading --data-root files (off by default).")
 @click.option("--image-size", type=int, help="Resize images to this size (square).")
+@click.option("--layout", type=click.Choice(["auto", "classes", "paired", "unpaired", "side-by-side"]),
+              help="How to read an image folder: class subfolders, A/B folders paired by file name or "
+                   "unpaired, or side-by-side A|B images. [default: auto]")
 @click.option("--steps", type=int, help="Generator updates to train for. [default: 2000]")
 @click.option("--batch-size", type=int, help="Batch size per process. [default: 64]")
 @click.option("--n-critic", type=int, help="Discriminator updates per generator update. [default: family's, or 1]")
