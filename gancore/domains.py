@@ -210,3 +210,25 @@ def describe_domains(spec: DataSpec) -> tuple[str, ...]:
 
 __all__ = ["LAYOUTS", "TASKS", "SECOND", "ROTATIONS", "mnist_task", "load_task", "load_folder", "dilate",
            "erode", "edges", "rotate", "describe_domains"]
+
+
+def require_domains(spec: DataSpec, family: str, pairing: tuple[str, ...]) -> None:
+    """Refuse data a translation family cannot train on, saying what it needs.
+
+    :param pairing: the accepted ``spec.pairing`` values: ``"paired"``,
+        ``"unpaired"``, and ``""`` for multi-domain (labelled) data.
+    """
+    from gancore.errors import PluginError
+
+    if not spec.is_image:
+        raise PluginError(f"{family} translates images; {spec.name!r} has samples of shape {spec.shape}.")
+    if spec.pairing in pairing and (spec.pairing or spec.num_classes >= 2):
+        return
+    needs = {"paired": "paired images (e.g. --data mnist-edges, folders A and B with matching file names, "
+                       "or --layout side-by-side)",
+             "unpaired": "two domains (e.g. --data mnist-thick, or folders A and B)",
+             "": "labelled images whose classes are the domains (e.g. --data mnist-rotations, or class "
+                 "subfolders)"}
+    have = {"paired": "paired two-domain data", "unpaired": "unpaired two-domain data",
+            "": f"data with {spec.num_classes} classes"}.get(spec.pairing, spec.pairing)
+    raise PluginError(f"{family} needs " + " or ".join(needs[p] for p in pairing) + f"; {spec.name!r} is {have}.")
