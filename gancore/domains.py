@@ -93,7 +93,8 @@ def rotate(images: torch.Tensor, quarter_turns: torch.Tensor | int) -> torch.Ten
 
 # --- embedded tasks -------------------------------------------------------------
 
-def _mnist_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def mnist_digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The upright digits (``uint8``) and labels of a split of the tasks' fixed shuffle of ``mnist``."""
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}: use 'train' or 'test'.")
     mnist = load_mnist_5k()
@@ -109,7 +110,7 @@ def mnist_task(name: str, split: str = "train") -> tuple[Dataset, torch.Tensor]:
     :param split: ``train`` (what ``--data NAME`` trains on) or ``test``
         (500 held-out digits, for measuring).
     """
-    x, digits = _mnist_split(split)
+    x, digits = mnist_digits(split)
     shape = tuple(x.shape[1:])
     if name == "mnist-edges":
         spec = DataSpec(name, shape, pairing="paired", domains=("digit", "edges"))
