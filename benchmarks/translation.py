@@ -26,7 +26,8 @@ has it; otherwise this script trains a small CNN on the task's train split
 
 Usage (what docs/results.md was made with)::
 
-    OMP_NUM_THREADS=1 nice -n 5 python benchmarks/translation.py --out /tmp/bench6/runs
+    OMP_NUM_THREADS=1 nice -n 5 python benchmarks/translation.py --out /tmp/bench6/runs \
+        --steps pix2pix=600 --steps cyclegan=600 --latest stargan
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class SmallCNN(nn.Module):
         return torch.cat([self.net(chunk).argmax(1) for chunk in x.split(500)])
 
 
-def classifier():
+def classifier(cache: Path):
     """``(model with .predict(x in [-1, 1]) -> labels, description)``."""
     try:
         from gancore.metrics import load_classifier
@@ -98,17 +99,26 @@ def classifier():
         pass
     else:
         return load_classifier("mnist"), "gancore.metrics.load_classifier('mnist')"
+    from safetensors.torch import load_file, save_file
+
+    model = SmallCNN()
+    described = "FALLBACK: a small CNN trained by this script on the 4,500 train digits (6 epochs)"
+    path = cache / "fallback-classifier.safetensors"
+    if path.is_file():
+        model.load_state_dict(load_file(str(path)))
+        return model, described
     torch.manual_seed(0)
     x, digits = mnist_digits("train")
     x = to_float(x)
-    model = SmallCNN()
     optimizer = torch.optim.Adam(model.parameters(), 1e-3)
     for _epoch in range(6):
         for rows in torch.randperm(len(x)).split(64):
             optimizer.zero_grad()
             nn.functional.cross_entropy(model.net(x[rows]), digits[rows]).backward()
             optimizer.step()
-    return model, "FALLBACK: a small CNN trained by this script on the 4,500 train digits (6 epochs)"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(model.state_dict(), str(path))
+    return model, described
 
 
 # --- measurements -----------------------------------------------------------------------
@@ -166,17 +176,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark-translation"))
     parser.add_argument("--families", nargs="+", default=list(RUNS), choices=list(RUNS))
-    parser.add_argument("--steps", type=int, default=None, help="Override every family's steps.")
+    parser.add_argument("--steps", action="append", default=[], metavar="FAMILY=N",
+                        help="Train FAMILY for N steps instead of its default (repeatable).")
+    parser.add_argument("--latest", action="append", default=[], metavar="FAMILY",
+                        help="Measure FAMILY's newest checkpoint as it is, without training it further "
+                             "(for a run stopped early; its step is reported).")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.time()
-    model, described = classifier()
+    model, described = classifier(args.out)
     results: dict = {"classifier": described}
+    wanted = {family: int(n) for family, n in (item.split("=") for item in args.steps)}
     for family in args.families:
-        steps = args.steps or RUNS[family]["steps"]
-        checkpoint = trained(family, args.out, steps)
-        checkpoint = find_checkpoint(checkpoint)
-        results[family] = {"command": " ".join(train_command(family, args.out, steps)),
+        steps = wanted.get(family, RUNS[family]["steps"])
+        if family in args.latest:
+            checkpoint = find_checkpoint(args.out / family)
+        else:
+            checkpoint = find_checkpoint(trained(family, args.out, steps))
+        step = int(json.loads((checkpoint / "meta.json").read_text())["step"])
+        results[family] = {"command": " ".join(train_command(family, args.out, steps)), "step": step,
                            **(pix2pix(checkpoint) if family == "pix2pix" else
                               cyclegan(checkpoint, model) if family == "cyclegan" else stargan(checkpoint, model))}
     results["seconds"] = round(time.time() - started, 1)
@@ -188,16 +206,16 @@ def report(results: dict) -> None:
     print(f"\nclassifier: {results['classifier']}")
     if "pix2pix" in results:
         r = results["pix2pix"]
-        print(f"pix2pix   mnist-edges  held-out mean L1 (0..1): {r['pix2pix_l1']:.4f}   "
+        print(f"pix2pix   mnist-edges  (step {r['step']}) held-out mean L1 (0..1): {r['pix2pix_l1']:.4f}   "
               f"identity baseline {r['identity_l1']:.4f}   all-black baseline {r['black_l1']:.4f}")
     if "cyclegan" in results:
         r = results["cyclegan"]
-        print(f"CycleGAN  mnist-thick  label preservation: thin->thick {r['thin_to_thick']:.1%}   "
+        print(f"CycleGAN  mnist-thick  (step {r['step']}) label preservation: thin->thick {r['thin_to_thick']:.1%}   "
               f"thick->thin {r['thick_to_thin']:.1%}   (classifier on real thin {r['real_thin']:.1%}, "
               f"real thick {r['real_thick']:.1%})")
     if "stargan" in results:
         r = results["stargan"]
-        print(f"StarGAN   mnist-rotations  label preservation over {r['pairs']} domain pairs: "
+        print(f"StarGAN   mnist-rotations  (step {r['step']}) label preservation over {r['pairs']} domain pairs: "
               f"{r['label_preservation']:.1%}   (no translation {r['no_translation']:.1%}, "
               f"oracle rotation {r['oracle']:.1%})")
 
