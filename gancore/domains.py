@@ -45,6 +45,7 @@ Folders (``--data DIR``, ``--layout``):
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -93,11 +94,19 @@ def rotate(images: torch.Tensor, quarter_turns: torch.Tensor | int) -> torch.Ten
 
 # --- embedded tasks -------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
+def _mnist() -> Dataset:
+    return load_mnist_5k()
+
+
 def mnist_digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The upright digits (``uint8``) and labels of a split of the tasks' fixed shuffle of ``mnist``."""
+    """The upright digits (``uint8``) and labels of a split of the tasks' fixed shuffle of ``mnist``.
+
+    Read once per process; treat the tensors as read-only.
+    """
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}: use 'train' or 'test'.")
-    mnist = load_mnist_5k()
+    mnist = _mnist()
     order = torch.randperm(len(mnist), generator=torch.Generator().manual_seed(SPLIT_SEED))
     rows = order[:TRAIN_SIZE] if split == "train" else order[TRAIN_SIZE:]
     return mnist.x[rows], mnist.labels[rows]
