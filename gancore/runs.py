@@ -26,7 +26,7 @@ from gancore.plugins import Registry, Run
 
 # A family's defaults may not choose these: they decide which family and data
 # the defaults are asked of in the first place.
-NOT_DEFAULTABLE = ("plugins", "options", "data", "data_root", "download", "image_size")
+NOT_DEFAULTABLE = ("plugins", "options", "data", "data_root", "download", "image_size", "layout")
 
 
 def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset]:
@@ -38,7 +38,7 @@ def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, R
     first = make_config(user)
     if not first.plugins:
         raise ConfigError("no plugin given: use --plugin NAME (see `gan plugins` for the installed ones).")
-    dataset = load_data(first.data, first.data_root, first.download, first.image_size)
+    dataset = load_data(first.data, first.data_root, first.download, first.image_size, first.layout)
     run = registry.activate(first.plugins, first.options)
     chosen = None if first.regularizers is None else tuple(first.regularizers)
     defaults = dict(run.hook.default_config(data=dataset.spec, regularizers=chosen) or {})
