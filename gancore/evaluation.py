@@ -30,6 +30,7 @@ import torch
 from gancore import __version__
 from gancore import metrics as M
 from gancore.data import DataSpec
+from gancore.generator import samples_of
 from gancore.errors import ConfigError
 
 METRICS = ("fid", "kid", "is", "modes", "accuracy")
@@ -69,7 +70,7 @@ def generate(generator: torch.nn.Module, n: int, seed: int, labels: torch.Tensor
         for start in range(0, n, BATCH):
             count = min(BATCH, n - start)
             part = None if labels is None else labels[start:start + count]
-            out.append(generator(generator.latent(count, labels=part, rng=rng)).detach().float().cpu())
+            out.append(samples_of(generator(generator.latent(count, labels=part, rng=rng))).detach().float().cpu())
     finally:
         generator.train(was_training)
     return torch.cat(out)
@@ -305,6 +306,9 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
     record["provenance"].update({"checkpoint": str(checkpoint.path), "step": checkpoint.step,
                                  "family": checkpoint.meta.get("family"),
                                  "regularizers": checkpoint.meta.get("regularizers", {}),
+                                 "plugins": list(config.plugins),
+                                 "generator": f"{type(generator).__name__} (the sampling generator an active plugin "
+                                              "offers, e.g. EMA weights, else the trained weights)",
                                  "versions": _versions(checkpoint.meta)})
     run_dir = checkpoint.path.parent.parent if checkpoint.path.parent.name == "checkpoints" else checkpoint.path
     return record, run_dir
