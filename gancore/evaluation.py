@@ -108,7 +108,7 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ConfigError(f"--inception-weights {str(path)!r} is not a readable safetensors file ({exc}); "
-                          "gancore does not read pickled .pth files: convert it (see `gan eval --help`).") from None
+                          "gancore does not read pickled .pth files: convert it once (see docs/evaluation.md).") from None
 
 
 class _TorchWithLoad:
