@@ -140,13 +140,11 @@ class Trainer:
                 if term in terms:
                     raise PluginError(f"two plugins return a loss term named {term!r} in phase {phase!r}.")
                 terms[term] = value
-        if not self.guard.terms_ok(terms, phase, self.index):
-            return
         total = sum(terms.values())
         self.acc.backward(total)
         # Under fp16 the loss scaler itself skips updates with overflowing gradients.
         module = self.discriminator if phase == "d" else self.generator
-        if self.acc.scaler is None and not self.guard.grads_ok(module, terms, phase, self.index):
+        if not self.guard.update_ok(terms, module if self.acc.scaler is None else None, phase, self.index):
             optimizer.zero_grad(set_to_none=True)
             return
         optimizer.step()
