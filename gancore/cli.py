@@ -93,6 +93,7 @@ def main():
 
 FLAG_FIELDS = {
     "data": "data", "data_root": "data_root", "download": "download", "image_size": "image_size",
+    "layout": "layout",
     "steps": "steps", "batch_size": "batch_size", "n_critic": "n_critic", "optimizer": "optimizer",
     "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
     "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
@@ -118,6 +119,9 @@ FLAG_FIELDS = {
               help="Directory of torchvision-format data files for --data mnist|fashion-mnist|cifar10.")
 @click.option("--download", is_flag=True, default=None, help="Allow downloading --data-root files (off by default).")
 @click.option("--image-size", type=int, help="Resize images to this size (square).")
+@click.option("--layout", type=click.Choice(["auto", "classes", "paired", "unpaired", "side-by-side"]),
+              help="How to read an image folder: class subfolders, A/B folders paired by file name or "
+                   "unpaired, or side-by-side A|B images. [default: auto]")
 @click.option("--steps", type=int, help="Generator updates to train for. [default: 2000]")
 @click.option("--batch-size", type=int, help="Batch size per process. [default: 64]")
 @click.option("--n-critic", type=int, help="Discriminator updates per generator update. [default: family's, or 1]")
@@ -248,20 +252,38 @@ def plugins(as_json):
               help="PNG file to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--label", help="Class to generate (conditional families), or 'all' for one row per class.")
+@click.option("--traverse", metavar="CODE",
+              help="Vary one latent code of the generator (e.g. InfoGAN's cat, c1) along each row, the rest of "
+                   "the row's latent fixed; about N/columns rows.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device to sample on.")
+@click.option("--trained-weights", is_flag=True,
+              help="Sample with the generator's trained weights even when a plugin of the run (such as ema) "
+                   "offers other weights to sample with.")
 @friendly_errors
-def sample(path, num, output, seed, label, device):
+def sample(path, num, output, seed, label, traverse, device, trained_weights):
     """Generate a grid of samples from a run directory or checkpoint PATH."""
     import torch
     import torchvision.utils as vutils
 
     from gancore.data import samples_to_image
+    from gancore.generator import samples_of, traverse_latent
     from gancore.runs import load_generator
 
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
-    generator, spec, _config, checkpoint = load_generator(_registry(), path, device)
-    labels, nrow = None, None
+    if label is not None and traverse is not None:
+        raise ConfigError("use either --label or --traverse, not both.")
+    generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights)
+    labels, nrow, latent = None, None, None
+    if traverse is not None:
+        codes = getattr(generator, "latent_codes", {}) or {}
+        if not codes:
+            raise ConfigError(f"--traverse needs a family whose generator declares latent codes; "
+                              f"{checkpoint.meta.get('family')!r} declares none.")
+        columns = len(codes[traverse].sweep(10)) if traverse in codes else 1
+        latent, nrow = traverse_latent(generator, traverse, max(1, num // columns), 10,
+                                       rng=torch.Generator().manual_seed(seed))
+        num = max(1, num // columns) * nrow
     if label is not None:
         if not getattr(generator, "conditional", False):
             raise ConfigError(f"--label needs a conditional family; {checkpoint.meta.get('family')!r} is not "
@@ -281,8 +303,10 @@ def sample(path, num, output, seed, label, device):
                                   + " or 'all'.")
             labels = torch.full((num,), value)
     rng = torch.Generator().manual_seed(seed)
+    if latent is None:
+        latent = generator.latent(num, labels=labels, rng=rng)
     with torch.no_grad():
-        samples = generator(generator.latent(num, labels=labels, rng=rng))
+        samples = samples_of(generator(latent))
     out = Path(output)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -290,6 +314,45 @@ def sample(path, num, output, seed, label, device):
     except OSError as exc:
         raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror}.") from None
     click.echo(f"Wrote {num} samples from {checkpoint.path} (step {checkpoint.step}) to {out}")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path())
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--to", "target", help="Target domain, by name or number, or 'all' (multi-domain families). "
+                                    "[default: the other domain of a two-domain family]")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Directory to write the translated images to (one PNG per input).")
+@click.option("--grid", is_flag=True, help="Also write grid.png: each input next to its translation(s).")
+@click.option("--device", default="cpu", show_default=True, help="Torch device to translate on.")
+@friendly_errors
+def translate(checkpoint, inputs, target, output, grid, device):
+    """Translate image files (or folders of them) with an image-to-image CHECKPOINT.
+
+    CHECKPOINT is a run directory (its newest checkpoint) or a checkpoint
+    directory. Each input image must have the size and channel count the
+    model was trained on. Results go to OUTPUT/<name>.png
+    (OUTPUT/<name>-<domain>.png with --to all).
+
+    \b
+    Examples:
+      gan translate runs/pix2pix-mnist-edges digit.png -o out
+      gan translate runs/stargan-faces photos/ --to smiling -o out --grid
+    """
+    from gancore.runs import load_generator
+    from gancore.translate import read_images, resolve_targets, translate_images, write_outputs
+
+    generator, spec, _config, ckpt = load_generator(_registry(), checkpoint, device)
+    if not getattr(generator, "translates", False):
+        raise ConfigError(f"{str(checkpoint)!r} holds a {ckpt.meta.get('family')!r} generator, which does not "
+                          "translate images: use `gan sample`.")
+    targets = resolve_targets(generator, target)
+    paths, images = read_images(inputs, spec)
+    results = translate_images(generator, images, targets)
+    written = write_outputs(Path(output), paths, images, results, [generator.domains[t] for t in targets], spec,
+                            grid)
+    click.echo(f"Translated {len(paths)} image(s) into {', '.join(generator.domains[t] for t in targets)} with "
+               f"{ckpt.path} (step {ckpt.step}); wrote {written} file(s) to {output}")
 
 
 if __name__ == "__main__":

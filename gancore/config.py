@@ -22,6 +22,7 @@ LR_SCHEDULES = ("constant", "linear")
 PRECISIONS = ("no", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 NAN_POLICIES = ("stop", "skip")
+LAYOUTS = ("auto", "classes", "paired", "unpaired", "side-by-side")
 
 
 def _check(condition: bool, name: str, rule: str, value: Any) -> None:
@@ -109,6 +110,9 @@ class TrainConfig:
     #: Resize (and centre-crop) folder images to this size; ``None`` keeps
     #: their size, which must then be the same for every image.
     image_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive_int))
+    #: How to read an image folder: ``auto``, ``classes``, ``paired``,
+    #: ``unpaired`` or ``side-by-side`` (see :mod:`gancore.domains`).
+    layout: str = attrs.field(default="auto", validator=_one_of(LAYOUTS))
 
     steps: int = attrs.field(default=2000, validator=_positive_int)
     batch_size: int = attrs.field(default=64, validator=_positive_int)

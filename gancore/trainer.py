@@ -22,7 +22,7 @@ from gancore.checkpoint import Checkpoint, load_weights, module_tensors, rng_sta
 from gancore.config import TrainConfig
 from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import PluginError, TrainingError
-from gancore.generator import check_generator
+from gancore.generator import check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
 from gancore.plugins import Run
 from gancore.step import Step, loss_terms
@@ -231,13 +231,17 @@ class Trainer:
         return row
 
     # -- outputs -----------------------------------------------------------------
+    def sampling_generator(self) -> nn.Module:
+        """The generator samples are drawn with (see the ``sampling_generator`` hook)."""
+        return self.run.sampling_generator(self.generator, self.plugin_state)
+
     @torch.no_grad()
     def sample_fixed(self) -> torch.Tensor:
-        generator = self.generator
+        generator = self.sampling_generator()
         was_training = generator.training
         generator.eval()
         try:
-            return generator(self._fixed)
+            return samples_of(generator(self._fixed))
         finally:
             generator.train(was_training)
 
