@@ -15,10 +15,7 @@ import pytest
 import torch
 
 import gancore.checkpoint
-import gancore.cli
-from gancore import hookimpl
 from gancore.checkpoint import list_checkpoints, load_checkpoint
-from gancore.plugins import Registry
 
 TINY_GAN = ["--plugin", "gancore-gan", "--set", "gancore-gan.hidden=16", "--set", "gancore-gan.layers=1"]
 WEIGHTS = ("generator.safetensors", "discriminator.safetensors", "state.safetensors")
@@ -98,43 +95,6 @@ def test_resume_with_nothing_intact_is_a_clear_error(gan, tmp_path):
     (tmp_path / "run" / "checkpoints" / "step-000010" / "meta.json").write_text("{")
     result = gan("train", "--resume", tmp_path / "run", "--steps", "20")
     assert result.exit_code == 1 and "no intact checkpoint" in result.output and "corrupt meta.json" in result.output
-
-
-class Signaller:
-    """Test add-on: sends this process a signal after the generator update of step ``at``."""
-
-    def __init__(self, at: int = -1, signum: int = int(signal.SIGTERM)):
-        self.at, self.signum = at, signum
-
-    @hookimpl
-    def post_step(self, step, phase):
-        if phase == "g" and step.index == self.at:
-            os.kill(os.getpid(), self.signum)
-
-
-class BadTerm:
-    """Test add-on: from step ``at`` on, adds a term whose value (or gradient) is NaN in phase ``phase``."""
-
-    def __init__(self, at: int = 3, phase: str = "d", where: str = "value"):
-        self.at, self.phase, self.where = at, phase, where
-
-    @hookimpl
-    def regularize(self, step, phase):
-        if phase != self.phase or step.index < self.at:
-            return None
-        if self.where == "value":
-            return {"bad": torch.tensor(float("nan"))}
-        net = step.D if phase == "d" else step.G
-        zero = sum(p.sum() for p in net.parameters()) * 0.0
-        return {"bad": torch.sqrt(zero)}  # 0, but its gradient is inf * 0 = NaN
-
-
-@pytest.fixture
-def with_test_addons(monkeypatch):
-    registry = Registry.discover()
-    registry.add("signaller", Signaller)
-    registry.add("bad-term", BadTerm)
-    monkeypatch.setattr(gancore.cli, "_registry", lambda: registry)
 
 
 @pytest.mark.parametrize("family, signum", [
