@@ -67,10 +67,14 @@ class StopAt:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("families", nargs="*", default=sorted(CASES), choices=sorted(CASES), metavar="FAMILY")
+    parser.add_argument("families", nargs="*", metavar="FAMILY", help=f"some of: {', '.join(sorted(CASES))}")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--stop", type=int, default=2)
     args = parser.parse_args(argv)
+    unknown = [name for name in args.families if name not in CASES]
+    if unknown:
+        parser.error(f"unknown family {unknown[0]!r}; choose from {', '.join(sorted(CASES))}")
+    args.families = args.families or sorted(CASES)
     registry = Registry.discover()
     registry.add("stop-at", StopAt)
     gancore.cli._registry = lambda: registry

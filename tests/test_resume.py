@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -143,14 +144,15 @@ def test_keep_prunes_only_after_the_new_checkpoint_is_complete(gan, tmp_path, mo
     real_rmtree = gancore.checkpoint.shutil.rmtree
 
     def rmtree(path, *args, **kwargs):
-        seen.append((Path(path).name, [p.name for p in list_checkpoints(Path(path).parent)]))
+        deleted = re.search(r"step-\d{6}", Path(path).name).group()
+        seen.append((deleted, [p.name for p in list_checkpoints(Path(path).parent)]))
         return real_rmtree(path, *args, **kwargs)
 
     monkeypatch.setattr(gancore.checkpoint.shutil, "rmtree", rmtree)
     result = gan(*train_args(tmp_path, "run", 30, "--checkpoint-every", "10", "--keep", "1"))
     assert result.exit_code == 0, result.output
     # Each deletion happened while the newer, complete checkpoint was already in place.
-    assert seen == [("step-000010", ["step-000010", "step-000020"]), ("step-000020", ["step-000020", "step-000030"])]
+    assert seen == [("step-000010", ["step-000020"]), ("step-000020", ["step-000030"])]
     load_checkpoint(tmp_path / "run" / "checkpoints" / "step-000030")
 
 
