@@ -163,8 +163,7 @@ class Trainer:
         bar = tqdm(total=config.steps, initial=self.index, disable=not self.progress, dynamic_ncols=True,
                    desc=self.run.family)
         started = time.perf_counter()
-        last = None
-        with StopSignals() as stop:
+        with StopSignals() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, return
             last = self._loop(bar, started, stop)
         bar.close()
         return last
@@ -193,7 +192,7 @@ class Trainer:
                 self.save_samples()
             if (config.checkpoint_every and self.index % config.checkpoint_every == 0) or done or stop.received:
                 last = self.save_checkpoint()
-            if stop.received:
+            if stop.received and not done:
                 self.stopped_by = stop.received
                 break
         return last
