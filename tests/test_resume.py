@@ -83,7 +83,7 @@ def test_truncated_newest_checkpoint_falls_back_with_a_message(gan, tmp_path):
     (partial / "generator.safetensors").write_bytes(b"half")
     again = gan(*train_args(tmp_path, "run", 30))
     assert again.exit_code == 1 and f"gan train --resume {tmp_path / 'run'}" in again.output
-    result = gan("train", "--resume", tmp_path / "run", "--steps", "30", "--no-progress")
+    result = gan("train", "--resume", "run", "--out", tmp_path, "--steps", "30", "--no-progress")  # a run name
     assert result.exit_code == 0, result.output
     assert "Removed the unfinished .tmp-step-000030-0badf00d" in result.output and not partial.exists()
     assert "Skipping step-000020" in result.output and "does not match its checksum" in result.output
