@@ -20,16 +20,6 @@ import time
 import torch
 
 
-def ring_modes_metrics(samples: torch.Tensor) -> dict:
-    from gancore.data import RING_STD, ring_modes
-
-    distances = torch.cdist(samples.float(), ring_modes())
-    near = distances < 3 * RING_STD
-    nearest = distances.min(dim=1).values
-    return {"modes": int(near.any(dim=0).sum()), "high_quality": float(near.any(dim=1).float().mean()),
-            "median_distance_std": float(nearest.median() / RING_STD)}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plugin", action="append", default=None)
@@ -49,6 +39,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from gancore.cli import parse_regularizer, parse_set
+    from gancore.metrics import ring_modes_metrics
     from gancore.plugins import Registry
     from gancore.runs import resolve
     from gancore.trainer import Trainer

@@ -135,6 +135,11 @@ class TrainConfig:
     checkpoint_every: int = attrs.field(default=1000, validator=_non_negative_int)
     keep: int = attrs.field(default=3, validator=_positive_int)
     grid_size: int = attrs.field(default=64, validator=_positive_int)
+    #: Steps between quick evaluations logged to ``metrics.jsonl`` as
+    #: ``eval/...`` (see :func:`gancore.evaluation.training_metrics`); 0: never.
+    eval_every: int = attrs.field(default=0, validator=_non_negative_int)
+    #: Samples drawn for each of those evaluations.
+    eval_samples: int = attrs.field(default=2000, validator=_positive_int)
 
     device: str = attrs.field(default="auto", validator=_one_of(DEVICES))
     precision: str = attrs.field(default="no", validator=_one_of(PRECISIONS))

@@ -190,6 +190,8 @@ class Trainer:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if "/" in k}, refresh=False)
             if (config.sample_every and self.index % config.sample_every == 0) or done:
                 self.save_samples()
+            if config.eval_every and (self.index % config.eval_every == 0 or done):
+                self.log_evaluation()
             if (config.checkpoint_every and self.index % config.checkpoint_every == 0) or done or stop.received:
                 last = self.save_checkpoint()
             if stop.received and not done:
@@ -228,6 +230,22 @@ class Trainer:
             with (self.run_dir / "metrics.jsonl").open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
         return row
+
+    def log_evaluation(self) -> dict[str, float]:
+        """Measure the quick figures of :func:`gancore.evaluation.training_metrics` and append them
+        to ``metrics.jsonl`` as one row (``step``, ``eval/...``). Main process only; a fixed seed, so
+        rows of different steps compare the same latent draw."""
+        if not self.acc.is_main_process:
+            return {}
+        from gancore.evaluation import training_metrics
+
+        rng_before = torch.get_rng_state()
+        values = training_metrics(self.sampling_generator(), self.spec, self.config.eval_samples, self.config.seed)
+        torch.set_rng_state(rng_before)
+        if values:
+            with (self.run_dir / "metrics.jsonl").open("a") as handle:
+                handle.write(json.dumps({"step": self.index, **values}) + "\n")
+        return values
 
     # -- outputs -----------------------------------------------------------------
     def sampling_generator(self) -> nn.Module:
