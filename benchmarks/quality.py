@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py                          # 5,000 steps, seed 0, writes docs/results.md
     python benchmarks/quality.py --steps 2000 --only gancore-gan --only "gancore-wgan -r gp"
+    python benchmarks/quality.py --data digits --only "gancore-dcgan -p ema"     # with an add-on
 
 Each variant (a family with its defaults, plus the regularizer variants in
 VARIANTS, or the ones named with --only) trains through the same path as
@@ -36,7 +37,8 @@ def variants(registry, only):
         for text in only:
             words = shlex.split(text)
             regs = [words[i + 1] for i, w in enumerate(words) if w in ("-r", "--regularizer")]
-            out.append((words[0], regs or None))
+            addons = [words[i + 1] for i, w in enumerate(words) if w in ("-p", "--plugin")]
+            out.append((" ".join([words[0], *addons]), regs or None))
         return out
     out = []
     for info in registry:
@@ -58,7 +60,7 @@ def run_one(registry, family, regs, data, steps, seed, n, extra):
     from gancore.runs import resolve
     from gancore.trainer import Trainer
 
-    user = {"plugins": [family], "data": data, "steps": steps, "seed": seed, "sample_every": 0,
+    user = {"plugins": family.split(), "data": data, "steps": steps, "seed": seed, "sample_every": 0,
             "checkpoint_every": 0, "log_every": max(1, steps // 10), "name": "bench", **extra}
     if regs is not None:
         user["regularizers"] = dict(map(parse_regularizer, regs))
@@ -73,7 +75,8 @@ def run_one(registry, family, regs, data, steps, seed, n, extra):
         started = time.perf_counter()
         trainer.fit()
         seconds = time.perf_counter() - started
-        samples = generate(trainer.generator, n, seed + 1)
+        # The generator an add-on offers for sampling (EMA), else the trained one.
+        samples = generate(trainer.sampling_generator(), n, seed + 1)
     row = {"steps": steps, "seconds": seconds, "n_critic": config.n_critic, "batch": config.batch_size,
            "optimizer": config.optimizer, "lr_g": config.lr_g, "lr_d": config.lr_d,
            "regularizers": run.regularizers}
@@ -95,7 +98,7 @@ def write_markdown(results, args, path: Path):
              f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, "
              f"{args.threads} thread(s), shared with other jobs (wall times are only indicative). "
              f"Seed {args.seed}; metrics on {args.samples} samples from the final generator "
-             "(no EMA), latent seed = seed + 1.", "",
+             "(an add-on's sampling generator, e.g. EMA, when one is named), latent seed = seed + 1.", "",
              "Classifier-FID is measured in the penultimate features of the cached `digits` classifier against the "
              "real training split; the floor is the held-out real split against the same reference "
              "(`gancore.metrics`). Ring: modes with a sample within 3 std of their centre (of 8), share of samples "
