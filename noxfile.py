@@ -8,7 +8,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 
 def _install(session):
-    session.install("-r", "requirements.txt")
+    session.install("--no-build-isolation", "--no-index", "-r", "requirements.txt")
 
 
 @nox.session(venv_params=["--system-site-packages"])

@@ -15,7 +15,9 @@ on the CPU, everything the trainer relies on:
    :mod:`gancore.hookspecs` and only that hook's arguments (pluggy's own
    validation, plus a clearer message); a family implements the required
    family hooks.
-2. **networks** for 8x8 grey, 28x28 grey and 32x32 RGB images and 2-D points:
+2. **networks** for 8x8 grey, 28x28 grey and 32x32 RGB images, 2-D points, and
+   8x8 two-domain data (paired, and unpaired), the second image in
+   ``batch.extra["b"]``:
    the generator follows :class:`gancore.generator.Generator`'s protocol and
    makes samples of the data's shape. A family declares a data shape
    unsupported by raising :class:`gancore.errors.PluginError` from
@@ -54,6 +56,7 @@ import torch
 from gancore import hookspecs
 from gancore.data import Dataset, DataSpec
 from gancore.errors import GanError, PluginError
+from gancore.generator import samples_of
 from gancore.hookspecs import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
@@ -64,6 +67,9 @@ DATA_SPECS: dict[str, DataSpec] = {
     "28x28 grey": DataSpec("conformance-28x28", (1, 28, 28), 10, tuple(map(str, range(10)))),
     "32x32 RGB": DataSpec("conformance-32x32-rgb", (3, 32, 32), 10, tuple(map(str, range(10)))),
     "2-D points": DataSpec("conformance-points", (2,), 10, tuple(map(str, range(10)))),
+    # Two-domain data: a second image per sample in batch.extra["b"] (image-to-image families).
+    "8x8 grey pairs": DataSpec("conformance-pairs", (1, 8, 8), pairing="paired", domains=("a", "b")),
+    "8x8 grey two domains": DataSpec("conformance-domains", (1, 8, 8), pairing="unpaired", domains=("a", "b")),
 }
 REFERENCE = "gancore-testing-reference"
 
@@ -118,6 +124,11 @@ def synthetic_data(spec: DataSpec, n: int = 64, seed: int = 0) -> Dataset:
     else:
         x = torch.randn((n, *spec.shape), generator=rng)
     labels = torch.randint(0, max(1, spec.num_classes), (n,), generator=rng) if spec.num_classes else None
+    second = {"b": torch.randint(0, 256, (n, *spec.shape), generator=rng, dtype=torch.uint8)}
+    if spec.pairing == "paired":
+        return Dataset(spec, x, labels, extra=second)
+    if spec.pairing == "unpaired":
+        return Dataset(spec, x, labels, unpaired=second)
     return Dataset(spec, x, labels)
 
 
@@ -239,10 +250,11 @@ class _Checker:
         G, D = trainer.generator, trainer.discriminator
         with torch.no_grad():
             batch = trainer.dataset.batch(torch.arange(4))
-            x = G(G.latent(4, batch=batch))
-        if tuple(x.shape) != (4, *trainer.spec.shape):
-            self.fail(where, f"the generator made samples of shape {tuple(x.shape)}; expected "
-                             f"{(4, *trainer.spec.shape)}.")
+            x = samples_of(G(G.latent(4, batch=batch)))
+        # Translating families may return several images per input (both directions): a multiple of 4 rows.
+        if tuple(x.shape[1:]) != tuple(trainer.spec.shape) or x.shape[0] == 0 or x.shape[0] % 4:
+            self.fail(where, f"the generator made samples of shape {tuple(x.shape)} from 4 latents; expected "
+                             f"{(4, *trainer.spec.shape)} (or a multiple of 4 rows).")
         if not torch.isfinite(x).all():
             self.fail(where, "the generator made non-finite samples.")
         g0, d0 = _snapshot(G), _snapshot(D)

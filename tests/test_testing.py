@@ -29,7 +29,7 @@ class Good(ReferenceFamily):
 def test_a_correct_family_passes_on_every_data_shape():
     report = check(Good)
     assert report.kind == "family" and not report.skipped
-    assert len([line for line in report.checked if "gradients" in line]) == 4
+    assert len([line for line in report.checked if "gradients" in line]) == 6
     assert any("checkpoint" in line for line in report.checked)
 
 

@@ -32,6 +32,7 @@ import math
 import torch
 
 from gancore import hookimpl
+from gancore.generator import samples_of
 
 CODES = ("discriminator-wins", "mode-collapse", "exploding-gradients", "oscillation")
 SMOOTH = 5
@@ -162,7 +163,7 @@ class Monitor:
         was_training = G.training
         G.eval()
         try:
-            samples = G(G.latent(n, batch=step.batch, rng=rng))
+            samples = samples_of(G(G.latent(n, batch=step.batch, rng=rng)))
         finally:
             G.train(was_training)
         real = diversity(step.real[:n])
