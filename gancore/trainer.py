@@ -96,6 +96,7 @@ class Trainer:
         self.stopped_by: int | None = None
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
+        self._warnings: list[dict[str, Any]] = []  # Step.warn's, shared by the steps of one iteration
         self._fixed = self._fixed_latent()
         # Different processes must draw different noise and batches' latents.
         set_seed(config.seed + self.acc.process_index)
@@ -125,7 +126,7 @@ class Trainer:
         batch = self.dataset.batch(self.sampler.next_indices())
         return Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
                     D=self.discriminator, config=self.config, data=self.spec, accelerator=self.acc,
-                    state=self.plugin_state, name_of=self.run.name_of)
+                    state=self.plugin_state, name_of=self.run.name_of, warnings=self._warnings)
 
     def _update(self, step: Step, phase: str) -> None:
         hook = self.run.hook
@@ -183,6 +184,7 @@ class Trainer:
                 self.discriminator.requires_grad_(True)
             self.index += 1
             self._accumulate(step.logs)
+            self._warn(bar)
             bar.update(1)
             done = self.index == config.steps
             if self.index % config.log_every == 0 or done:
@@ -198,6 +200,20 @@ class Trainer:
                 self.stopped_by = stop.received
                 break
         return last
+
+    def _warn(self, bar) -> None:
+        """Show plugins' warnings (``Step.warn``) above the bar and append them to ``warnings.jsonl``."""
+        warnings, self._warnings[:] = list(self._warnings), []
+        if not warnings or not self.acc.is_main_process:
+            return
+        import sys
+
+        with (self.run_dir / "warnings.jsonl").open("a") as handle:
+            for warning in warnings:
+                handle.write(json.dumps(warning) + "\n")
+                bar.write(f"warning at step {warning['step']} [{warning['code']}]: {warning['message']}",
+                          file=sys.stderr)
+        bar.set_postfix_str(f"warning: {warnings[-1]['code']}", refresh=False)
 
     def _set_learning_rates(self) -> None:
         """Learning rates as a function of the step index alone, so resuming needs no scheduler state."""
