@@ -95,7 +95,7 @@ class Trainer:
         #: The signal (number) that stopped ``fit`` early, after a final checkpoint.
         self.stopped_by: int | None = None
         self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._counts: dict[str, int] = {}
         self._warnings: list[dict[str, Any]] = []  # Step.warn's, shared by the steps of one iteration
         self._fixed = self._fixed_latent()
         # Different processes must draw different noise and batches' latents.
@@ -223,14 +223,15 @@ class Trainer:
                 group["lr"] = base * factor
 
     def _accumulate(self, logs: dict[str, torch.Tensor]) -> None:
+        # Per-name counts: a value a plugin logs on some steps only is the mean of those steps.
         for name, value in logs.items():
             self._sums[name] = self._sums.get(name, 0) + value
-        self._count += 1
+            self._counts[name] = self._counts.get(name, 0) + 1
 
     def _log(self, elapsed: float) -> dict[str, float]:
         """Average the interval's values, refuse non-finite ones, append to metrics.jsonl."""
-        values = {name: float(total) / self._count for name, total in self._sums.items()}
-        self._sums, self._count = {}, 0
+        values = {name: float(total) / self._counts[name] for name, total in self._sums.items()}
+        self._sums, self._counts = {}, {}
         bad = {name: value for name, value in values.items() if not math.isfinite(value)}
         if bad:
             phases = sorted({name.split("/")[0] for name in bad if "/" in name}) or ["?"]
@@ -295,7 +296,7 @@ class Trainer:
         """Everything but the weights needed to continue this run."""
         return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "plugins": self.plugin_state, "sampler": self.sampler.state_dict(), "rng": rng_state(),
-                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "count": self._count},
+                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "counts": self._counts},
                 "scaler": self.acc.scaler.state_dict() if self.acc.scaler is not None else None}
 
     def save_checkpoint(self) -> Path | None:
@@ -328,7 +329,7 @@ class Trainer:
         self.guard.skipped = int(state.get("nan_skipped", 0))
         if self.acc.scaler is not None and state.get("scaler"):
             self.acc.scaler.load_state_dict(state["scaler"])
-        logs = state.get("logs", {"sums": {}, "count": 0})
+        logs = state.get("logs", {"sums": {}, "counts": {}})
         self._sums = {name: value.to(self.acc.device) for name, value in logs["sums"].items()}
-        self._count = int(logs["count"])
+        self._counts = {name: int(n) for name, n in logs.get("counts", {}).items()}
         self.index = checkpoint.step
