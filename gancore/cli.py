@@ -97,6 +97,7 @@ FLAG_FIELDS = {
     "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
     "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
     "keep": "keep", "grid_size": "grid_size", "device": "device", "precision": "precision",
+    "channels_last": "channels_last", "compile": "compile",
 }
 
 
@@ -136,7 +137,14 @@ FLAG_FIELDS = {
 @click.option("--keep", type=int, help="Checkpoints to keep. [default: 3]")
 @click.option("--grid-size", type=int, help="Samples in each grid. [default: 64]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
-@click.option("--precision", type=click.Choice(["no", "fp16", "bf16"]), help="Mixed precision. [default: no]")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "no"]),
+              help="Mixed precision through Accelerate: bf16 (CPU or GPU), fp16 (GPU, with loss scaling), or "
+                   "fp32 (= no). [default: fp32]")
+@click.option("--channels-last/--no-channels-last", default=None,
+              help="Channels-last memory layout for image models and batches. [default: off]")
+@click.option("--compile/--no-compile", default=None,
+              help="torch.compile both networks; refused with double-backward penalties (gp, div, ...). "
+                   "[default: off]")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar. [default: on a terminal]")
 @friendly_errors
 def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
@@ -149,8 +157,10 @@ def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
       gan train --plugin gancore-dcgan -r gp -r div=2 --data mnist
     """
     from gancore.config import read_toml
-    from gancore.runs import create_run_dir, resolve
-    from gancore.trainer import Trainer
+    import attrs
+
+    from gancore.runs import create_run_dir, resolve, run_dir
+    from gancore.trainer import Trainer, broadcast_text, make_accelerator
 
     user: dict[str, Any] = read_toml(config_file) if config_file else {}
     user.update({FLAG_FIELDS[key]: value for key, value in flags.items() if value is not None})
@@ -168,15 +178,22 @@ def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
         user["options"] = options
 
     config, run, dataset = resolve(_registry(), user)
-    path = create_run_dir(config)
+    # Under torchrun / accelerate launch every process runs this command; they
+    # agree on the run name (it holds the time of day) and only the main one
+    # writes the run directory and talks.
+    accelerator = make_accelerator(config)
+    config = attrs.evolve(config, name=broadcast_text(accelerator, config.name))
+    echo = click.echo if accelerator.is_main_process else (lambda *args, **kwargs: None)
     if progress is None:
         progress = sys.stderr.isatty()
-    click.echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples) for {config.steps} steps"
-               + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
-               + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + f"; run directory: {path}")
-    trainer = Trainer(config, run, dataset, path, progress=progress)
+    trainer = Trainer(config, run, dataset, run_dir(config), accelerator=accelerator, progress=progress)
+    path = create_run_dir(config) if accelerator.is_main_process else run_dir(config)
+    processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
+    echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples) for {config.steps} steps"
+         + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
+         + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")
     last = trainer.fit()
-    click.echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
+    echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
 
 
 @main.command()

@@ -22,6 +22,14 @@ Three kinds of hook:
   that implements them and their results are combined.
 * **Notification hooks** (``post_step``) are called on every active plugin
   and return nothing.
+
+Plugin attributes the core reads (optional, on the plugin object or class):
+
+* ``needs_double_backward = True``: the plugin's loss terms differentiate a
+  gradient (input-gradient penalties such as ``gp``, ``r1``, ``dragan``,
+  ``div``, built on :func:`gancore.losses.input_gradient`). ``torch.compile``
+  does not support double backward, so ``gan train --compile`` refuses a run
+  in which any active plugin sets it, naming the plugin.
 """
 
 from __future__ import annotations
