@@ -157,10 +157,6 @@ def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
       gan train --plugin gancore-dcgan -r gp -r div=2 --data mnist
     """
     from gancore.config import read_toml
-    import attrs
-
-    from gancore.runs import create_run_dir, resolve, run_dir
-    from gancore.trainer import Trainer, broadcast_text, make_accelerator
 
     user: dict[str, Any] = read_toml(config_file) if config_file else {}
     user.update({FLAG_FIELDS[key]: value for key, value in flags.items() if value is not None})
@@ -176,6 +172,18 @@ def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
         for plugin, option, value in map(parse_set, sets):
             options.setdefault(plugin, {})[option] = value
         user["options"] = options
+    train_run(user, progress)
+
+
+def train_run(user: dict[str, Any], progress: bool | None = None):
+    """``gan train`` after its flags are read: resolve, train, report; returns the finished Trainer.
+
+    Every process of a distributed launch runs this.
+    """
+    import attrs
+
+    from gancore.runs import create_run_dir, resolve, run_dir
+    from gancore.trainer import Trainer, broadcast_text, make_accelerator
 
     config, run, dataset = resolve(_registry(), user)
     # Under torchrun / accelerate launch every process runs this command; they
@@ -194,6 +202,7 @@ def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
          + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")
     last = trainer.fit()
     echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
+    return trainer
 
 
 @main.command()
