@@ -51,7 +51,8 @@ def train_on_each_rank(out):
               os.path.join(out, f"rank{rank}.safetensors"))
     with open(os.path.join(out, f"rank{rank}.json"), "w") as handle:
         json.dump({"world": trainer.acc.num_processes, "run_dir": str(trainer.run_dir),
-                   "sampler": trainer.sampler.state_dict()}, handle)
+                   "sampler": trainer.sampler.state_dict(), "shard": [trainer.sampler.rank, trainer.sampler.world]},
+                  handle)
 
 
 def parameters(tensors, model):
@@ -72,6 +73,7 @@ def test_both_ranks_hold_identical_weights_and_one_run_directory(two_process_run
     out = two_process_run
     infos = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [info["world"] for info in infos] == [2, 2]
+    assert [info["shard"] for info in infos] == [[0, 2], [1, 2]]
     assert infos[0]["run_dir"] == infos[1]["run_dir"]
     assert infos[0]["sampler"] == infos[1]["sampler"]
     runs = [p for p in out.iterdir() if p.is_dir()]
@@ -135,3 +137,12 @@ def test_two_processes_match_one_process_at_the_same_global_batch(two_process_ru
         assert apart < 2 * noise_floor, (model, apart, noise_floor)
         if model == "D.":  # the real images, the same in both runs, dominate D's updates
             assert apart < 0.3 * moved, (model, apart, moved)
+
+
+def test_the_shards_of_two_processes_are_the_global_batch_of_one():
+    from gancore.data import Sampler
+
+    one = Sampler(100, 2 * 8, seed=5)
+    ranks = [Sampler(100, 8, seed=5, rank=r, world=2) for r in (0, 1)]
+    for _ in range(15):  # across epoch boundaries
+        assert torch.equal(one.next_indices(), torch.cat([s.next_indices() for s in ranks]))
