@@ -83,7 +83,9 @@ def input_gradient(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
         (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
         return scores, grad
     # The scale as a tensor, without a device sync (get_scale() would read it back).
-    scale = scaler._get_scale_async() if hasattr(scaler, "_get_scale_async") else scaler.get_scale()
+    scale = scaler._get_scale_async() if hasattr(scaler, "_get_scale_async") else None
+    if scale is None:  # before the scaler's first backward, or an older torch
+        scale = scaler.get_scale()
     (grad,) = torch.autograd.grad(scores.float().sum() * scale, x, create_graph=True)
     return scores, grad.float() / scale
 
