@@ -50,10 +50,16 @@ FAMILIES = {
 }
 
 
+#: Network width for every side (``--width``); None keeps the family's default (64).
+WIDTH: list = [None]
+
+
 def resolve_run(name: str, out: str, steps: int, batch: int, log_every: int, device: str, **extra):
     from gancore.plugins import Registry
     from gancore.runs import resolve
 
+    if WIDTH[0] is not None:
+        extra.setdefault("options", {plugin: {"width": WIDTH[0]} for plugin in FAMILIES[name]["plugins"]})
     user = {**FAMILIES[name], "data": "mnist", "steps": steps, "batch_size": batch, "seed": 0,
             "log_every": log_every, "sample_every": 0, "checkpoint_every": 0, "grid_size": 4, "out": out,
             "name": f"{name}-{time.monotonic_ns()}", "device": device, **extra}
@@ -269,6 +275,8 @@ def torchrun_steps_per_second(processes: int, args, out) -> float:
                "--steps", str(args.warmup + args.steps), "--log-every", str(args.warmup), "--batch-size",
                str(args.batch_size), "--sample-every", "0", "--checkpoint-every", "0", "--grid-size", "4",
                "--out", out, "--name", name, "--no-progress"]
+    if WIDTH[0] is not None:
+        command += ["--set", f"gancore-dcgan.width={WIDTH[0]}"]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = [json.loads(line) for line in (Path(out) / name / "metrics.jsonl").read_text().splitlines()]
@@ -327,11 +335,15 @@ def main(argv=None) -> int:
     parser.add_argument("--gpu-batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for every side")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--width", type=int, default=None,
+                        help="base width of both convolutional networks, every side (default: the family's, 64)")
     args = parser.parse_args(argv)
+    WIDTH[0] = args.width
     torch.set_num_threads(args.threads)
     os.environ.setdefault("GANCORE_PROGRESS", "0")
     print(f"speed benchmark: {' '.join(sys.argv)}")
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPU(s), threads {args.threads}, device {args.device}")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPU(s), threads {args.threads}, device {args.device}, "
+          f"network width {args.width or 'default (64)'}")
     with tempfile.TemporaryDirectory() as out:
         for section in args.sections.split(","):
             SECTIONS[section.strip()](args, out)
