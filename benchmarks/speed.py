@@ -55,15 +55,20 @@ WIDTH: list = [None]
 
 
 def resolve_run(name: str, out: str, steps: int, batch: int, log_every: int, device: str, **extra):
+    from gancore import hookimpl
     from gancore.plugins import Registry
     from gancore.runs import resolve
 
+    registry = Registry.discover()
+    registry.add("step-clock", type("StepClock", (StepClock,), {"post_step": hookimpl(StepClock.post_step)}))
+
     if WIDTH[0] is not None:
         extra.setdefault("options", {plugin: {"width": WIDTH[0]} for plugin in FAMILIES[name]["plugins"]})
-    user = {**FAMILIES[name], "data": "mnist", "steps": steps, "batch_size": batch, "seed": 0,
+    user = {**FAMILIES[name], "plugins": [*FAMILIES[name]["plugins"], "step-clock"], "data": "mnist", "steps": steps, "batch_size": batch, "seed": 0,
             "log_every": log_every, "sample_every": 0, "checkpoint_every": 0, "grid_size": 4, "out": out,
             "name": f"{name}-{time.monotonic_ns()}", "device": device, **extra}
-    return resolve(Registry.discover(), user)
+    user["options"] = {**user.get("options", {}), "step-clock": {"device": device}}
+    return resolve(registry, user)
 
 
 def sync(device: str) -> None:
@@ -71,20 +76,37 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def clock(device: str) -> float:
+    """Seconds: this process's CPU time on the CPU (other jobs on a shared machine barely move it),
+    wall-clock time after a synchronize on a GPU."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        return time.perf_counter()
+    return time.process_time()
+
+
+class StepClock:
+    """An add-on plugin: reads the clock after every generator update (gancore's side of a comparison)."""
+
+    def __init__(self, device: str = "cpu"):
+        self.device, self.readings = device, []
+
+    def post_step(self, phase):
+        if phase == "g":
+            self.readings.append(clock(self.device))
+
+
 # --- gancore's trainer ---------------------------------------------------------
 
 def time_gancore(name: str, out: str, steps: int, warmup: int, batch: int, device: str, **extra) -> float:
-    """Steps/s of Trainer.fit over ``steps`` steps after ``warmup`` steps (read from metrics.jsonl)."""
+    """Steps/s of Trainer.fit over ``steps`` steps after ``warmup`` steps (the StepClock add-on's readings)."""
     from gancore.trainer import Trainer
 
     config, run, dataset = resolve_run(name, out, warmup + steps, batch, warmup, device, **extra)
-    if (warmup + steps) % warmup:
-        raise SystemExit("--steps must be a multiple of --warmup")
     trainer = Trainer(config, run, dataset, Path(out) / config.name, progress=False)
     trainer.fit()
-    rows = [json.loads(line) for line in (Path(out) / config.name / "metrics.jsonl").read_text().splitlines()]
-    times = {row["step"]: row["time"] for row in rows}
-    return steps / (times[warmup + steps] - times[warmup])
+    readings = run.pm.get_plugin("step-clock").readings
+    return steps / (readings[warmup + steps - 1] - readings[warmup - 1])
 
 
 # --- the bare hand-written loop --------------------------------------------------
@@ -140,12 +162,10 @@ def time_bare(name: str, out: str, steps: int, warmup: int, batch: int, device: 
 
     for _ in range(warmup):
         one_step()
-    sync(device)
-    started = time.perf_counter()
+    started = clock(device)
     for _ in range(steps):
         one_step()
-    sync(device)
-    return steps / (time.perf_counter() - started)
+    return steps / (clock(device) - started)
 
 
 # --- the classic PyTorch-GAN-style script ------------------------------------------
@@ -215,12 +235,10 @@ def time_classic(out: str, steps: int, warmup: int, batch: int, device: str, roo
 
     for _ in range(warmup):
         one_step()
-    sync(device)
-    started = time.perf_counter()
+    started = clock(device)
     for _ in range(steps):
         one_step()
-    sync(device)
-    return steps / (time.perf_counter() - started)
+    return steps / (clock(device) - started)
 
 
 # --- sections --------------------------------------------------------------------
