@@ -23,8 +23,10 @@ with the spread of the per-round ratios as the noise):
   is printed. Skipped (reported as not measured) without CUDA.
 
 Both sides of a comparison use the same threads (``--threads``, default 1)
-and the same device. Wall-clock numbers on a shared machine are noisy: look at
-the spread column.
+and the same device. On the CPU each side is timed by the process's CPU time
+(other jobs on a shared machine barely move it); on a GPU by wall-clock time
+after a synchronize; the scaling section by wall-clock time from
+``metrics.jsonl``. Look at the spread column.
 """
 
 from __future__ import annotations
