@@ -103,7 +103,7 @@ class SharedClassifier:
         from gancore.metrics import load_classifier
 
         self.inner = load_classifier(name)
-        self.test_accuracy = getattr(self.inner, "test_accuracy", None)
+        self.test_accuracy = getattr(self.inner, "accuracy", None)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
