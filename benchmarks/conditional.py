@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from results_file import read_section, replace_section
+
 RUNS = {
     # (family, data) -> family options (the families' defaults otherwise). On mnist the convolutional
     # networks are half the default width (32 rather than 64) so that 5,000 steps fit on a shared CPU.
@@ -103,7 +105,7 @@ class SharedClassifier:
         from gancore.metrics import load_classifier
 
         self.inner = load_classifier(name)
-        self.test_accuracy = getattr(self.inner, "test_accuracy", None)
+        self.test_accuracy = getattr(self.inner, "accuracy", None)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -228,9 +230,12 @@ def table_rows(results: list[dict], command: str) -> list[str]:
     return rows
 
 
+HEADING_CONDITIONAL = "## Conditional families"
+
+
 def section(rows: list[str]) -> str:
     return "\n".join([
-        "## Conditional families", "",
+        HEADING_CONDITIONAL, "",
         "GAN-test accuracy: the classifier's accuracy on samples generated for each requested label "
         "(every class, equal counts). InfoGAN: best one-to-one mapping accuracy between its categorical "
         "code and the classes — Q's code of the real images vs. their labels (the paper's measure), and "
@@ -258,21 +263,11 @@ def write_section(path: Path, results: list[dict], command: str) -> str:
 
     Rows of earlier runs are kept unless this run measured the same family on the same data again.
     """
-    text = path.read_text() if path.exists() else "# Results\n"
-    start = text.find("## Conditional families")
-    kept = []
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        end = end + 1 if end >= 0 else len(text)
-        done = {(r["family"], r["data"]) for r in results}
-        kept = [row for row in old_rows(text[start:end])
-                if tuple(cell.strip() for cell in row.split("|")[1:3]) not in done]
-        text = text[:start] + "{SECTION}" + text[end:]
-    else:
-        text = text.rstrip("\n") + "\n\n{SECTION}"
+    old = read_section(path, HEADING_CONDITIONAL)
+    done = {(r["family"], r["data"]) for r in results}
+    kept = [row for row in old_rows(old) if tuple(cell.strip() for cell in row.split("|")[1:3]) not in done]
     body = section(kept + table_rows(results, command))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.replace("{SECTION}", body))
+    replace_section(path, HEADING_CONDITIONAL, body)
     return body
 
 

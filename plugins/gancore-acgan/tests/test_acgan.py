@@ -63,8 +63,9 @@ def test_d_loss_is_minus_source_and_class_log_likelihoods():
 
 
 def test_g_loss_fools_the_source_and_matches_the_class():
-    step, _ = make_step(OUT)
+    step, calls = make_step(OUT)
     terms = ACGAN().g_loss(step)
+    assert calls == [4]  # fakes scored inside a real+fake batch, as in D's update (same BatchNorm statistics)
     rows = OUT.tolist()
     assert terms["source"].item() == pytest.approx((softplus(-0.5) + softplus(2.0)) / 2, rel=1e-6)
     assert terms["class"].item() == pytest.approx(-(log_softmax(rows[2][1:], 2) + log_softmax(rows[3][1:], 0)) / 2,

@@ -83,7 +83,7 @@ def test_losses_never_read_labels_and_add_the_information_term():
     d = family.d_loss(step)
     g = family.g_loss(step)
     assert set(d) == set(g) == {"adversarial", "info"}
-    q = D(step.fake)[:, 1:]
+    q = D(torch.cat([step.real, step.fake]))[4:, 1:]
     codes = torch.stack([step.latent["c1"], step.latent["c2"]], 1)
     assert g["info"].item() == pytest.approx(info_nll(q, step.latent["cat"], codes, 1.0, 0.1).item(), rel=1e-5)
     assert step.logged["mi_lower_bound"] <= math.log(10)

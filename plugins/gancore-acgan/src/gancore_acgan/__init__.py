@@ -84,6 +84,9 @@ class ACGAN:
 
     @hookimpl
     def g_loss(self, step):
-        source, logits = source_and_class(step.discriminator(step.fake))
+        # D scores the fakes inside a real+fake batch, as in its own update, so a BatchNorm
+        # discriminator normalises them with the same kind of batch statistics in both phases.
+        out = step.discriminator(torch.cat([step.real, step.fake]))
+        source, logits = source_and_class(out[len(step.real):])
         return {"source": logistic_g(source),
                 "class": self.class_weight * F.cross_entropy(logits, step.latent["labels"])}

@@ -116,4 +116,8 @@ class CGAN:
 
     @hookimpl
     def g_loss(self, step):
-        return logistic_g(step.discriminator(step.fake, step.latent["labels"]))
+        # D scores the fakes inside a real+fake batch, as in its own update, so a BatchNorm
+        # discriminator normalises them with the same kind of batch statistics in both phases.
+        labels, n = step.latent["labels"], len(step.real)
+        scores = step.discriminator(torch.cat([step.real, step.fake]), torch.cat([step.labels, labels]))
+        return logistic_g(scores[n:])

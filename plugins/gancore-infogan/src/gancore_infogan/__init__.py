@@ -174,5 +174,7 @@ class InfoGAN:
 
     @hookimpl
     def g_loss(self, step):
-        out = step.discriminator(step.fake)
+        # D (and Q) score the fakes inside a real+fake batch, as in D's own update, so BatchNorm
+        # normalises them with the same kind of batch statistics in both phases.
+        out = step.discriminator(torch.cat([step.real, step.fake]))[len(step.real):]
         return {"adversarial": logistic_g(out[:, 0]), "info": self._info(step, out[:, 1:])}
