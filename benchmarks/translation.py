@@ -1,0 +1,224 @@
+"""Image-to-image benchmark: pix2pix, CycleGAN and StarGAN on the embedded mnist tasks.
+
+Trains each family from the command line (the same ``gan train`` users run;
+a run that already holds its final checkpoint is reused) and measures it on
+the 500 held-out digits of :func:`gancore.domains.mnist_task`'s ``test``
+split, which no run trains on:
+
+* pix2pix on ``mnist-edges``: mean absolute error to the ground-truth edge
+  map, in pixel values scaled to [0, 1], against two baselines for scale:
+  the identity (the source digit itself) and an all-black image.
+* CycleGAN on ``mnist-thick``: label preservation, the share of translated
+  digits that a digit classifier gives the source's label. thin -> thick
+  outputs are classified as they are (the classifier's accuracy on real
+  thickened digits, shown as the ceiling, says how much that costs);
+  thick -> thin outputs are already in the classifier's domain.
+* StarGAN on ``mnist-rotations``: every held-out digit, rotated into each
+  source domain, is translated into each of the 3 other domains; the output
+  is rotated back by the target's angle (mapped back to the upright look)
+  and classified. Baselines: no translation (the source rotated back by the
+  target's angle) and the oracle (the exact rotation: the classifier's own
+  accuracy).
+
+The classifier is ``gancore.metrics.load_classifier("mnist")`` when gancore
+has it; otherwise this script trains a small CNN on the task's train split
+(4,500 digits) and says so in its output.
+
+Usage (what docs/results.md was made with)::
+
+    OMP_NUM_THREADS=1 nice -n 5 python benchmarks/translation.py --out /tmp/bench6/runs \
+        --steps pix2pix=600 --steps cyclegan=600 --latest stargan
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gancore.domains import dilate, mnist_digits, mnist_task, rotate
+from gancore.plugins import Registry
+from gancore.runs import find_checkpoint, load_generator
+
+RUNS = {
+    "pix2pix": dict(data="mnist-edges", batch=32, steps=1500, sets={"width": 32, "d_width": 32}),
+    "cyclegan": dict(data="mnist-thick", batch=16, steps=1500, sets={"width": 16, "blocks": 3, "d_width": 32}),
+    "stargan": dict(data="mnist-rotations", batch=16, steps=1500,
+                    sets={"width": 32, "blocks": 3, "mix": 256, "d_width": 32}),
+}
+
+
+def train_command(family: str, out: Path, steps: int) -> list[str]:
+    run = RUNS[family]
+    command = ["gan", "train", "-p", f"gancore-{family}", "--data", run["data"], "--steps", str(steps),
+               "--batch-size", str(run["batch"]), "--out", str(out), "--name", family, "--checkpoint-every", "250",
+               "--sample-every", "250", "--log-every", "50", "--no-progress"]
+    for key, value in run["sets"].items():
+        command += ["--set", f"gancore-{family}.{key}={value}"]
+    return command
+
+
+def trained(family: str, out: Path, steps: int) -> Path:
+    """The run's last checkpoint, training it first when it is not complete."""
+    run = out / family
+    final = run / "checkpoints" / f"step-{steps:06d}"
+    if not final.is_dir():
+        command = train_command(family, out, steps)
+        print("$", " ".join(command), flush=True)
+        gan = str(Path(sys.executable).with_name("gan"))
+        subprocess.run([gan, *command[1:]], check=True)
+    return final
+
+
+# --- the digit classifier -------------------------------------------------------------
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                 nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        self.eval()
+        return torch.cat([self.net(chunk).argmax(1) for chunk in x.split(500)])
+
+
+def classifier(cache: Path):
+    """``(model with .predict(x in [-1, 1]) -> labels, description)``."""
+    try:
+        from gancore.metrics import load_classifier
+    except ImportError:
+        pass
+    else:
+        return load_classifier("mnist"), "gancore.metrics.load_classifier('mnist')"
+    from safetensors.torch import load_file, save_file
+
+    model = SmallCNN()
+    described = "FALLBACK: a small CNN trained by this script on the 4,500 train digits (6 epochs)"
+    path = cache / "fallback-classifier.safetensors"
+    if path.is_file():
+        model.load_state_dict(load_file(str(path)))
+        return model, described
+    torch.manual_seed(0)
+    x, digits = mnist_digits("train")
+    x = to_float(x)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    for _epoch in range(6):
+        for rows in torch.randperm(len(x)).split(64):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model.net(x[rows]), digits[rows]).backward()
+            optimizer.step()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(model.state_dict(), str(path))
+    return model, described
+
+
+# --- measurements -----------------------------------------------------------------------
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float() / 127.5 - 1
+
+
+@torch.no_grad()
+def translate(generator, images: torch.Tensor, target: int, source_domain: int | None = None) -> torch.Tensor:
+    return torch.cat([generator(generator.translation_latent(chunk, target, source_domain))
+                      for chunk in images.split(250)])
+
+
+def pix2pix(checkpoint: Path) -> dict:
+    generator, *_ = load_generator(Registry.discover(), checkpoint)
+    data, _ = mnist_task("mnist-edges", "test")
+    source, target = to_float(data.x), to_float(data.extra["b"])
+    output = translate(generator, source, 1)
+    l1 = lambda a, b: float((a - b).abs().mean() / 2)  # noqa: E731  (pixel values in [0, 1])
+    return {"pix2pix_l1": l1(output, target), "identity_l1": l1(source, target),
+            "black_l1": l1(torch.full_like(target, -1.0), target)}
+
+
+def cyclegan(checkpoint: Path, model) -> dict:
+    generator, *_ = load_generator(Registry.discover(), checkpoint)
+    data, digits = mnist_task("mnist-thick", "test")
+    thin, thick = to_float(data.x), to_float(dilate(data.x))
+    accuracy = lambda images: float((model.predict(images) == digits).float().mean())  # noqa: E731
+    return {"thin_to_thick": accuracy(translate(generator, thin, 1, 0)),
+            "thick_to_thin": accuracy(translate(generator, thick, 0, 1)),
+            "real_thin": accuracy(thin), "real_thick": accuracy(thick)}
+
+
+def stargan(checkpoint: Path, model) -> dict:
+    generator, *_ = load_generator(Registry.discover(), checkpoint)
+    upright, digits = mnist_digits("test")
+    kept, unchanged, pairs = [], [], 0
+    for source in range(4):
+        images = to_float(rotate(upright, source))
+        for target in range(4):
+            if target == source:
+                continue
+            output = translate(generator, images, target, source)
+            back = rotate(output, (4 - target) % 4)
+            kept.append((model.predict(back) == digits).float().mean())
+            unchanged.append((model.predict(rotate(images, (4 - target) % 4)) == digits).float().mean())
+            pairs += 1
+    oracle = float((model.predict(to_float(upright)) == digits).float().mean())
+    return {"label_preservation": float(torch.stack(kept).mean()), "per_pair": [round(float(k), 3) for k in kept],
+            "no_translation": float(torch.stack(unchanged).mean()), "oracle": oracle, "pairs": pairs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmark-translation"))
+    parser.add_argument("--families", nargs="+", default=list(RUNS), choices=list(RUNS))
+    parser.add_argument("--steps", action="append", default=[], metavar="FAMILY=N",
+                        help="Train FAMILY for N steps instead of its default (repeatable).")
+    parser.add_argument("--latest", action="append", default=[], metavar="FAMILY",
+                        help="Measure FAMILY's newest checkpoint as it is, without training it further "
+                             "(for a run stopped early; its step is reported).")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    started = time.time()
+    model, described = classifier(args.out)
+    results: dict = {"classifier": described}
+    wanted = {family: int(n) for family, n in (item.split("=") for item in args.steps)}
+    for family in args.families:
+        steps = wanted.get(family, RUNS[family]["steps"])
+        if family in args.latest:
+            checkpoint = find_checkpoint(args.out / family)
+        else:
+            checkpoint = find_checkpoint(trained(family, args.out, steps))
+        step = int(json.loads((checkpoint / "meta.json").read_text())["step"])
+        results[family] = {"command": " ".join(train_command(family, args.out, steps)), "step": step,
+                           **(pix2pix(checkpoint) if family == "pix2pix" else
+                              cyclegan(checkpoint, model) if family == "cyclegan" else stargan(checkpoint, model))}
+    results["seconds"] = round(time.time() - started, 1)
+    print(json.dumps(results, indent=1))
+    report(results)
+
+
+def report(results: dict) -> None:
+    print(f"\nclassifier: {results['classifier']}")
+    if "pix2pix" in results:
+        r = results["pix2pix"]
+        print(f"pix2pix   mnist-edges  (step {r['step']}) held-out mean L1 (0..1): {r['pix2pix_l1']:.4f}   "
+              f"identity baseline {r['identity_l1']:.4f}   all-black baseline {r['black_l1']:.4f}")
+    if "cyclegan" in results:
+        r = results["cyclegan"]
+        print(f"CycleGAN  mnist-thick  (step {r['step']}) label preservation: thin->thick {r['thin_to_thick']:.1%}   "
+              f"thick->thin {r['thick_to_thin']:.1%}   (classifier on real thin {r['real_thin']:.1%}, "
+              f"real thick {r['real_thick']:.1%})")
+    if "stargan" in results:
+        r = results["stargan"]
+        print(f"StarGAN   mnist-rotations  (step {r['step']}) label preservation over {r['pairs']} domain pairs: "
+              f"{r['label_preservation']:.1%}   (no translation {r['no_translation']:.1%}, "
+              f"oracle rotation {r['oracle']:.1%})")
+
+
+if __name__ == "__main__":
+    main()
