@@ -357,6 +357,8 @@ def translate(checkpoint, inputs, target, output, grid, device):
                             grid)
     click.echo(f"Translated {len(paths)} image(s) into {', '.join(generator.domains[t] for t in targets)} with "
                f"{ckpt.path} (step {ckpt.step}); wrote {written} file(s) to {output}")
+
+
 @main.command("eval")
 @click.argument("path", type=click.Path())
 @click.option("--metric", "-m", "metrics", multiple=True, type=click.Choice(["fid", "kid", "is", "modes", "accuracy"]),

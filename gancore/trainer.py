@@ -140,13 +140,11 @@ class Trainer:
                 if term in terms:
                     raise PluginError(f"two plugins return a loss term named {term!r} in phase {phase!r}.")
                 terms[term] = value
-        if not self.guard.terms_ok(terms, phase, self.index):
-            return
         total = sum(terms.values())
         self.acc.backward(total)
         # Under fp16 the loss scaler itself skips updates with overflowing gradients.
         module = self.discriminator if phase == "d" else self.generator
-        if self.acc.scaler is None and not self.guard.grads_ok(module, terms, phase, self.index):
+        if not self.guard.update_ok(terms, module if self.acc.scaler is None else None, phase, self.index):
             optimizer.zero_grad(set_to_none=True)
             return
         optimizer.step()
@@ -165,8 +163,7 @@ class Trainer:
         bar = tqdm(total=config.steps, initial=self.index, disable=not self.progress, dynamic_ncols=True,
                    desc=self.run.family)
         started = time.perf_counter()
-        last = None
-        with StopSignals() as stop:
+        with StopSignals() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, return
             last = self._loop(bar, started, stop)
         bar.close()
         return last
@@ -197,7 +194,7 @@ class Trainer:
                 self.log_evaluation()
             if (config.checkpoint_every and self.index % config.checkpoint_every == 0) or done or stop.received:
                 last = self.save_checkpoint()
-            if stop.received:
+            if stop.received and not done:
                 self.stopped_by = stop.received
                 break
         return last
