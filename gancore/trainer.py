@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 from torch import nn
 
@@ -21,9 +22,10 @@ from gancore import __version__
 from gancore.checkpoint import Checkpoint, load_weights, module_tensors, rng_state, save_checkpoint, set_rng_state
 from gancore.config import TrainConfig
 from gancore.data import Dataset, Sampler, samples_to_image
-from gancore.errors import PluginError, TrainingError
+from gancore.errors import ConfigError, PluginError, TrainingError
 from gancore.generator import check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
+from gancore.losses import loss_scaling
 from gancore.plugins import Run
 from gancore.step import Step, loss_terms
 
@@ -38,7 +40,44 @@ def make_accelerator(config: TrainConfig):
     # broadcast in between would modify tensors autograd still needs.
     ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
     cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
-    return Accelerator(cpu=cpu, mixed_precision=config.precision, kwargs_handlers=[ddp])
+    if config.precision == "fp16" and cpu:
+        # Accelerate would silently train in fp32: fp16 loss scaling is CUDA-only there.
+        raise ConfigError("--precision fp16 needs a CUDA GPU; on the CPU use --precision bf16 (or fp32).")
+    mixed = "no" if config.precision == "fp32" else config.precision
+    return Accelerator(cpu=cpu, mixed_precision=mixed, kwargs_handlers=[ddp])
+
+
+def broadcast_text(accelerator, text: str, size: int = 1024) -> str:
+    """``text`` as the main process has it, on every process (one collective, nothing pickled)."""
+    if accelerator.num_processes == 1:
+        return text
+    from accelerate.utils import broadcast
+
+    raw = text.encode()[:size]
+    buffer = torch.zeros(size, dtype=torch.uint8)
+    buffer[:len(raw)] = torch.tensor(list(raw), dtype=torch.uint8)
+    buffer = broadcast(buffer.to(accelerator.device), from_process=0).cpu()
+    return bytes(buffer.tolist()).rstrip(b"\0").decode()
+
+
+#: A plugin class attribute: ``True`` when its terms take gradients of
+#: gradients (``create_graph=True``), which ``torch.compile`` cannot do.
+DOUBLE_BACKWARD = "needs_double_backward"
+
+
+def speed_options(config: TrainConfig, run: Run, G: nn.Module, D: nn.Module) -> None:
+    """Apply ``channels_last`` and ``compile`` to the bare networks, in place."""
+    if config.compile:
+        needing = [name for name, plugin in run.pm.list_name_plugin() if getattr(plugin, DOUBLE_BACKWARD, False)]
+        if needing:
+            raise ConfigError(f"--compile cannot be used with {', '.join(map(repr, needing))}: its loss needs "
+                              "double backward (gradients of gradients), which torch.compile does not support. "
+                              "Drop --compile, or train without that plugin.")
+    for module in (G, D):
+        if config.channels_last:
+            module.to(memory_format=torch.channels_last)
+        if config.compile:
+            module.compile()
 
 
 def make_optimizer(config: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
@@ -82,9 +121,12 @@ class Trainer:
             torch.use_deterministic_algorithms(True)
         set_seed(config.seed)
         G, D = build_models(run, config, self.spec)
+        speed_options(config, run, G, D)
         opt_g = make_optimizer(config, G.parameters(), config.lr_g)
         opt_d = make_optimizer(config, D.parameters(), config.lr_d)
         self.G, self.D, self.opt_g, self.opt_d = self.acc.prepare(G, D, opt_g, opt_d)
+        # unwrap_model walks the module tree (~0.5 ms); the loop asks for the bare modules every update.
+        self._bare = (self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D))
         self.dataset = dataset.to(self.acc.device)
         self.sampler = Sampler(len(dataset), config.batch_size, config.seed, self.acc.process_index,
                                self.acc.num_processes)
@@ -95,7 +137,8 @@ class Trainer:
         #: The signal (number) that stopped ``fit`` early, after a final checkpoint.
         self.stopped_by: int | None = None
         self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._counts: dict[str, int] = {}
+        self._warnings: list[dict[str, Any]] = []  # Step.warn's, shared by the steps of one iteration
         self._fixed = self._fixed_latent()
         # Different processes must draw different noise and batches' latents.
         set_seed(config.seed + self.acc.process_index)
@@ -103,11 +146,11 @@ class Trainer:
     # -- helpers -------------------------------------------------------------
     @property
     def generator(self) -> nn.Module:
-        return self.acc.unwrap_model(self.G)
+        return self._bare[0]
 
     @property
     def discriminator(self) -> nn.Module:
-        return self.acc.unwrap_model(self.D)
+        return self._bare[1]
 
     def _fixed_latent(self):
         """The latent of the sample grids, the same at every step and on resume."""
@@ -123,9 +166,11 @@ class Trainer:
 
     def _new_step(self) -> Step:
         batch = self.dataset.batch(self.sampler.next_indices())
+        if self.config.channels_last and batch.x.dim() == 4:
+            batch = attrs.evolve(batch, x=batch.x.contiguous(memory_format=torch.channels_last))
         return Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
                     D=self.discriminator, config=self.config, data=self.spec, accelerator=self.acc,
-                    state=self.plugin_state, name_of=self.run.name_of)
+                    state=self.plugin_state, name_of=self.run.name_of, warnings=self._warnings)
 
     def _update(self, step: Step, phase: str) -> None:
         hook = self.run.hook
@@ -135,7 +180,9 @@ class Trainer:
         terms = dict(loss_terms(getattr(hook, name)(step=step), name, self.run.family))
         if phase == "d":
             step.discriminator_views()
-        for extra in hook.regularize(step=step, phase=phase):
+        with loss_scaling(self.acc.scaler):
+            extras = hook.regularize(step=step, phase=phase)
+        for extra in extras:
             for term, value in loss_terms(extra, "regularize", "a regularizer").items():
                 if term in terms:
                     raise PluginError(f"two plugins return a loss term named {term!r} in phase {phase!r}.")
@@ -148,6 +195,8 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             return
         optimizer.step()
+        if getattr(optimizer, "step_was_skipped", False):
+            return  # fp16 loss scaling found inf/NaN gradients and skipped this update
         with torch.no_grad():
             hook.post_step(step=step, phase=phase)
         for term, value in terms.items():
@@ -183,6 +232,7 @@ class Trainer:
                 self.discriminator.requires_grad_(True)
             self.index += 1
             self._accumulate(step.logs)
+            self._warn(bar)
             bar.update(1)
             done = self.index == config.steps
             if self.index % config.log_every == 0 or done:
@@ -199,6 +249,20 @@ class Trainer:
                 break
         return last
 
+    def _warn(self, bar) -> None:
+        """Show plugins' warnings (``Step.warn``) above the bar and append them to ``warnings.jsonl``."""
+        warnings, self._warnings[:] = list(self._warnings), []
+        if not warnings or not self.acc.is_main_process:
+            return
+        import sys
+
+        with (self.run_dir / "warnings.jsonl").open("a") as handle:
+            for warning in warnings:
+                handle.write(json.dumps(warning) + "\n")
+                bar.write(f"warning at step {warning['step']} [{warning['code']}]: {warning['message']}",
+                          file=sys.stderr)
+        bar.set_postfix_str(f"warning: {warnings[-1]['code']}", refresh=False)
+
     def _set_learning_rates(self) -> None:
         """Learning rates as a function of the step index alone, so resuming needs no scheduler state."""
         factor = 1.0 - self.index / self.config.steps if self.config.lr_schedule == "linear" else 1.0
@@ -207,14 +271,22 @@ class Trainer:
                 group["lr"] = base * factor
 
     def _accumulate(self, logs: dict[str, torch.Tensor]) -> None:
+        # Per-name counts: a value a plugin logs on some steps only is the mean of those steps.
         for name, value in logs.items():
             self._sums[name] = self._sums.get(name, 0) + value
-        self._count += 1
+            self._counts[name] = self._counts.get(name, 0) + 1
 
     def _log(self, elapsed: float) -> dict[str, float]:
         """Average the interval's values, refuse non-finite ones, append to metrics.jsonl."""
-        values = {name: float(total) / self._count for name, total in self._sums.items()}
-        self._sums, self._count = {}, 0
+        # One transfer per interval, averaged over processes so that every
+        # process sees (and stops on) the same values.
+        names = sorted(self._sums)
+        means = (torch.stack([torch.as_tensor(self._sums[name], dtype=torch.float32).to(self.acc.device)
+                              / self._counts[name] for name in names]) if names else torch.zeros(0))
+        if self.acc.num_processes > 1 and names:
+            means = self.acc.reduce(means, "mean")
+        values = dict(zip(names, means.tolist()))
+        self._sums, self._counts = {}, {}
         bad = {name: value for name, value in values.items() if not math.isfinite(value)}
         if bad:
             phases = sorted({name.split("/")[0] for name in bad if "/" in name}) or ["?"]
@@ -279,7 +351,7 @@ class Trainer:
         """Everything but the weights needed to continue this run."""
         return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "plugins": self.plugin_state, "sampler": self.sampler.state_dict(), "rng": rng_state(),
-                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "count": self._count},
+                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "counts": self._counts},
                 "scaler": self.acc.scaler.state_dict() if self.acc.scaler is not None else None}
 
     def save_checkpoint(self) -> Path | None:
@@ -312,7 +384,7 @@ class Trainer:
         self.guard.skipped = int(state.get("nan_skipped", 0))
         if self.acc.scaler is not None and state.get("scaler"):
             self.acc.scaler.load_state_dict(state["scaler"])
-        logs = state.get("logs", {"sums": {}, "count": 0})
+        logs = state.get("logs", {"sums": {}, "counts": {}})
         self._sums = {name: value.to(self.acc.device) for name, value in logs["sums"].items()}
-        self._count = int(logs["count"])
+        self._counts = {name: int(n) for name, n in logs.get("counts", {}).items()}
         self.index = checkpoint.step
