@@ -105,3 +105,19 @@ def interpolate(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None
 def gradient_norm(grad: torch.Tensor) -> torch.Tensor:
     """Per-sample L2 norm of a gradient."""
     return grad.flatten(1).norm(2, dim=1)
+
+
+def least_squares_d(real_scores: torch.Tensor, fake_scores: torch.Tensor, a: float = 0.0,
+                    b: float = 1.0) -> torch.Tensor:
+    """Mao et al. (LSGAN): ``1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2]``.
+
+    ``a`` is the target of fake data, ``b`` of real data (the paper's 0-1-1
+    coding: ``a = 0, b = 1``). Relativistic families call it on score
+    differences with ``a = -1, b = 1``.
+    """
+    return 0.5 * ((real_scores - b) ** 2).mean() + 0.5 * ((fake_scores - a) ** 2).mean()
+
+
+def least_squares_g(fake_scores: torch.Tensor, c: float = 1.0) -> torch.Tensor:
+    """Mao et al. (LSGAN): the generator minimises ``1/2 E[(D(G(z)) - c)^2]``."""
+    return 0.5 * ((fake_scores - c) ** 2).mean()

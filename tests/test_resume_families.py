@@ -24,6 +24,9 @@ CASES = {
     "gancore-aae": ["--set", "gancore-aae.hidden=16"],
     "gancore-acgan": ["--set", "gancore-acgan.width=8", "--set", "gancore-acgan.hidden=16"],
     "gancore-cgan": ["--set", "gancore-cgan.width=8", "--set", "gancore-cgan.hidden=16"],
+    # spectral norm's u/v are buffers; dragan draws noise; r1's lazy counter is plugin state
+    "spectral-norm": ["--plugin", "gancore-dcgan", "--set", "gancore-dcgan.width=8"],
+    "gancore-dragan": ["--set", "gancore-dragan.width=8", "-r", "dragan", "-r", "r1", "--set", "r1.every=3"],
 }
 
 

@@ -1,0 +1,58 @@
+"""LSGAN (Mao et al., 2017) as a gancore family.
+
+Losses, with the paper's a-b-c coding (``a`` the target of fake data, ``b``
+of real data, ``c`` the value G wants D to believe for fake data)::
+
+    min_D  1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2]
+    min_G  1/2 E[(D(G(z)) - c)^2]
+
+The default is the paper's 0-1-1 coding (``a = 0, b = 1, c = 1``); the
+Pearson-chi^2 coding is ``a = -1, b = 1, c = 0``. D outputs a raw score (no
+sigmoid). Networks: DCGAN-style all-convolutional G and D with BatchNorm for
+images (the paper's architectures are DCGAN-derived), MLPs for vector data
+(``ring``). Defaults: Adam with beta1 = 0.5, lr 2e-4.
+"""
+
+from __future__ import annotations
+
+from gancore import hookimpl
+from gancore.losses import least_squares_d, least_squares_g
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+
+
+class LSGAN:
+    """Mao et al. 2017: least-squares losses (a-b-c = 0-1-1), DCGAN-style networks."""
+
+    def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, width: int = 64, hidden: int = 256,
+                 norm: str = "batch"):
+        if float(a) == float(b):
+            raise ValueError(f"the fake target a and the real target b must differ, got a = b = {a}")
+        self.a, self.b, self.c = float(a), float(b), float(c)
+        self.width, self.hidden, self.norm = int(width), int(hidden), norm
+
+    @hookimpl
+    def default_config(self, data):
+        defaults = {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)}
+        if not data.is_image:
+            defaults["latent_dim"] = 8
+        return defaults
+
+    @hookimpl
+    def build_generator(self, config, data):
+        if not data.is_image:
+            return MLPGenerator(data, config.latent_dim, self.hidden)
+        return ConvGenerator(data, config.latent_dim, self.width)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        if not data.is_image:
+            return MLPDiscriminator(data, self.hidden)
+        return ConvDiscriminator(data, self.width, norm=self.norm)
+
+    @hookimpl
+    def d_loss(self, step):
+        return least_squares_d(*step.real_and_fake_scores(), a=self.a, b=self.b)
+
+    @hookimpl
+    def g_loss(self, step):
+        return least_squares_g(step.discriminator(step.fake), c=self.c)

@@ -1,0 +1,85 @@
+"""LSGAN: least-squares losses by hand, networks, CLI runs on every embedded data set."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from click.testing import CliRunner
+from gancore_lsgan import LSGAN
+from torch import nn
+
+from gancore.cli import main
+from gancore.data import DataSpec
+from gancore.losses import least_squares_d, least_squares_g
+from gancore.step import Step
+
+
+class _Step:
+    """A step whose discriminator returns scripted scores: real rows are 0, fake rows 1."""
+
+    real_and_fake_scores = Step.real_and_fake_scores
+
+    def __init__(self, real_scores, fake_scores):
+        self.real, self.fake = torch.zeros(len(real_scores), 1), torch.ones(len(fake_scores), 1)
+        self.scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
+
+    def discriminator(self, x):
+        return torch.stack([next(self.scores[row.item()]) for row in x[:, 0]])
+
+
+def test_losses_with_the_0_1_1_coding():
+    # 1/2 mean((D(x) - 1)^2) + 1/2 mean((D(G(z)) - 0)^2) = 1/2 (0 + 4)/2 + 1/2 (0 + 4)/2 = 2
+    step = _Step(torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0]))
+    assert LSGAN().d_loss(step=step).item() == pytest.approx(2.0)
+    # 1/2 mean((D(G(z)) - 1)^2) = 1/2 (0.25 + 9) / 2
+    step = _Step(torch.tensor([]), torch.tensor([0.5, 4.0]))
+    assert LSGAN().g_loss(step=step).item() == pytest.approx(9.25 / 4)
+
+
+def test_losses_with_the_chi_square_coding():
+    # a=-1, b=1, c=0: 1/2 mean((D(x)-1)^2) + 1/2 mean((D(G(z))+1)^2) = 1/2 * 1 + 1/2 * 4
+    step = _Step(torch.tensor([2.0]), torch.tensor([1.0]))
+    assert LSGAN(a=-1, b=1, c=0).d_loss(step=step).item() == pytest.approx(2.5)
+    assert least_squares_g(torch.tensor([3.0]), c=0).item() == pytest.approx(4.5)
+    assert least_squares_d(torch.tensor([1.0]), torch.tensor([0.0])).item() == 0.0
+
+
+def test_equal_targets_are_refused():
+    with pytest.raises(ValueError, match="must differ"):
+        LSGAN(a=1, b=1)
+
+
+def test_networks_and_defaults():
+    family = LSGAN(width=4, hidden=8)
+    for shape in [(2,), (1, 8, 8), (1, 28, 28)]:
+        spec = DataSpec("x", shape)
+        G = family.build_generator(config=SimpleNamespace(latent_dim=6), data=spec)
+        D = family.build_discriminator(data=spec)
+        assert D(G(G.latent(3))).shape == (3,)
+        assert any(isinstance(m, nn.Conv2d) for m in D.modules()) == (len(shape) == 3)
+    defaults = family.default_config(data=DataSpec("digits", (1, 8, 8)))
+    assert defaults["lr_g"] == 2e-4 and defaults["betas"] == (0.5, 0.999)
+
+
+def _train(tmp_path, *args, data="ring", name="run"):
+    result = CliRunner().invoke(main, ["train", "--plugin", "gancore-lsgan", "--set", "gancore-lsgan.width=8",
+                                       "--set", "gancore-lsgan.hidden=16", "--data", data, "--steps", "2",
+                                       "--batch-size", "16", "--out", str(tmp_path), "--name", name,
+                                       "--log-every", "1", "--grid-size", "4", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("data", ["ring", "digits", "mnist"])
+def test_trains_from_the_cli(tmp_path, data):
+    rows = _train(tmp_path, data=data)
+    assert rows[-1]["step"] == 2 and rows[-1]["d/loss"] >= 0 and rows[-1]["g/loss"] >= 0
+
+
+def test_mixed_with_the_wgan_gradient_penalty(tmp_path):
+    rows = _train(tmp_path, "--regularizer", "gp")
+    assert "d/gp" in rows[-1]
+    assert "gp = 10.0" in (tmp_path / "run" / "config.toml").read_text()

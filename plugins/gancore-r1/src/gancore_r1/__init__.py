@@ -1,0 +1,67 @@
+"""R1 and R2 gradient penalties (Mescheder et al., 2018) for any gancore family.
+
+* ``r1``: ``gamma/2 * E_x[||grad_x D(x)||^2]`` on real data;
+* ``r2``: ``gamma/2 * E_z[||grad D(G(z))||^2]`` on fake data.
+
+``weight`` is gamma (10). Option ``every`` (k, default 1) is StyleGAN2's lazy
+regularization: the penalty is computed on one discriminator update in k
+and its weight is multiplied by k, so its average strength is unchanged
+(the optimizer's hyper-parameters are not adjusted). Which updates get it
+is decided by a counter of discriminator updates kept in the plugin's
+checkpointed state, so a resumed run regularizes on the same updates.
+The gradient is taken with ``create_graph=True`` through the family's
+discriminator views, so it works with every family and reaches D's
+parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gancore import hookimpl
+from gancore.losses import input_gradient
+
+
+class _InputGradientPenalty:
+    term = ""
+
+    def __init__(self, weight: float = 10.0, every: int = 1):
+        if isinstance(every, bool) or int(every) != every or every < 1:
+            raise ValueError(f"every must be a whole number >= 1, got {every!r}")
+        self.weight, self.every = float(weight), int(every)
+
+    def inputs(self, view) -> torch.Tensor:
+        raise NotImplementedError
+
+    @hookimpl
+    def regularize(self, step, phase):
+        if phase != "d":
+            return None
+        state = step.state_for(self)
+        count = int(state.get("d_updates", torch.zeros((), dtype=torch.int64)))
+        state["d_updates"] = torch.tensor(count + 1, dtype=torch.int64)
+        if count % self.every:
+            return None
+        return step.per_view(self.term, self.penalty)
+
+    def penalty(self, view):
+        _, grad = input_gradient(view.score, self.inputs(view))
+        return self.every * self.weight / 2 * grad.pow(2).flatten(1).sum(1).mean()
+
+
+class R1(_InputGradientPenalty):
+    """Mescheder et al. 2018: weight/2 * E||grad D(x)||^2 on real data (gamma = 10; lazy with every=k)."""
+
+    term = "r1"
+
+    def inputs(self, view):
+        return view.real
+
+
+class R2(_InputGradientPenalty):
+    """Mescheder et al. 2018: weight/2 * E||grad D(G(z))||^2 on fake data (gamma = 10; lazy with every=k)."""
+
+    term = "r2"
+
+    def inputs(self, view):
+        return view.fake

@@ -1,0 +1,111 @@
+"""R1/R2: penalties by hand, lazy regularization weighting, gradients to D, CLI runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from gancore_r1 import R1, R2
+
+from gancore.checkpoint import load_checkpoint
+from gancore.cli import main
+from gancore.step import DiscriminatorView, Step
+
+
+class _Step:
+    """Enough of gancore.step.Step for a regularizer: views, per_view, per-plugin state."""
+
+    per_view = Step.per_view
+
+    def __init__(self, *views):
+        self.views, self.state = views, {}
+
+    def discriminator_views(self):
+        return self.views
+
+    def state_for(self, plugin):
+        return self.state.setdefault(id(plugin), {})
+
+
+def _linear_critic():
+    critic = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    return critic
+
+
+def _view(score, real, fake):
+    return DiscriminatorView(real=real, fake=fake, score=score, parameters=lambda: iter(()))
+
+
+def test_r1_of_a_linear_critic_and_its_gradient_to_d():
+    # ||grad D(x)||^2 = ||w||^2 = 25: gamma/2 * 25 = 125; d/dw gamma/2 ||w||^2 = gamma w = [30, 40]
+    critic = _linear_critic()
+    view = _view(lambda x: critic(x).squeeze(1), torch.randn(8, 2), torch.randn(8, 2))
+    terms = R1(weight=10.0).regularize(step=_Step(view), phase="d")
+    assert terms["r1"].item() == pytest.approx(125.0, rel=1e-5)
+    terms["r1"].backward()
+    assert torch.allclose(critic.weight.grad, torch.tensor([[30.0, 40.0]]), rtol=1e-5)
+
+
+def test_r1_uses_real_and_r2_fake_data():
+    # D(x) = 0.5 ||x||^2 has gradient x: gamma/2 * mean ||x||^2
+    real = torch.tensor([[1.0, 2.0], [3.0, 0.0]])  # ||x||^2 = 5, 9
+    fake = torch.tensor([[0.0, 1.0], [1.0, 1.0]])  # 1, 2
+    view = _view(lambda x: 0.5 * (x ** 2).sum(1), real, fake)
+    assert R1(weight=2.0).regularize(step=_Step(view), phase="d")["r1"].item() == pytest.approx(7.0)
+    assert R2(weight=2.0).regularize(step=_Step(view), phase="d")["r2"].item() == pytest.approx(1.5)
+    assert R1().regularize(step=_Step(view), phase="g") is None
+
+
+def test_lazy_regularization_every_k_updates_with_weight_times_k():
+    critic = _linear_critic()
+    view = _view(lambda x: critic(x).squeeze(1), torch.randn(4, 2), torch.randn(4, 2))
+    step, r1 = _Step(view), R1(weight=10.0, every=4)
+    results = [r1.regularize(step=step, phase="d") for _ in range(9)]
+    applied = [i for i, terms in enumerate(results) if terms is not None]
+    assert applied == [0, 4, 8]
+    assert results[4]["r1"].item() == pytest.approx(4 * 125.0, rel=1e-5)
+    # the generator phase does not advance the counter
+    r1.regularize(step=step, phase="g")
+    assert step.state[id(r1)]["d_updates"].item() == 9
+
+
+@pytest.mark.parametrize("every", [0, 1.5, -2])
+def test_bad_every_is_refused(every):
+    with pytest.raises(ValueError, match="every"):
+        R1(every=every)
+
+
+def _train(tmp_path, *args, data="ring", name="run", steps="2"):
+    result = CliRunner().invoke(main, ["train", "--data", data, "--steps", steps, "--batch-size", "16",
+                                       "--out", str(tmp_path), "--name", name, "--log-every", "1",
+                                       "--grid-size", "4", *args], catch_exceptions=False)
+    return result, tmp_path / name
+
+
+def test_dcgan_with_r1_from_the_cli(tmp_path):
+    result, run = _train(tmp_path, "--plugin", "gancore-dcgan", "--set", "gancore-dcgan.width=8",
+                         "--regularizer", "r1=10", data="digits")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(row["d/r1"] > 0 for row in rows)
+    assert "r1 = 10.0" in (run / "config.toml").read_text()
+
+
+def test_lazy_counter_is_checkpointed(tmp_path):
+    result, run = _train(tmp_path, "--plugin", "gancore-gan", "--set", "gancore-gan.hidden=16",
+                         "--regularizer", "r1", "--regularizer", "r2=1", "--set", "r1.every=2", "--n-critic", "2",
+                         steps="3")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert "d/r2" in rows[0]
+    state = load_checkpoint(run / "checkpoints" / "step-000003").state["plugins"]
+    assert state["r1"]["d_updates"].item() == 6 and state["r2"]["d_updates"].item() == 6
+
+
+def test_bad_every_from_the_cli_is_a_clear_error(tmp_path):
+    result, _ = _train(tmp_path, "--plugin", "gancore-gan", "--regularizer", "r1", "--set", "r1.every=0")
+    assert result.exit_code == 1 and "every" in result.output
