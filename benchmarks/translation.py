@@ -27,7 +27,7 @@ has it; otherwise this script trains a small CNN on the task's train split
 Usage (what docs/results.md was made with)::
 
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/translation.py --out /tmp/bench6/runs \
-        --steps pix2pix=600 --steps cyclegan=600 --latest stargan
+        --steps pix2pix=500 --steps cyclegan=400 --latest stargan   # StarGAN trained beforehand, see docs/results.md
 """
 
 from __future__ import annotations
