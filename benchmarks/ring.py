@@ -2,6 +2,7 @@
 
     python benchmarks/ring.py                      # WGAN-GP, 5,000 steps, seed 0
     python benchmarks/ring.py --plugin gancore-gan --regularizer none --steps 5000
+    python benchmarks/ring.py --lr-schedule linear --ema 10   # sample with the ema add-on's average
 
 Trains through the same path as `gan train`, then draws 10,000 samples from
 the final generator and reports how many of the 8 modes are covered (a mode
@@ -19,16 +20,6 @@ import time
 import torch
 
 
-def ring_modes_metrics(samples: torch.Tensor) -> dict:
-    from gancore.data import RING_STD, ring_modes
-
-    distances = torch.cdist(samples.float(), ring_modes())
-    near = distances < 3 * RING_STD
-    nearest = distances.min(dim=1).values
-    return {"modes": int(near.any(dim=0).sum()), "high_quality": float(near.any(dim=1).float().mean()),
-            "median_distance_std": float(nearest.median() / RING_STD)}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plugin", action="append", default=None)
@@ -39,19 +30,32 @@ def main(argv=None) -> int:
     parser.add_argument("--lr-schedule", default=None, choices=["constant", "linear"])
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="PLUGIN.OPTION=VALUE",
+                        help="a plugin option, as `gan train --set`")
+    parser.add_argument("--ema", type=float, default=None, metavar="KIMG",
+                        help="add the ema add-on with this half-life in thousands of images and sample with "
+                             "its average")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from gancore.cli import parse_regularizer
+    from gancore.cli import parse_regularizer, parse_set
+    from gancore.metrics import ring_modes_metrics
     from gancore.plugins import Registry
     from gancore.runs import resolve
     from gancore.trainer import Trainer
 
-    plugins = args.plugin or ["gancore-wgan"]
+    plugins = list(args.plugin or ["gancore-wgan"])
+    if args.ema is not None:
+        plugins.append("ema")
+        user_options = {"ema": {"ema_kimg": args.ema}}
+    else:
+        user_options = {}
+    for plugin, option, value in map(parse_set, args.set):
+        user_options.setdefault(plugin, {})[option] = value
     regs = args.regularizer if args.regularizer is not None else ["gp"]
     user = {"plugins": plugins, "data": "ring", "steps": args.steps, "seed": args.seed, "sample_every": 0,
             "checkpoint_every": 0, "log_every": 100, "name": "bench",
-            "regularizers": {} if regs == ["none"] else dict(map(parse_regularizer, regs))}
+            "regularizers": {} if regs == ["none"] else dict(map(parse_regularizer, regs)), "options": user_options}
     for key in ("lr_schedule", "batch_size"):
         if getattr(args, key) is not None:
             user[key] = getattr(args, key)
@@ -61,11 +65,13 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         trainer.fit()
         seconds = time.perf_counter() - started
-        generator = trainer.generator.eval()
+        generator = trainer.sampling_generator().eval()  # the ema average when --ema is given
         with torch.no_grad():
             samples = generator(generator.latent(args.samples, rng=torch.Generator().manual_seed(args.seed + 1)))
     result = ring_modes_metrics(samples)
-    label = " ".join([*(f"--plugin {p}" for p in plugins), *(f"--regularizer {r}" for r in regs)])
+    label = " ".join([*(f"--plugin {p}" for p in args.plugin or ["gancore-wgan"]),
+                      *(f"--regularizer {r}" for r in regs),
+                      *(f"--set {o}" for o in args.set)] + ([f"--ema {args.ema:g}"] if args.ema is not None else []))
     print(f"ring benchmark: {label} --steps {args.steps} --seed {args.seed}")
     print(f"  config: optimizer={config.optimizer} lr_g={config.lr_g} lr_d={config.lr_d} betas={config.betas} "
           f"n_critic={config.n_critic} lr_schedule={config.lr_schedule} batch={config.batch_size} latent_dim={config.latent_dim} "

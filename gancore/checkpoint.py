@@ -147,11 +147,11 @@ def save_checkpoint(root: str | Path, step: int, generator: Mapping[str, torch.T
         only after the new one is in place.
     """
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(step)
     tmp = root / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
         tensors: dict[str, torch.Tensor] = {}
         skeleton = flatten(dict(state), "state", tensors)
         save_file(dict(generator), str(tmp / FILES[0]))
@@ -171,6 +171,15 @@ def save_checkpoint(root: str | Path, step: int, generator: Mapping[str, torch.T
         else:
             tmp.rename(final)
         _fsync(root)
+    except OSError as exc:
+        # A full disk, a read-only or vanished directory: nothing older is touched.
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = [p for p in list_checkpoints(root) if p != final]
+        kept = (f"the previous checkpoint {str(previous[-1])!r} is intact" if previous
+                else "no earlier checkpoint exists")
+        raise CheckpointError(f"cannot write checkpoint {final.name} in {str(root)!r}: "
+                              f"{exc.strerror or exc}; {kept}. Free space or fix the directory's permissions, "
+                              "then continue with `gan train --resume RUN`.") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -209,10 +218,11 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{str(path)!r} is not a checkpoint (no meta.json).")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError, OSError) as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} has a corrupt meta.json: {exc}.") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "sha256" not in meta:
-        raise CheckpointError(f"checkpoint {str(path)!r} has an unknown format.")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("sha256"), dict) \
+            or not isinstance(meta.get("step"), int) or isinstance(meta.get("step"), bool):
+        raise CheckpointError(f"checkpoint {str(path)!r} has an unknown format or a damaged meta.json.")
     return meta
 
 
@@ -233,7 +243,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         tensors = load_file(str(path / FILES[2]), device=device)
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {exc}.") from None
-    return Checkpoint(path, meta, generator, discriminator, unflatten(meta.get("state", {}), tensors))
+    try:
+        state = unflatten(meta.get("state", {}), tensors)
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} has a damaged state description: {exc}.") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {str(path)!r} has a damaged state description.")
+    return Checkpoint(path, meta, generator, discriminator, state)
 
 
 def load_weights(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], what: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from gancore.errors import ConfigError, GanError
+from gancore.errors import ConfigError, GanError, TrainingError
 
 PROGRESS_ENV = "GANCORE_PROGRESS"
 
@@ -98,6 +98,8 @@ FLAG_FIELDS = {
     "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
     "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
     "keep": "keep", "grid_size": "grid_size", "device": "device", "precision": "precision",
+    "nan": "nan", "nan_limit": "nan_limit", "deterministic": "deterministic",
+    "eval_every": "eval_every", "eval_samples": "eval_samples",
 }
 
 
@@ -139,11 +141,23 @@ FLAG_FIELDS = {
 @click.option("--checkpoint-every", type=int, help="Steps between checkpoints, 0 for only the last. [default: 1000]")
 @click.option("--keep", type=int, help="Checkpoints to keep. [default: 3]")
 @click.option("--grid-size", type=int, help="Samples in each grid. [default: 64]")
+@click.option("--eval-every", type=int, help="Steps between quick evaluations (classifier-FID and classes "
+              "covered, or ring modes) logged to metrics.jsonl, 0 for never. [default: 0]")
+@click.option("--eval-samples", type=int, help="Samples per --eval-every evaluation. [default: 2000]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
 @click.option("--precision", type=click.Choice(["no", "fp16", "bf16"]), help="Mixed precision. [default: no]")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar. [default: on a terminal]")
+@click.option("--resume", metavar="RUN",
+              help="Continue the run directory RUN (or a run name under --out) from its newest intact "
+                   "checkpoint, with its saved configuration; --steps N trains it further.")
+@click.option("--nan", type=click.Choice(["stop", "skip"]),
+              help="On a NaN/Inf loss or gradient: stop (keeping the last good checkpoint) or skip that "
+                   "update. [default: stop]")
+@click.option("--nan-limit", type=int, help="Most updates --nan skip may drop in a run. [default: 10]")
+@click.option("--deterministic/--no-deterministic", default=None,
+              help="Use deterministic algorithms only (bit-exact resume). [default: off]")
 @friendly_errors
-def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
+def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flags):
     """Train a GAN: one family plus optional regularizers and add-ons.
 
     \b
@@ -171,15 +185,41 @@ def train(plugins, regularizers, sets, config_file, lr, progress, **flags):
             options.setdefault(plugin, {})[option] = value
         user["options"] = options
 
-    config, run, dataset = resolve(_registry(), user)
-    path = create_run_dir(config)
+    checkpoint = None
+    if resume:
+        from gancore.resume import prepare_resume
+
+        config, run, dataset, path, checkpoint, notes = prepare_resume(_registry(), resume, user, flags.get("out"))
+        for note in notes:
+            click.echo(note, err=True)
+    else:
+        config, run, dataset = resolve(_registry(), user)
+        path = create_run_dir(config)
     if progress is None:
         progress = sys.stderr.isatty()
     click.echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples) for {config.steps} steps"
                + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
                + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + f"; run directory: {path}")
     trainer = Trainer(config, run, dataset, path, progress=progress)
-    last = trainer.fit()
+    if checkpoint is not None:
+        from gancore.resume import restore
+
+        restore(trainer, checkpoint)
+        click.echo(f"Resuming from {checkpoint.path} (step {checkpoint.step}).")
+    try:
+        last = trainer.fit()
+    except OSError as exc:
+        # A full disk or a directory gone read-only while writing metrics or samples.
+        raise TrainingError(f"cannot write to {str(path)!r}: {exc.strerror or exc}"
+                            + (f" ({exc.filename})" if exc.filename else "")
+                            + ". Training stopped; checkpoints already written are intact; free space or fix "
+                              f"permissions, then `gan train --resume {path}`.") from None
+    if trainer.stopped_by:
+        import signal
+
+        click.echo(f"Stopped by {signal.Signals(trainer.stopped_by).name} at step {trainer.index}; wrote "
+                   f"checkpoint {last}. Continue with `gan train --resume {path}`.", err=True)
+        sys.exit(128 + trainer.stopped_by)
     click.echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
 
 
@@ -216,20 +256,38 @@ def plugins(as_json):
               help="PNG file to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--label", help="Class to generate (conditional families), or 'all' for one row per class.")
+@click.option("--traverse", metavar="CODE",
+              help="Vary one latent code of the generator (e.g. InfoGAN's cat, c1) along each row, the rest of "
+                   "the row's latent fixed; about N/columns rows.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device to sample on.")
+@click.option("--trained-weights", is_flag=True,
+              help="Sample with the generator's trained weights even when a plugin of the run (such as ema) "
+                   "offers other weights to sample with.")
 @friendly_errors
-def sample(path, num, output, seed, label, device):
+def sample(path, num, output, seed, label, traverse, device, trained_weights):
     """Generate a grid of samples from a run directory or checkpoint PATH."""
     import torch
     import torchvision.utils as vutils
 
     from gancore.data import samples_to_image
+    from gancore.generator import samples_of, traverse_latent
     from gancore.runs import load_generator
 
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
-    generator, spec, _config, checkpoint = load_generator(_registry(), path, device)
-    labels, nrow = None, None
+    if label is not None and traverse is not None:
+        raise ConfigError("use either --label or --traverse, not both.")
+    generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights)
+    labels, nrow, latent = None, None, None
+    if traverse is not None:
+        codes = getattr(generator, "latent_codes", {}) or {}
+        if not codes:
+            raise ConfigError(f"--traverse needs a family whose generator declares latent codes; "
+                              f"{checkpoint.meta.get('family')!r} declares none.")
+        columns = len(codes[traverse].sweep(10)) if traverse in codes else 1
+        latent, nrow = traverse_latent(generator, traverse, max(1, num // columns), 10,
+                                       rng=torch.Generator().manual_seed(seed))
+        num = max(1, num // columns) * nrow
     if label is not None:
         if not getattr(generator, "conditional", False):
             raise ConfigError(f"--label needs a conditional family; {checkpoint.meta.get('family')!r} is not "
@@ -249,8 +307,10 @@ def sample(path, num, output, seed, label, device):
                                   + " or 'all'.")
             labels = torch.full((num,), value)
     rng = torch.Generator().manual_seed(seed)
+    if latent is None:
+        latent = generator.latent(num, labels=labels, rng=rng)
     with torch.no_grad():
-        samples = generator(generator.latent(num, labels=labels, rng=rng))
+        samples = samples_of(generator(latent))
     out = Path(output)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -297,6 +357,54 @@ def translate(checkpoint, inputs, target, output, grid, device):
                             grid)
     click.echo(f"Translated {len(paths)} image(s) into {', '.join(generator.domains[t] for t in targets)} with "
                f"{ckpt.path} (step {ckpt.step}); wrote {written} file(s) to {output}")
+@main.command("eval")
+@click.argument("path", type=click.Path())
+@click.option("--metric", "-m", "metrics", multiple=True, type=click.Choice(["fid", "kid", "is", "modes", "accuracy"]),
+              help="Metric to measure. Repeatable. [default: fid and modes (+ accuracy for conditional "
+                   "families) on digits/mnist, modes on ring, fid on other images]")
+@click.option("-n", "num", type=int, default=10_000, show_default=True, help="Number of generated samples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draw.")
+@click.option("--inception-weights", type=click.Path(dir_okay=False),
+              help="FID Inception-v3 weights as a local safetensors file (data other than digits, mnist, ring). "
+                   "Also read from $GANCORE_INCEPTION_WEIGHTS or the torch hub cache; never downloaded.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Where to write the JSON record. [default: RUN/eval.json]")
+@friendly_errors
+def eval_(path, metrics, num, seed, inception_weights, output):
+    """Measure a run's newest checkpoint (or checkpoint PATH) and write eval.json.
+
+    \b
+    On digits and mnist, features come from a small CNN classifier trained on
+    a fixed real training split (cached under $GANCORE_CACHE or
+    ~/.cache/gancore); FID is reported with its floor, the FID between the
+    real held-out split and the training split. The same command gives the
+    same numbers: samples come from a seeded latent draw.
+    """
+    from gancore.evaluation import evaluate_checkpoint, format_table, write_eval
+
+    record, run = evaluate_checkpoint(_registry(), path, metrics or None, num, seed, inception_weights,
+                                      log=lambda text: click.echo(text, err=True))
+    prov = record["provenance"]
+    click.echo(f"{prov['checkpoint']} (step {prov['step']}, {prov['family']}), {prov['n_fake']} samples, seed {seed}, "
+               f"extractor {prov['extractor']['name']}"
+               + (f" @{prov['extractor']['recipe_hash']} (test accuracy {100 * prov['extractor']['test_accuracy']:.1f}%)"
+                  if "recipe_hash" in prov["extractor"] else ""))
+    click.echo(format_table(record))
+    out = write_eval(record, Path(output) if output else run / "eval.json")
+    click.echo(f"Wrote {out}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="[default: RUN/report.html]")
+@friendly_errors
+def report(path, output):
+    """Write a self-contained report.html for run directory PATH: sample grids over time,
+    loss and metric curves, the configuration and the eval.json table."""
+    from gancore.report import write_report
+
+    out = write_report(Path(path), Path(output) if output else None)
+    click.echo(f"Wrote {out}")
 
 
 if __name__ == "__main__":

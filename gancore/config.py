@@ -21,6 +21,7 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES = ("constant", "linear")
 PRECISIONS = ("no", "fp16", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
+NAN_POLICIES = ("stop", "skip")
 LAYOUTS = ("auto", "classes", "paired", "unpaired", "side-by-side")
 
 
@@ -134,9 +135,22 @@ class TrainConfig:
     checkpoint_every: int = attrs.field(default=1000, validator=_non_negative_int)
     keep: int = attrs.field(default=3, validator=_positive_int)
     grid_size: int = attrs.field(default=64, validator=_positive_int)
+    #: Steps between quick evaluations logged to ``metrics.jsonl`` as
+    #: ``eval/...`` (see :func:`gancore.evaluation.training_metrics`); 0: never.
+    eval_every: int = attrs.field(default=0, validator=_non_negative_int)
+    #: Samples drawn for each of those evaluations.
+    eval_samples: int = attrs.field(default=2000, validator=_positive_int)
 
     device: str = attrs.field(default="auto", validator=_one_of(DEVICES))
     precision: str = attrs.field(default="no", validator=_one_of(PRECISIONS))
+
+    #: What a non-finite loss or gradient does: ``stop`` the run (the last
+    #: good checkpoint stays), or ``skip`` that update, at most ``nan_limit``
+    #: times in a run.
+    nan: str = attrs.field(default="stop", validator=_one_of(NAN_POLICIES))
+    nan_limit: int = attrs.field(default=10, validator=_non_negative_int)
+    #: ``torch.use_deterministic_algorithms(True)`` for the run (exact resume).
+    deterministic: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def to_dict(self) -> dict[str, Any]:
         """A TOML-ready dict (``None`` values are left out, as TOML has no null)."""
@@ -203,7 +217,8 @@ def make_config(*layers: Mapping[str, Any]) -> TrainConfig:
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"bad configuration: {exc}.") from None
+        # attrs' validators put the readable message first in args.
+        raise ConfigError(f"bad configuration: {exc.args[0] if exc.args else exc}") from None
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -371,6 +371,8 @@ def load_image_folder(folder: Path, image_size: int | None = None) -> Dataset:
                 array = np.asarray(image, dtype=np.uint8)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise DataError(f"cannot read image {str(path)!r}: {exc}.") from None
+        except Exception as exc:  # decoders raise many kinds of errors on malformed files
+            raise DataError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}.") from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         if channels is None:
             channels, size, first = array.shape[0], array.shape[1:], path

@@ -8,16 +8,56 @@ and translating ones (a source image from the batch) alike.
 
 A latent is a tensor or a dict of tensors whose first dimension is the
 sample index; :func:`map_latent` applies a function to every tensor in it.
+
+Two optional extensions of the protocol, both general:
+
+* **Named outputs.** ``forward`` may return a mapping instead of a tensor:
+  the samples under ``"sample"`` plus any other named tensors the family's
+  losses need from the same forward pass (an encoder's code and the
+  reconstruction for AAE, an inferred latent for BiGAN/ALI). The trainer and
+  ``gan sample`` use only ``"sample"`` (:func:`samples_of`); a family's loss
+  reads the rest from ``step.outputs``. Keeping them in one forward pass
+  through the (distributed-wrapped) generator is what keeps gradient
+  synchronisation correct for every sub-network it holds.
+* **Latent codes.** A generator whose latent dict holds interpretable parts
+  (InfoGAN's categorical and continuous codes) declares them in
+  :attr:`Generator.latent_codes`; ``gan sample --traverse NAME`` then draws
+  the grid that varies one code while the rest of each row's latent stays
+  fixed (:func:`traverse_latent`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+import attrs
 import torch
 from torch import nn
 
 Latent = Any  # torch.Tensor | Mapping[str, torch.Tensor]
+
+
+@attrs.frozen
+class LatentCode:
+    """One named, interpretable part of a generator's latent dict.
+
+    :param kind: ``"categorical"`` (the latent holds ``int64`` category
+        indices of shape ``(n,)``) or ``"continuous"`` (``float`` values of
+        shape ``(n,)``).
+    :param size: number of categories (categorical codes).
+    :param low, high: the range a traversal sweeps (continuous codes).
+    """
+
+    kind: str = attrs.field(validator=attrs.validators.in_(("categorical", "continuous")))
+    size: int = 0
+    low: float = -1.0
+    high: float = 1.0
+
+    def sweep(self, steps: int) -> torch.Tensor:
+        """The values a traversal shows: every category, or ``steps`` evenly spaced values."""
+        if self.kind == "categorical":
+            return torch.arange(self.size)
+        return torch.linspace(self.low, self.high, steps)
 
 
 class Generator(nn.Module):
@@ -31,10 +71,22 @@ class Generator(nn.Module):
         ``labels``, which makes ``gan sample --label`` work.
     """
 
+    #: When True, a training latent drawn for a real batch with labels
+    #: (``latent(n, batch=batch)``) takes the batch's labels instead of
+    #: uniform ones, so real and fake samples of a step share their labels
+    #: (a label-conditioned discriminator then scores both with the same
+    #: labels, and its regularizer view stays well defined).
+    labels_from_batch: bool = False
+
     def __init__(self, latent_dim: int, num_classes: int = 0):
         super().__init__()
         self.latent_dim = int(latent_dim)
         self.num_classes = int(num_classes)
+
+    @property
+    def latent_codes(self) -> Mapping[str, LatentCode]:
+        """The interpretable codes in this generator's latent dict, by key (none by default)."""
+        return {}
 
     @property
     def conditional(self) -> bool:
@@ -67,6 +119,8 @@ class Generator(nn.Module):
         z = draw(torch.randn, (n, self.latent_dim), rng=rng, device=device)
         if not self.conditional:
             return z
+        if labels is None and self.labels_from_batch and batch is not None and batch.labels is not None:
+            labels = batch.labels[:n]
         if labels is None:
             labels = draw(torch.randint, 0, self.num_classes, (n,), rng=rng, device=device)
         return {"z": z, "labels": labels.to(device)}
@@ -78,6 +132,40 @@ def draw(sampler: Callable[..., torch.Tensor], *args, rng: torch.Generator | Non
     if rng is None:
         return sampler(*args, device=device)
     return sampler(*args, generator=rng).to(device)
+
+
+def samples_of(output: Any) -> torch.Tensor:
+    """The samples in a generator's output: the tensor itself, or its ``"sample"`` entry."""
+    if isinstance(output, Mapping):
+        return output["sample"]
+    return output
+
+
+def traverse_latent(generator: Any, code: str, rows: int, steps: int = 10,
+                    rng: torch.Generator | None = None) -> tuple[Latent, int]:
+    """A latent for the grid that varies ``code`` along each row.
+
+    Draws ``rows`` latents, repeats each one for every value of the code's
+    :meth:`LatentCode.sweep` and overwrites the code with those values, so a
+    row shows one fixed latent with only ``code`` changing.
+
+    :return: the latent (``rows * columns`` samples, row-major) and the
+        number of columns.
+    """
+    from gancore.errors import ConfigError
+
+    codes = dict(getattr(generator, "latent_codes", {}) or {})
+    if code not in codes:
+        if not codes:
+            raise ConfigError("--traverse needs a generator with latent codes; this one declares none.")
+        raise ConfigError(f"--traverse {code!r} is not a latent code of this generator: use one of "
+                          f"{', '.join(codes)}.")
+    values = codes[code].sweep(steps)
+    columns = len(values)
+    base = generator.latent(rows, rng=rng)
+    latent = map_latent(base, lambda t: t.repeat_interleave(columns, dim=0))
+    latent[code] = values.repeat(rows).to(device=latent[code].device, dtype=latent[code].dtype)
+    return latent, columns
 
 
 def map_latent(latent: Latent, fn: Callable[[torch.Tensor], torch.Tensor]) -> Latent:

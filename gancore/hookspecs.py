@@ -22,6 +22,9 @@ Three kinds of hook:
   that implements them and their results are combined.
 * **Notification hooks** (``post_step``) are called on every active plugin
   and return nothing.
+* **The sampling hook** (``sampling_generator``) lets an add-on supply the
+  weights that samples are drawn with (an average of the generator's
+  weights, for example) wherever the core draws samples.
 """
 
 from __future__ import annotations
@@ -76,7 +79,13 @@ def build_generator(config, data):
         module's own input for ``n`` samples and ``forward(latent)`` maps it to
         samples of shape ``(n, *data.shape)`` in ``[-1, 1]``. Families with
         several networks (two generators, an encoder) return one module that
-        holds them all.
+        holds them all. ``forward`` may instead return a mapping with the
+        samples under ``"sample"`` and further named outputs of the same
+        pass (an encoder-decoder returns its code and reconstruction of the
+        real images in ``latent(n, batch=...)``); losses read them from
+        ``step.outputs``. A generator whose latent holds interpretable codes
+        declares them in ``latent_codes`` (a mapping from latent key to
+        :class:`gancore.generator.LatentCode`) for ``gan sample --traverse``.
     """
 
 
@@ -160,4 +169,28 @@ def post_step(step, phase):
         ``step.log(name, value)``.
     :param phase: ``"d"`` or ``"g"``.
     :return: nothing.
+    """
+
+
+@hookspec(firstresult=True)
+def sampling_generator(generator, state_for):
+    """Offer the generator that samples are drawn with, in place of the trained one.
+
+    Called wherever the core draws samples rather than trains: the trainer's
+    sample grids, ``gan sample`` (and anything else that loads a generator
+    through :func:`gancore.runs.load_generator`). Not called during training
+    updates, which always use the trained generator. Several plugins may
+    implement it; the first non-``None`` result (pluggy's LIFO order) wins.
+
+    :param generator: the trained generator module (bare, not wrapped for
+        distributed training), with the weights of the step being sampled.
+        Do not modify it.
+    :param state_for: ``state_for(plugin)`` returns that plugin's persistent
+        state, the same dict :meth:`gancore.step.Step.state_for` gives during
+        training; ``gan sample`` fills it from the checkpoint. Call it as
+        ``state_for(self)``.
+    :return: ``None`` to sample from ``generator`` itself, or an ``nn.Module``
+        following the same generator protocol (``latent``/``forward``), on
+        ``generator``'s device, for example a copy of ``generator`` holding
+        other weights.
     """

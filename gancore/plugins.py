@@ -306,5 +306,20 @@ class Run:
                     if not (impl.wrapper or impl.hookwrapper)]:
                 raise PluginError(f"family {self.family!r} does not implement the {hook} hook.")
 
+    def sampling_generator(self, generator: Any, state: dict[str, dict[str, Any]]) -> Any:
+        """The generator to draw samples with: one an active plugin offers
+        through the ``sampling_generator`` hook, else ``generator`` itself.
+
+        :param state: the run's plugin state (plugin name -> dict of tensors),
+            from the trainer or a checkpoint.
+        """
+        chosen = self.hook.sampling_generator(
+            generator=generator, state_for=lambda plugin: state.setdefault(self.name_of(plugin), {}))
+        if chosen is None:
+            return generator
+        if not callable(getattr(chosen, "latent", None)):
+            raise PluginError(f"sampling_generator returned a {type(chosen).__name__}, not a generator module.")
+        return chosen
+
     def versions(self) -> dict[str, str]:
         return {name: self.registry.version_of(name) for name in self.names}

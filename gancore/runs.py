@@ -59,8 +59,8 @@ def create_run_dir(config: TrainConfig) -> Path:
     """Create a fresh run directory and write its ``config.toml``."""
     path = run_dir(config)
     if list_checkpoints(path / "checkpoints"):
-        raise ConfigError(f"run directory {str(path)!r} already holds checkpoints: choose another --name, "
-                          "or remove it.")
+        raise ConfigError(f"run directory {str(path)!r} already holds checkpoints: continue it with "
+                          f"`gan train --resume {path}`, choose another --name, or remove it.")
     try:
         path.mkdir(parents=True, exist_ok=True)
         config.save(path / "config.toml")
@@ -80,18 +80,26 @@ def find_checkpoint(path: str | Path) -> Path:
     return found[-1]
 
 
-def load_generator(registry: Registry, path: str | Path, device: str = "cpu"
+def load_generator(registry: Registry, path: str | Path, device: str = "cpu", trained_weights: bool = False
                    ) -> tuple[nn.Module, DataSpec, TrainConfig, Checkpoint]:
-    """Rebuild a run's generator from a checkpoint (or a run's newest one)."""
+    """Rebuild a run's generator from a checkpoint (or a run's newest one).
+
+    The generator returned is the one an active plugin offers for sampling
+    (the ``sampling_generator`` hook, e.g. an average of the weights), unless
+    ``trained_weights`` is true or no plugin offers one.
+    """
     checkpoint = load_checkpoint(find_checkpoint(path), map_location=device)
     meta = checkpoint.meta
     try:
         config = make_config(meta["config"])
         spec = DataSpec.from_dict(meta["data"])
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} lacks its configuration: {exc}.") from None
+    except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
+        raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} lacks its configuration or has a damaged one: "
+                              f"{exc}.") from None
     run = registry.activate(config.plugins, config.options)
     generator = run.hook.build_generator(config=config, data=spec)
     check_generator(generator, run.family)
     load_weights(generator, checkpoint.generator, "generator")
+    if not trained_weights:
+        generator = run.sampling_generator(generator, dict(checkpoint.state.get("plugins", {})))
     return generator.to(device).eval(), spec, config, checkpoint

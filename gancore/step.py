@@ -17,7 +17,7 @@ from torch import nn
 
 from gancore.config import TrainConfig
 from gancore.data import Batch, DataSpec
-from gancore.generator import Latent
+from gancore.generator import Latent, samples_of
 
 
 @attrs.frozen
@@ -118,10 +118,20 @@ class Step:
 
     @property
     def fake(self) -> torch.Tensor:
-        """``generator(latent)``, computed once per phase.
+        """The samples of ``generator(latent)``, computed once per phase.
 
         Without gradients in phase ``"d"`` (D's loss must not reach G), with
         gradients in phase ``"g"``.
+        """
+        return samples_of(self.outputs)
+
+    @property
+    def outputs(self) -> Any:
+        """``generator(latent)`` as returned: the samples, or a mapping of named outputs.
+
+        A generator that returns a mapping (``{"sample": ..., "code": ...}``,
+        see :mod:`gancore.generator`) gives its family's losses every output
+        of the one forward pass; computed once per phase like :attr:`fake`.
         """
         if "fake" not in self._cache:
             if self.phase == "d":

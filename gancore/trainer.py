@@ -22,7 +22,8 @@ from gancore.checkpoint import Checkpoint, load_weights, module_tensors, rng_sta
 from gancore.config import TrainConfig
 from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import PluginError, TrainingError
-from gancore.generator import check_generator
+from gancore.generator import check_generator, samples_of
+from gancore.guard import NanGuard, StopSignals
 from gancore.plugins import Run
 from gancore.step import Step, loss_terms
 
@@ -77,6 +78,8 @@ class Trainer:
         self.config, self.run, self.run_dir = config, run, Path(run_dir)
         self.acc = accelerator or make_accelerator(config)
         self.spec = dataset.spec
+        if config.deterministic:
+            torch.use_deterministic_algorithms(True)
         set_seed(config.seed)
         G, D = build_models(run, config, self.spec)
         opt_g = make_optimizer(config, G.parameters(), config.lr_g)
@@ -88,6 +91,9 @@ class Trainer:
         self.plugin_state: dict[str, dict[str, torch.Tensor]] = {}
         self.index = 0
         self.progress = progress and self.acc.is_main_process
+        self.guard = NanGuard(config.nan, config.nan_limit, self.run_dir / "checkpoints")
+        #: The signal (number) that stopped ``fit`` early, after a final checkpoint.
+        self.stopped_by: int | None = None
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
         self._fixed = self._fixed_latent()
@@ -134,8 +140,15 @@ class Trainer:
                 if term in terms:
                     raise PluginError(f"two plugins return a loss term named {term!r} in phase {phase!r}.")
                 terms[term] = value
+        if not self.guard.terms_ok(terms, phase, self.index):
+            return
         total = sum(terms.values())
         self.acc.backward(total)
+        # Under fp16 the loss scaler itself skips updates with overflowing gradients.
+        module = self.discriminator if phase == "d" else self.generator
+        if self.acc.scaler is None and not self.guard.grads_ok(module, terms, phase, self.index):
+            optimizer.zero_grad(set_to_none=True)
+            return
         optimizer.step()
         with torch.no_grad():
             hook.post_step(step=step, phase=phase)
@@ -153,6 +166,13 @@ class Trainer:
                    desc=self.run.family)
         started = time.perf_counter()
         last = None
+        with StopSignals() as stop:
+            last = self._loop(bar, started, stop)
+        bar.close()
+        return last
+
+    def _loop(self, bar, started: float, stop: StopSignals) -> Path | None:
+        config, last = self.config, None
         while self.index < config.steps:
             self._set_learning_rates()
             step = None
@@ -173,9 +193,13 @@ class Trainer:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if "/" in k}, refresh=False)
             if (config.sample_every and self.index % config.sample_every == 0) or done:
                 self.save_samples()
-            if (config.checkpoint_every and self.index % config.checkpoint_every == 0) or done:
+            if config.eval_every and (self.index % config.eval_every == 0 or done):
+                self.log_evaluation()
+            if (config.checkpoint_every and self.index % config.checkpoint_every == 0) or done or stop.received:
                 last = self.save_checkpoint()
-        bar.close()
+            if stop.received:
+                self.stopped_by = stop.received
+                break
         return last
 
     def _set_learning_rates(self) -> None:
@@ -203,19 +227,41 @@ class Trainer:
                 + ". Training stopped; the last checkpoint written before this point is intact. Try a lower "
                   "learning rate, a different regularizer weight, or fp32 precision.")
         row = {"step": self.index, "time": round(elapsed, 3), **values}
+        if self.guard.skipped:
+            row["nan_skipped"] = self.guard.skipped
         if self.acc.is_main_process:
             with (self.run_dir / "metrics.jsonl").open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
         return row
 
+    def log_evaluation(self) -> dict[str, float]:
+        """Measure the quick figures of :func:`gancore.evaluation.training_metrics` and append them
+        to ``metrics.jsonl`` as one row (``step``, ``eval/...``). Main process only; a fixed seed, so
+        rows of different steps compare the same latent draw."""
+        if not self.acc.is_main_process:
+            return {}
+        from gancore.evaluation import training_metrics
+
+        rng_before = torch.get_rng_state()
+        values = training_metrics(self.sampling_generator(), self.spec, self.config.eval_samples, self.config.seed)
+        torch.set_rng_state(rng_before)
+        if values:
+            with (self.run_dir / "metrics.jsonl").open("a") as handle:
+                handle.write(json.dumps({"step": self.index, **values}) + "\n")
+        return values
+
     # -- outputs -----------------------------------------------------------------
+    def sampling_generator(self) -> nn.Module:
+        """The generator samples are drawn with (see the ``sampling_generator`` hook)."""
+        return self.run.sampling_generator(self.generator, self.plugin_state)
+
     @torch.no_grad()
     def sample_fixed(self) -> torch.Tensor:
-        generator = self.generator
+        generator = self.sampling_generator()
         was_training = generator.training
         generator.eval()
         try:
-            return generator(self._fixed)
+            return samples_of(generator(self._fixed))
         finally:
             generator.train(was_training)
 
@@ -235,7 +281,9 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything but the weights needed to continue this run."""
         return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "plugins": self.plugin_state, "sampler": self.sampler.state_dict(), "rng": rng_state()}
+                "plugins": self.plugin_state, "sampler": self.sampler.state_dict(), "rng": rng_state(),
+                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "count": self._count},
+                "scaler": self.acc.scaler.state_dict() if self.acc.scaler is not None else None}
 
     def save_checkpoint(self) -> Path | None:
         self.acc.wait_for_everyone()
@@ -264,4 +312,10 @@ class Trainer:
                                   for name, values in state["plugins"].items()})
         self.sampler.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
+        self.guard.skipped = int(state.get("nan_skipped", 0))
+        if self.acc.scaler is not None and state.get("scaler"):
+            self.acc.scaler.load_state_dict(state["scaler"])
+        logs = state.get("logs", {"sums": {}, "count": 0})
+        self._sums = {name: value.to(self.acc.device) for name, value in logs["sums"].items()}
+        self._count = int(logs["count"])
         self.index = checkpoint.step

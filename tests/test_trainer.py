@@ -120,3 +120,54 @@ def test_config_evolve_keeps_validation():
     config = make_config({"steps": 3})
     with pytest.raises(Exception):
         attrs.evolve(config, steps=-1)
+
+
+class Zeroed:
+    """An add-on offering, for sampling, a copy of the generator with every weight zero."""
+
+    def __init__(self, bad: bool = False):
+        self.bad = bad
+
+    @hookimpl
+    def post_step(self, step, phase):
+        step.state_for(self)["seen"] = torch.ones(())
+
+    @hookimpl
+    def sampling_generator(self, generator, state_for):
+        if not state_for(self):
+            return None
+        if self.bad:
+            return torch.zeros(3)
+        import copy
+
+        zeroed = copy.deepcopy(generator)
+        for tensor in zeroed.parameters():
+            tensor.data.zero_()
+        return zeroed
+
+
+def test_sampling_generator_hook_chooses_what_grids_and_loaders_sample_with(tmp_path):
+    from gancore.errors import PluginError
+    from gancore.runs import load_generator
+
+    registry = Registry()
+    registry.add("gan", GAN)
+    registry.add("zeroed", Zeroed)
+    config = make_config({"plugins": ["gan", "zeroed"], "data": "ring", "steps": 1, "batch_size": 8,
+                          "sample_every": 0, "checkpoint_every": 0, "out": str(tmp_path), "name": "z",
+                          "options": {"gan": {"hidden": 8, "layers": 1}}})
+    run = registry.activate(config.plugins, config.options)
+    trainer = Trainer(config, run, load_data("ring"), tmp_path / "z", progress=False)
+    assert trainer.sampling_generator() is trainer.generator  # no state yet: the plugin offers nothing
+    trainer.fit()
+    bias = trainer.generator.net[-1].bias
+    assert torch.equal(trainer.sample_fixed(), torch.zeros_like(trainer.sample_fixed()))
+    assert bias.abs().sum() > 0  # the trained generator itself is untouched
+    generator, *_ = load_generator(registry, tmp_path / "z")
+    assert all(p.abs().sum() == 0 for p in generator.parameters())
+    generator, *_ = load_generator(registry, tmp_path / "z", trained_weights=True)
+    assert torch.equal(generator.net[-1].bias, bias)
+    bad = registry.activate(["gan"], {"gan": {"hidden": 8, "layers": 1}})
+    bad.register(registry.add("broken", Zeroed), {"bad": True})
+    with pytest.raises(PluginError, match="not a generator"):
+        bad.sampling_generator(trainer.generator, {"broken": {"x": torch.ones(())}})

@@ -1,0 +1,380 @@
+"""Evaluating a generator: which metrics fit which data, and ``eval.json``.
+
+:func:`evaluate` is what ``gan eval`` runs: it draws ``n`` samples from a
+generator with a seeded latent (the same numbers every time), measures the
+chosen metrics and returns them with the provenance a reader needs to
+reproduce them. :func:`training_metrics` is the small, fast subset the
+trainer logs every ``--eval-every`` steps.
+
+Which feature extractor measures what:
+
+* ``digits``, ``mnist`` (embedded): the cached classifier of
+  :mod:`gancore.metrics` (fid, kid, is, modes = class histogram, accuracy =
+  GAN-test for conditional generators).
+* ``ring``: modes covered and high-quality share (``modes``).
+* any other image data: Inception-v3 (the FID network) through torchmetrics
+  and torch-fidelity, with weights read from a local safetensors file (fid,
+  kid, is); nothing is ever downloaded or unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from gancore import __version__
+from gancore import metrics as M
+from gancore.data import DataSpec
+from gancore.errors import ConfigError
+
+METRICS = ("fid", "kid", "is", "modes", "accuracy")
+INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.safetensors"
+INCEPTION_ENV = "GANCORE_INCEPTION_WEIGHTS"
+BATCH = 500
+
+
+def extractor_kind(spec: DataSpec) -> str:
+    """``classifier``, ``ring`` or ``inception``: how samples of this data are measured."""
+    if spec.name in M.CLASSIFIER_DATA and tuple(spec.shape) == {"digits": (1, 8, 8), "mnist": (1, 28, 28)}[spec.name]:
+        return "classifier"
+    if spec.name == "ring":
+        return "ring"
+    if spec.is_image:
+        return "inception"
+    raise ConfigError(f"no metrics for data {spec.name!r} of shape {spec.shape}.")
+
+
+def default_metrics(spec: DataSpec, conditional: bool) -> tuple[str, ...]:
+    kind = extractor_kind(spec)
+    if kind == "classifier":
+        return ("fid", "modes", "accuracy") if conditional else ("fid", "modes")
+    if kind == "ring":
+        return ("modes",)
+    return ("fid",)
+
+
+@torch.no_grad()
+def generate(generator: torch.nn.Module, n: int, seed: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` samples on the CPU from one seeded CPU generator, drawn in batches."""
+    rng = torch.Generator().manual_seed(seed)
+    was_training = generator.training
+    generator.eval()
+    out = []
+    try:
+        for start in range(0, n, BATCH):
+            count = min(BATCH, n - start)
+            part = None if labels is None else labels[start:start + count]
+            out.append(generator(generator.latent(count, labels=part, rng=rng)).detach().float().cpu())
+    finally:
+        generator.train(was_training)
+    return torch.cat(out)
+
+
+# --- Inception ------------------------------------------------------------------------------
+
+def find_inception_weights(path: str | os.PathLike | None) -> Path:
+    """The Inception weights file: ``path``, else ``$GANCORE_INCEPTION_WEIGHTS``, else the torch hub cache."""
+    if path is None and os.environ.get(INCEPTION_ENV):
+        path = os.environ[INCEPTION_ENV]
+    if path is None:
+        candidate = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+        if candidate.is_file():
+            return candidate
+        raise ConfigError(
+            "Inception metrics (fid/kid/is on data other than digits, mnist and ring) need the FID Inception-v3 "
+            "weights as a local safetensors file, and gancore never downloads them. Get "
+            "weights-inception-2015-12-05-6726825d.pth (torch-fidelity's release), convert it once with "
+            "`python -c \"import torch, safetensors.torch as s; s.save_file(torch.load('IN.pth', "
+            "weights_only=True), 'OUT.safetensors')\"`, then pass --inception-weights OUT.safetensors, set "
+            f"${INCEPTION_ENV}, or put it at {str(candidate)!r}. Also install the extra: "
+            "pip install 'gancore[inception]'.")
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--inception-weights {str(path)!r} does not exist.")
+    return path
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ConfigError(f"--inception-weights {str(path)!r} is not a readable safetensors file ({exc}); "
+                          "gancore does not read pickled .pth files: convert it (see `gan eval --help`).") from None
+
+
+class _TorchWithLoad:
+    """``torch`` as torch-fidelity sees it while building the network: ``load`` returns the given state."""
+
+    def __init__(self, state: dict[str, torch.Tensor]):
+        self._state = state
+
+    def load(self, *_args, **_kwargs) -> dict[str, torch.Tensor]:
+        return self._state
+
+    def __getattr__(self, name: str):
+        return getattr(torch, name)
+
+
+def inception_extractor(weights: Path) -> torch.nn.Module:
+    """torchmetrics' ``NoTrainInceptionV3`` (the FID network) with weights from a safetensors file.
+
+    torch-fidelity reads weight files with ``torch.load(..., weights_only=False)``
+    (unpickling). While the network is built, that module's ``torch.load`` is
+    routed to a safetensors reader, so no pickle is ever read.
+    """
+    try:
+        import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
+        from torchmetrics.image.fid import NoTrainInceptionV3
+    except ImportError:
+        raise ConfigError("Inception metrics need torch-fidelity: pip install 'gancore[inception]' "
+                          "(or pip install torch-fidelity).") from None
+    state = _read_safetensors(weights)
+    proxy = _TorchWithLoad(state)
+    original = tf_inception.torch
+    tf_inception.torch = proxy
+    try:
+        return NoTrainInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"], str(weights))
+    except RuntimeError as exc:
+        raise ConfigError(f"--inception-weights {str(weights)!r} does not hold the FID Inception-v3 weights: "
+                          f"{str(exc).splitlines()[0]}") from None
+    finally:
+        tf_inception.torch = original
+
+
+def _to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+@torch.no_grad()
+def inception_outputs(net: torch.nn.Module, x: torch.Tensor, batch: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pool features ``(N, 2048)`` and class probabilities ``(N, 1008)`` of images in ``[-1, 1]``."""
+    features, probs = [], []
+    for start in range(0, len(x), batch):
+        pool, logits = net(_to_uint8_rgb(x[start:start + batch]))
+        features.append(pool.double())
+        probs.append(torch.softmax(logits.double(), dim=1))
+    return torch.cat(features), torch.cat(probs)
+
+
+# --- evaluate ---------------------------------------------------------------------------------
+
+def _versions(meta: Mapping[str, Any]) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {"gancore": __version__, "gancore_at_training": meta.get("gancore_version"),
+            "plugins_at_training": meta.get("plugins", {}), "torch": torch.__version__,
+            "torchmetrics": installed("torchmetrics"), "torch_fidelity": installed("torch-fidelity"),
+            "python": platform.python_version()}
+
+
+def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...] | None = None, n: int = 10_000,
+             seed: int = 0, inception_weights: str | None = None, real: Callable[[], torch.Tensor] | None = None,
+             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure ``metrics`` of ``generator`` on ``n`` seeded samples.
+
+    :param real: for Inception metrics, a function returning the real images
+        (``[-1, 1]``) to compare with.
+    :return: ``{"results": {metric: {...}}, "provenance": {...}}``; every
+        result holds its value(s) and the extractor, sample counts and split
+        it was measured with.
+    """
+    if n < 2:
+        raise ConfigError(f"bad value for -n: at least 2 samples are needed, got {n}.")
+    conditional = bool(getattr(generator, "conditional", False))
+    metrics = tuple(dict.fromkeys(metrics or default_metrics(spec, conditional)))
+    for metric in metrics:
+        if metric not in METRICS:
+            raise ConfigError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}.")
+    kind = extractor_kind(spec)
+    if "accuracy" in metrics and not conditional:
+        raise ConfigError("--metric accuracy (GAN-test) needs a conditional generator, which can be asked for a label.")
+    if "accuracy" in metrics and kind != "classifier":
+        raise ConfigError(f"--metric accuracy needs a classifier for the data; there is none for {spec.name!r}.")
+    if kind == "ring" and set(metrics) - {"modes"}:
+        raise ConfigError("ring data has only the modes metric (modes covered, high-quality share).")
+    if kind == "inception" and "modes" in metrics:
+        raise ConfigError(f"--metric modes needs a classifier or the ring; {spec.name!r} has neither.")
+
+    results: dict[str, Any] = {}
+    provenance: dict[str, Any] = {"data": spec.name, "shape": list(spec.shape), "n_fake": n, "seed": seed,
+                                  "latent": f"generator.latent(n, rng=torch.Generator().manual_seed({seed})), "
+                                            f"batches of {BATCH}"}
+    samples = generate(generator, n, seed)
+    if kind == "ring":
+        results["modes"] = {**M.ring_modes_metrics(samples), "n_fake": n, "extractor": "ring modes (8, 3 std)"}
+        provenance["extractor"] = {"name": "ring-modes", "modes": 8}
+    elif kind == "classifier":
+        clf = M.load_classifier(spec.name, log=log)
+        provenance["extractor"] = clf.describe()
+        features = clf.features(samples)
+        ref = M.reference_stats(clf)
+        split = M.real_split(spec.name)
+        common = {"extractor": f"classifier-{spec.name}@{clf.recipe_hash}", "n_fake": n}
+        if "fid" in metrics:
+            fid = M.frechet_distance(*M.gaussian_stats(features), ref["mu"], ref["sigma"])
+            results["fid"] = {"fid": fid, "floor": ref["floor"], "ratio": fid / ref["floor"], **common,
+                              "n_real": ref["n_real"], "n_floor": ref["n_floor"],
+                              "real_split": f"train ({ref['n_real']} of {spec.name}, split seed {M.SPLIT_SEED}); "
+                                            f"floor: held-out ({ref['n_floor']}) vs train"}
+        if "kid" in metrics:
+            real_features = clf.features(split["train_x"])
+            mean, std = M.kernel_distance(features, real_features, seed=seed)
+            floor, _ = M.kernel_distance(clf.features(split["test_x"]), real_features, seed=seed)
+            results["kid"] = {"kid": mean, "kid_std": std, "floor": floor, **common, "n_real": len(real_features),
+                              "subsets": 100, "subset_size": min(1000, n, len(real_features)),
+                              "real_split": "train; floor: held-out vs train"}
+        if "is" in metrics:
+            mean, std = M.inception_score(torch.softmax(clf.logits(samples).double(), 1), splits=10)
+            real_is, _ = M.inception_score(torch.softmax(clf.logits(split["test_x"]).double(), 1), splits=1)
+            results["is"] = {"is": mean, "is_std": std, "splits": 10, "real_held_out": real_is, **common}
+        if "modes" in metrics:
+            results["modes"] = {**M.class_histogram(clf.predict(samples), spec.num_classes or 10),
+                                "num_classes": spec.num_classes or 10, **common}
+        if "accuracy" in metrics:
+            labels = torch.arange(n) % generator.num_classes
+            predicted = clf.predict(generate(generator, n, seed, labels=labels))
+            results["accuracy"] = {"accuracy": M.gan_test_accuracy(predicted, labels),
+                                   "classifier_test_accuracy": clf.accuracy, **common,
+                                   "labels": f"arange(n) % {generator.num_classes}"}
+    else:
+        weights = find_inception_weights(inception_weights)
+        net = inception_extractor(weights)
+        if real is None:
+            raise ConfigError("Inception metrics need the real data of the run.")
+        real_x = real()
+        fake_features, fake_probs = inception_outputs(net, samples)
+        provenance["extractor"] = {"name": "inception-v3-compat (torch-fidelity via torchmetrics)",
+                                   "weights": str(weights), "weights_sha256": _sha256(weights),
+                                   "features": "pool3 (2048)", "resize": "bilinear to 299, uint8 input"}
+        common = {"extractor": "inception-v3-compat", "n_fake": n}
+        if "fid" in metrics or "kid" in metrics:
+            real_features, _ = inception_outputs(net, real_x)
+            if "fid" in metrics:
+                results["fid"] = {"fid": M.fid_from_features(fake_features, real_features), **common,
+                                  "n_real": len(real_x), "real_split": "all training images"}
+            if "kid" in metrics:
+                mean, std = M.kernel_distance(fake_features, real_features, seed=seed)
+                results["kid"] = {"kid": mean, "kid_std": std, **common, "n_real": len(real_x),
+                                  "subsets": 100, "subset_size": min(1000, n, len(real_x))}
+        if "is" in metrics:
+            mean, std = M.inception_score(fake_probs, splits=10)
+            results["is"] = {"is": mean, "is_std": std, "splits": 10, **common}
+    return {"metrics": list(metrics), "results": results, "provenance": provenance}
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, ...] | None = None, n: int = 10_000,
+                        seed: int = 0, inception_weights: str | None = None,
+                        log: Callable[[str], None] | None = None) -> tuple[dict[str, Any], Path]:
+    """Evaluate a run's newest checkpoint (or the given one); returns the record and the run directory."""
+    from gancore.runs import load_generator
+
+    generator, spec, config, checkpoint = load_generator(registry, path)
+
+    def real() -> torch.Tensor:
+        from gancore.data import load_data
+
+        dataset = load_data(config.data, config.data_root, False, config.image_size)
+        return dataset.x.float().div(127.5).sub(1.0) if dataset.x.dtype == torch.uint8 else dataset.x
+
+    record = evaluate(generator, spec, metrics, n, seed, inception_weights, real, log)
+    record["provenance"].update({"checkpoint": str(checkpoint.path), "step": checkpoint.step,
+                                 "family": checkpoint.meta.get("family"),
+                                 "regularizers": checkpoint.meta.get("regularizers", {}),
+                                 "versions": _versions(checkpoint.meta)})
+    run_dir = checkpoint.path.parent.parent if checkpoint.path.parent.name == "checkpoints" else checkpoint.path
+    return record, run_dir
+
+
+def write_eval(record: Mapping[str, Any], path: Path) -> Path:
+    """Write ``eval.json`` atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True, allow_nan=True))
+        tmp.replace(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror}.") from None
+    return path
+
+
+def table_rows(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``(metric, value, details)`` rows for a printed table or a report."""
+    rows = []
+    for metric, result in record["results"].items():
+        if metric == "fid":
+            value = f"{result['fid']:.3f}"
+            detail = (f"floor {result['floor']:.3f} ({result['fid'] / result['floor']:.2f}x)" if "floor" in result
+                      else "") + f"  n_fake={result['n_fake']} n_real={result['n_real']}"
+        elif metric == "kid":
+            value = f"{result['kid']:.5f} ± {result['kid_std']:.5f}"
+            detail = (f"floor {result['floor']:.5f}  " if "floor" in result else "") + f"n_fake={result['n_fake']}"
+        elif metric == "is":
+            value = f"{result['is']:.3f} ± {result['is_std']:.3f}"
+            detail = f"real held-out {result['real_held_out']:.3f}" if "real_held_out" in result else ""
+        elif metric == "modes" and "classes_covered" in result:
+            value = f"{result['classes_covered']}/{result['num_classes']} classes"
+            detail = f"KL to uniform {result['kl_uniform']:.4f} nats; counts {result['counts']}"
+        elif metric == "modes":
+            value = f"{result['modes']}/8 modes"
+            detail = f"high quality {100 * result['high_quality']:.1f}%; median {result['median_distance_std']:.1f} std"
+        else:
+            value = f"{100 * result['accuracy']:.1f}%"
+            detail = f"classifier test accuracy {100 * result['classifier_test_accuracy']:.1f}%"
+        rows.append((metric, value, detail.strip()))
+    return rows
+
+
+def format_table(record: Mapping[str, Any]) -> str:
+    rows = [("metric", "value", "details")] + table_rows(record)
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    return "\n".join(f"{m:<{widths[0]}}  {v:<{widths[1]}}  {d}".rstrip() for m, v, d in rows)
+
+
+# --- during training -------------------------------------------------------------------------------
+
+def training_metrics(generator: torch.nn.Module, spec: DataSpec, n: int, seed: int) -> dict[str, float]:
+    """Quick figures for ``metrics.jsonl`` every ``--eval-every`` steps.
+
+    Classifier data: ``eval/fid``, ``eval/fid_floor``, ``eval/classes_covered``;
+    ring: ``eval/modes``, ``eval/high_quality``; other data: nothing (Inception
+    is too slow to run inside training on a CPU; use ``gan eval``).
+    """
+    kind = extractor_kind(spec) if spec.is_image or spec.name == "ring" else None
+    if kind == "ring":
+        found = M.ring_modes_metrics(generate(generator, n, seed))
+        return {"eval/modes": found["modes"], "eval/high_quality": found["high_quality"]}
+    if kind == "classifier":
+        clf = M.load_classifier(spec.name)
+        samples = generate(generator, n, seed)
+        fid = M.classifier_fid(clf, samples)
+        covered = M.class_histogram(clf.predict(samples), spec.num_classes or 10)["classes_covered"]
+        return {"eval/fid": fid["fid"], "eval/fid_floor": fid["floor"], "eval/classes_covered": covered}
+    return {}
+
+
+__all__ = ["METRICS", "evaluate", "evaluate_checkpoint", "format_table", "table_rows", "training_metrics",
+           "write_eval", "inception_extractor", "find_inception_weights", "generate"]

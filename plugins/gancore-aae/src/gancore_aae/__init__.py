@@ -1,0 +1,124 @@
+"""Adversarial autoencoder (Makhzani et al., 2016) as a gancore family.
+
+An encoder ``q(z | x)`` and a decoder ``p(x | z)`` are trained as an
+autoencoder while a discriminator on the *code* makes the aggregated
+posterior ``q(z)`` match a prior ``p(z) = N(0, I)``. Per step:
+
+* regularisation, discriminator: ``max_D E_{z ~ p(z)}[log D(z)] + E_x[log(1 - D(E(x)))]``
+  (prior samples are D's "real" inputs, codes its "fake" ones);
+* reconstruction + regularisation, encoder and decoder::
+
+      L = reconstruction_weight * E_x ||Dec(E(x)) - x||^2      (mean squared error)
+        + adversarial_weight    * -E_x[log D(E(x))]             (non-saturating)
+
+  The paper alternates a reconstruction phase and a regularisation phase;
+  here both terms enter the one generator update of the step (logged as
+  ``g/reconstruction`` and ``g/adversarial``).
+
+``variant="supervised"`` is the paper's supervised AAE: the decoder also
+gets the label (a learned embedding of it), so the code only has to carry
+style; sampling is then conditional and ``gan sample --label`` works.
+
+Contract: the generator module holds encoder and decoder. Its latent for
+the prior samples is ``{"z": z}`` (plus ``"labels"``); in training the trainer
+passes the real batch, so the latent also carries ``"x"`` and ``forward``
+returns named outputs ``{"sample": Dec(z), "code": E(x), "reconstruction":
+Dec(E(x))}`` (see :mod:`gancore.generator`), which the losses read from
+``step.outputs``. No trainer special case is needed.
+
+Defaults: encoder, decoder and discriminator are MLPs with two hidden layers
+of 1000 units (the paper's MNIST networks), an 8-dimensional Gaussian code,
+Adam lr 2e-4, betas (0.5, 0.999) (the paper used SGD with momentum).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from gancore import hookimpl
+from gancore.data import DataSpec
+from gancore.errors import PluginError
+from gancore.generator import Generator
+from gancore.losses import logistic_d, logistic_g
+from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.step import DiscriminatorView
+
+VARIANTS = ("unsupervised", "supervised")
+
+
+class AdversarialAutoencoder(Generator):
+    """Encoder ``E: x -> z`` and decoder ``Dec: z (+ label) -> x``; samples are ``Dec(z)``, ``z ~ N(0, I)``."""
+
+    labels_from_batch = True  # reconstructions decode E(x) with x's own label
+
+    def __init__(self, spec: DataSpec, code_dim: int, hidden: int = 1000, layers: int = 2, num_classes: int = 0):
+        super().__init__(code_dim, num_classes)
+        self.encoder = MLPDiscriminator(spec, hidden, layers, outputs=code_dim)
+        self.decoder = MLPGenerator(spec, code_dim, hidden, layers, num_classes=num_classes)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder.head(self.encoder.features(x))
+
+    def latent(self, n, labels=None, batch=None, rng=None):
+        latent = super().latent(n, labels=labels, batch=batch, rng=rng)
+        if batch is None:
+            return latent
+        latent = dict(latent) if isinstance(latent, dict) else {"z": latent}
+        latent["x"] = batch.x[:n]
+        return latent
+
+    def _decode(self, z: torch.Tensor, latent) -> torch.Tensor:
+        return self.decoder({"z": z, "labels": latent["labels"]} if self.conditional else z)
+
+    def forward(self, latent):
+        if isinstance(latent, torch.Tensor):
+            return self.decoder(latent)
+        sample = self._decode(latent["z"], latent)
+        if "x" not in latent:
+            return sample
+        code = self.encode(latent["x"])
+        return {"sample": sample, "code": code, "reconstruction": self._decode(code, latent)}
+
+
+class AAE:
+    """Makhzani et al. 2016: autoencoder + adversarial D on the code (Gaussian prior); supervised variant."""
+
+    def __init__(self, variant: str = "unsupervised", hidden: int = 1000, layers: int = 2,
+                 reconstruction_weight: float = 1.0, adversarial_weight: float = 1.0):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        if reconstruction_weight <= 0 or adversarial_weight < 0:
+            raise ValueError("reconstruction_weight must be > 0 and adversarial_weight >= 0")
+        self.variant, self.hidden, self.layers = variant, int(hidden), int(layers)
+        self.reconstruction_weight, self.adversarial_weight = float(reconstruction_weight), float(adversarial_weight)
+
+    @hookimpl
+    def default_config(self, data):
+        return {"latent_dim": 8} if data.is_image else {"latent_dim": 2}
+
+    @hookimpl
+    def build_generator(self, config, data):
+        classes = 0
+        if self.variant == "supervised":
+            if data.num_classes < 1:
+                raise PluginError(f"gancore-aae variant 'supervised' needs labelled data; {data.name!r} has none.")
+            classes = data.num_classes
+        return AdversarialAutoencoder(data, config.latent_dim, self.hidden, self.layers, classes)
+
+    @hookimpl
+    def build_discriminator(self, config, data):
+        return MLPDiscriminator(DataSpec("code", (config.latent_dim,)), self.hidden, self.layers)
+
+    @hookimpl
+    def d_loss(self, step):
+        prior, code, D = step.latent["z"], step.outputs["code"], step.discriminator
+        scores = D(torch.cat([prior, code]))
+        step.views = (DiscriminatorView(real=prior, fake=code, score=D, parameters=step.D.parameters),)
+        return logistic_d(*scores.split([len(prior), len(code)]))
+
+    @hookimpl
+    def g_loss(self, step):
+        outputs = step.outputs
+        return {"reconstruction": self.reconstruction_weight * F.mse_loss(outputs["reconstruction"], step.real),
+                "adversarial": self.adversarial_weight * logistic_g(step.discriminator(outputs["code"]))}

@@ -1,0 +1,87 @@
+"""EBGAN (Zhao, Mathieu and LeCun, 2017) as a gancore family.
+
+The discriminator is an auto-encoder whose reconstruction error is an
+energy, low on the data and high elsewhere:
+
+    D(x) = mean over x's elements of (Dec(Enc(x)) - x)^2      (one value per sample)
+    L_D  = E[D(x)] + E[max(0, m - D(G(z)))]                   (margin m)
+    L_G  = E[D(G(z))] + lambda_PT * PT(S)
+
+where ``S`` are the encoder's codes of the fake batch and the pulling-away
+term ``PT(S) = 1/(N(N-1)) * sum_{i != j} cos^2(s_i, s_j)`` pushes the
+generator's samples apart in the encoder's space (EBGAN-PT).
+
+Networks: a convolutional auto-encoder for images (strided convolutions with
+BatchNorm and LeakyReLU(0.2) down to a ``code_dim`` code, transposed
+convolutions back, as the paper's EBGAN-PT models), MLPs for vector data
+(``ring``); a DCGAN generator. Defaults: ``margin = 1`` (the paper grid-
+searches m; the energy here is a per-element mean, so m does not depend on
+the image size), ``pt_weight = 0.1`` (the paper's lambda_PT), Adam, lr 2e-4,
+betas (0.5, 0.999).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gancore import hookimpl
+from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvGenerator, MLPGenerator
+
+
+def margin_d_loss(real_energy: torch.Tensor, fake_energy: torch.Tensor, margin: float) -> torch.Tensor:
+    """EBGAN's discriminator loss ``E[D(x)] + E[max(0, m - D(G(z)))]`` on per-sample energies."""
+    return real_energy.mean() + torch.relu(margin - fake_energy).mean()
+
+
+def pulling_away(codes: torch.Tensor) -> torch.Tensor:
+    """``1/(N(N-1)) * sum_{i != j} cos^2(s_i, s_j)`` over a batch of codes (0 for fewer than 2)."""
+    n = codes.shape[0]
+    if n < 2:
+        return codes.sum() * 0.0
+    s = torch.nn.functional.normalize(codes.flatten(1), dim=1)
+    cos2 = (s @ s.T).pow(2)
+    return (cos2.sum() - cos2.diagonal().sum()) / (n * (n - 1))
+
+
+class EBGAN:
+    """Zhao et al. 2017: auto-encoder discriminator (energy = reconstruction MSE), margin loss, pulling-away term."""
+
+    def __init__(self, margin: float = 1.0, pt_weight: float = 0.1, code_dim: int = 64, width: int = 64,
+                 hidden: int = 256, norm: str = "batch"):
+        if not margin > 0:
+            raise ValueError(f"the margin must be > 0, got {margin}")
+        if not pt_weight >= 0:
+            raise ValueError(f"pt_weight must be >= 0, got {pt_weight}")
+        self.margin, self.pt_weight = float(margin), float(pt_weight)
+        self.code_dim, self.width, self.hidden, self.norm = int(code_dim), int(width), int(hidden), norm
+
+    @hookimpl
+    def default_config(self, data):
+        return {} if data.is_image else {"latent_dim": 8}
+
+    @hookimpl
+    def build_generator(self, config, data):
+        if not data.is_image:
+            return MLPGenerator(data, config.latent_dim, self.hidden)
+        return ConvGenerator(data, config.latent_dim, self.width)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        return AutoEncoderDiscriminator(
+            AutoEncoder(data, self.code_dim, self.width, self.hidden, norm=self.norm), error="mse")
+
+    @hookimpl
+    def d_loss(self, step):
+        real_energy, fake_energy = step.real_and_fake_scores()
+        step.log("ebgan/energy_real", real_energy.mean())
+        step.log("ebgan/energy_fake", fake_energy.mean())
+        return margin_d_loss(real_energy, fake_energy, self.margin)
+
+    @hookimpl
+    def g_loss(self, step):
+        # In phase "g", step.D is the frozen discriminator module itself.
+        energy, codes = step.D.error_and_code(step.fake)
+        terms = {"loss": energy.mean()}
+        if self.pt_weight:
+            terms["pt"] = self.pt_weight * pulling_away(codes)
+        return terms

@@ -1,0 +1,150 @@
+"""EBGAN: energy, margin loss and pulling-away term by hand; networks; CLI runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from gancore_ebgan import EBGAN, margin_d_loss, pulling_away
+from torch import nn
+
+from gancore.data import DataSpec
+from gancore.nets import AutoEncoder, AutoEncoderDiscriminator
+from gancore.step import Step
+
+
+class _FixedAE(nn.Module):
+    """An 'auto-encoder' returning scripted reconstructions and codes."""
+
+    def __init__(self, reconstruction, code):
+        super().__init__()
+        self.reconstruction, self.code = reconstruction, code
+
+    def forward(self, x):
+        return self.reconstruction[: len(x)], self.code[: len(x)]
+
+
+def test_energy_is_the_per_sample_mean_squared_reconstruction_error():
+    x = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
+    D = AutoEncoderDiscriminator(_FixedAE(torch.tensor([[1.0, 1.0], [0.0, 0.0]]), torch.zeros(2, 3)), "mse")
+    # sample 0: (1 + 0) / 2 ; sample 1: (4 + 1) / 2
+    assert D(x).tolist() == pytest.approx([0.5, 2.5])
+    l1 = AutoEncoderDiscriminator(_FixedAE(torch.tensor([[1.0, 1.0], [0.0, 0.0]]), torch.zeros(2, 3)), "l1")
+    assert l1(x).tolist() == pytest.approx([0.5, 1.5])
+
+
+def test_margin_hinge_by_hand():
+    real, fake = torch.tensor([0.2, 0.4]), torch.tensor([0.5, 1.5])
+    # 0.3 + (max(0, 1 - 0.5) + max(0, 1 - 1.5)) / 2 = 0.3 + 0.25
+    assert margin_d_loss(real, fake, 1.0).item() == pytest.approx(0.55)
+    # a larger margin makes both fakes count: 0.3 + (1.5 + 0.5) / 2
+    assert margin_d_loss(real, fake, 2.0).item() == pytest.approx(1.3)
+
+
+def test_pulling_away_term_by_hand():
+    codes = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    # cos^2: (1,2) = 0, (1,3) = 1/2, (2,3) = 1/2; sum over ordered pairs i != j = 2; N(N-1) = 6
+    assert pulling_away(codes).item() == pytest.approx(1 / 3)
+    assert pulling_away(torch.tensor([[1.0, 2.0], [2.0, 4.0]])).item() == pytest.approx(1.0)  # parallel
+    assert pulling_away(torch.eye(4)).item() == pytest.approx(0.0)  # orthogonal
+    assert pulling_away(torch.ones(1, 3)).item() == 0.0
+
+
+def test_losses_through_the_hooks():
+    real, fake = torch.zeros(2, 2), torch.ones(3, 2)
+    recon = torch.tensor([[0.0, 0.2], [0.4, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    codes = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    D = AutoEncoderDiscriminator(_FixedAE(recon, codes), "mse")
+    logs = {}
+
+    class _Step:
+        real_and_fake_scores = Step.real_and_fake_scores
+
+        def __init__(self):
+            self.real, self.fake, self.discriminator = real, fake, D
+
+        def log(self, name, value):
+            logs[name] = value
+
+    family = EBGAN(margin=1.0, pt_weight=0.1)
+    # real energies: 0.02, 0.08 -> 0.05; fake energies: 0.5, 1.0, 0 -> hinge 0.5, 0, 1 -> mean 0.5
+    assert family.d_loss(step=_Step()).item() == pytest.approx(0.55)
+    assert logs["ebgan/energy_real"].item() == pytest.approx(0.05)
+
+    fake_recon, fake_codes = torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]]), codes[2:]
+    step = SimpleNamespace(fake=fake, D=AutoEncoderDiscriminator(_FixedAE(fake_recon, fake_codes), "mse"))
+    terms = family.g_loss(step=step)
+    # energies 0.5, 1, 0 -> 0.5; PT over (1,0), (0,1), (1,1): 1/3
+    assert terms["loss"].item() == pytest.approx(0.5)
+    assert terms["pt"].item() == pytest.approx(0.1 / 3)
+    assert "pt" not in EBGAN(pt_weight=0).g_loss(step=step)
+
+
+def test_the_generator_gets_gradients_through_the_pulling_away_term():
+    torch.manual_seed(0)
+    spec = DataSpec("ring", (2,))
+    D = EBGAN(hidden=8, code_dim=4).build_discriminator(data=spec)
+    fake = torch.randn(5, 2, requires_grad=True)
+    terms = EBGAN(pt_weight=0.1).g_loss(step=SimpleNamespace(fake=fake, D=D))
+    (grad,) = torch.autograd.grad(terms["pt"], fake)
+    assert grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (2,)])
+def test_networks_fit_every_data_shape(shape):
+    spec = DataSpec("x", shape)
+    family = EBGAN(width=4, hidden=8, code_dim=6)
+    G, D = family.build_generator(config=SimpleNamespace(latent_dim=5), data=spec), family.build_discriminator(data=spec)
+    fake = G(G.latent(3))
+    energy, code = D.error_and_code(fake)
+    assert fake.shape == (3, *shape) and energy.shape == (3,) and code.shape == (3, 6)
+    assert isinstance(D.autoencoder, AutoEncoder)
+    if len(shape) == 3:  # the paper's EBGAN-PT auto-encoder: BatchNorm and LeakyReLU
+        assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+        assert any(isinstance(m, nn.LeakyReLU) for m in D.modules())
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ValueError, match="margin"):
+        EBGAN(margin=0)
+    with pytest.raises(ValueError, match="pt_weight"):
+        EBGAN(pt_weight=-1)
+
+
+@pytest.fixture
+def gan():
+    from click.testing import CliRunner
+
+    from gancore.cli import main
+
+    torch.set_num_threads(1)
+    return lambda *args: CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("data", ["ring", "digits", "mnist"])
+def test_trains_from_the_cli(gan, tmp_path, data):
+    result = gan("train", "--plugin", "gancore-ebgan", "--set", "gancore-ebgan.width=8", "--set",
+                 "gancore-ebgan.hidden=16", "--set", "gancore-ebgan.code_dim=8", "--data", data, "--steps", 3,
+                 "--batch-size", 8, "--out", tmp_path, "--name", "run", "--log-every", 3, "--grid-size", 4)
+    assert result.exit_code == 0, result.output
+    row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"d/loss", "g/loss", "g/pt", "ebgan/energy_real", "ebgan/energy_fake"} <= set(row)
+    assert all(math.isfinite(v) for v in row.values())
+    assert (tmp_path / "run" / "checkpoints" / "step-000003" / "meta.json").is_file()
+
+
+def test_any_penalty_works_on_the_energy(gan, tmp_path):
+    result = gan("train", "--plugin", "gancore-ebgan", "--set", "gancore-ebgan.hidden=16", "--regularizer", "gp",
+                 "--data", "ring", "--steps", 2, "--batch-size", 8, "--out", tmp_path, "--name", "gp",
+                 "--log-every", 1)
+    assert result.exit_code == 0, result.output
+    assert "d/gp" in json.loads((tmp_path / "gp" / "metrics.jsonl").read_text().splitlines()[-1])
+
+
+def test_listed_as_a_family(gan):
+    listed = {p["name"]: p for p in json.loads(gan("plugins", "--json").output)}
+    assert listed["gancore-ebgan"]["kind"] == "family" and listed["gancore-ebgan"]["distribution"] == "gancore-ebgan"
+    assert "gancore-ebgan" in gan("train", "--help").output

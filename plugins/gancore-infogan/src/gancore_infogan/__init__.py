@@ -1,0 +1,178 @@
+"""InfoGAN (Chen et al., 2016) as a gancore family.
+
+The generator's input is incompressible noise ``z`` plus a latent code
+``c``: one categorical code ``cat ~ Cat(K)`` (one-hot into G) and
+``continuous`` codes ``c1, c2, ... ~ U(-1, 1)``. InfoGAN maximises a
+variational lower bound of the mutual information between ``c`` and
+``G(z, c)``::
+
+    L_I(G, Q) = E_{c ~ p(c), x ~ G(z, c)}[log Q(c | x)] + H(c)  <=  I(c; G(z, c))
+    min_{G, Q} max_D  V(D, G) - lambda * L_I(G, Q)
+
+``Q`` is a small head (FC 128, BatchNorm, LeakyReLU, FC) on the
+discriminator's shared body, so D's module outputs, per sample, the
+adversarial score, ``K`` categorical logits and one mean per continuous code.
+``-log Q(c | x)`` is the cross-entropy for the categorical code and, for the
+continuous codes, a factored Gaussian with unit variance,
+``0.5 * sum_j (c_j - mu_j)^2`` (constants dropped); the two parts are
+weighted by ``lambda_cat`` (1, the paper's lambda for discrete codes) and
+``lambda_cont`` (0.1: the paper uses a smaller lambda for continuous codes).
+
+Q lives in the discriminator module, so it is trained in the discriminator
+phase on the (detached) fakes of that phase, while G is trained on the same
+term through Q in the generator phase: the same objective, minimised over
+Q's parameters and G's in alternation. The family is unsupervised: it never
+reads the batch's labels. Logged: ``d/adversarial``, ``d/info``,
+``g/adversarial``, ``g/info`` and ``mi_lower_bound`` (``log K - CE`` of the
+categorical code, in nats).
+
+Defaults (the paper's MNIST settings): 62-dimensional noise, one 10-way
+categorical code, 2 continuous codes, Adam with lr 2e-4 for D and 1e-3 for
+G, betas (0.5, 0.999). The networks are the DCGAN-style convolutional ones of
+:mod:`gancore.nets` (the paper's G/D add fully connected layers). ``gan
+sample RUN --traverse cat`` (or ``c1``) draws the paper's figure: one code
+varied along each row, everything else fixed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gancore import hookimpl
+from gancore.data import DataSpec
+from gancore.generator import Generator, LatentCode, draw
+from gancore.losses import logistic_d, logistic_g
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from gancore.step import DiscriminatorView
+
+
+def info_nll(q_out: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor, lambda_cat: float = 1.0,
+             lambda_cont: float = 0.1) -> torch.Tensor:
+    """``-(L_I - H(c))``: the negative log-likelihood of the codes under Q, weighted.
+
+    :param q_out: Q's outputs ``(n, K + m)``: ``K`` categorical logits, then ``m`` Gaussian means.
+    :param cat: the categorical code, ``(n,)`` indices in ``0..K-1`` (``None`` when ``K = 0``).
+    :param cont: the continuous codes, ``(n, m)``.
+    """
+    k = q_out.shape[1] - cont.shape[1]
+    loss = q_out.new_zeros(())
+    if k:
+        loss = loss + lambda_cat * F.cross_entropy(q_out[:, :k], cat)
+    if cont.shape[1]:
+        loss = loss + lambda_cont * 0.5 * (cont - q_out[:, k:]).pow(2).sum(1).mean()
+    return loss
+
+
+class InfoGenerator(Generator):
+    """``G(z, c)``: noise, a one-hot categorical code and continuous codes, concatenated into one network."""
+
+    def __init__(self, spec: DataSpec, noise_dim: int, categories: int, continuous: int, width: int = 64,
+                 hidden: int = 256, layers: int = 3):
+        super().__init__(noise_dim, 0)
+        self.categories, self.continuous = categories, continuous
+        width_in = noise_dim + categories + continuous
+        self.net = (ConvGenerator(spec, width_in, width) if spec.is_image
+                    else MLPGenerator(spec, width_in, hidden, layers))
+
+    @property
+    def latent_codes(self):
+        codes = {"cat": LatentCode("categorical", self.categories)} if self.categories else {}
+        # Sampled from U(-1, 1); a traversal goes to +-2 like the paper's figures.
+        codes.update({f"c{i + 1}": LatentCode("continuous", low=-2.0, high=2.0) for i in range(self.continuous)})
+        return codes
+
+    def latent(self, n, labels=None, batch=None, rng=None):
+        # Unsupervised: ``labels`` and ``batch`` are not used.
+        device = self.latent_device()
+        latent = {"z": draw(torch.randn, (n, self.latent_dim), rng=rng, device=device)}
+        if self.categories:
+            latent["cat"] = draw(torch.randint, 0, self.categories, (n,), rng=rng, device=device)
+        for i in range(self.continuous):
+            latent[f"c{i + 1}"] = draw(torch.rand, (n,), rng=rng, device=device) * 2 - 1
+        return latent
+
+    def continuous_codes(self, latent) -> torch.Tensor:
+        z = latent["z"]
+        return torch.stack([latent[f"c{i + 1}"] for i in range(self.continuous)], 1) if self.continuous \
+            else z.new_zeros(len(z), 0)
+
+    def forward(self, latent):
+        parts = [latent["z"]]
+        if self.categories:
+            parts.append(F.one_hot(latent["cat"], self.categories).to(latent["z"].dtype))
+        parts.append(self.continuous_codes(latent).to(latent["z"].dtype))
+        return self.net(torch.cat(parts, 1))
+
+
+class InfoDiscriminator(nn.Module):
+    """D's body with two heads: the adversarial score (column 0) and Q (the other columns)."""
+
+    def __init__(self, body: nn.Module, q_outputs: int, q_hidden: int = 128):
+        super().__init__()
+        self.net = body
+        self.q = nn.Sequential(nn.Linear(body.feature_dim, q_hidden), nn.BatchNorm1d(q_hidden),
+                               nn.LeakyReLU(0.2, True), nn.Linear(q_hidden, q_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net.features(x)
+        return torch.cat([self.net.head(h), self.q(h)], 1)
+
+
+class InfoGAN:
+    """Chen et al. 2016: noise + categorical/continuous codes, Q head on D, MI lower bound (unsupervised)."""
+
+    def __init__(self, categories: int = 10, continuous: int = 2, lambda_cat: float = 1.0, lambda_cont: float = 0.1,
+                 width: int = 64, norm: str = "batch", hidden: int = 256, layers: int = 3):
+        if categories < 0 or continuous < 0 or categories + continuous == 0:
+            raise ValueError("InfoGAN needs at least one code: categories >= 2 or continuous >= 1")
+        if categories == 1:
+            raise ValueError("a categorical code needs at least 2 categories (or 0 for none)")
+        if lambda_cat < 0 or lambda_cont < 0:
+            raise ValueError("lambda_cat and lambda_cont must be >= 0")
+        self.categories, self.continuous = int(categories), int(continuous)
+        self.lambda_cat, self.lambda_cont = float(lambda_cat), float(lambda_cont)
+        self.width, self.norm, self.hidden, self.layers = int(width), norm, int(hidden), int(layers)
+
+    @hookimpl
+    def default_config(self, data):
+        if not data.is_image:
+            return {"latent_dim": 8}
+        return {"latent_dim": 62, "lr_g": 1e-3, "lr_d": 2e-4}
+
+    @hookimpl
+    def build_generator(self, config, data):
+        return InfoGenerator(data, config.latent_dim, self.categories, self.continuous, self.width, self.hidden,
+                             self.layers)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        body = (ConvDiscriminator(data, self.width, norm=self.norm) if data.is_image
+                else MLPDiscriminator(data, self.hidden, self.layers))
+        return InfoDiscriminator(body, self.categories + self.continuous)
+
+    def _info(self, step, q_out: torch.Tensor) -> torch.Tensor:
+        latent = step.latent
+        cat = latent.get("cat")
+        nll = info_nll(q_out, cat, step.G.continuous_codes(latent), self.lambda_cat, self.lambda_cont)
+        if self.categories:
+            step.log("mi_lower_bound", math.log(self.categories)
+                     - F.cross_entropy(q_out[:, :self.categories].detach(), cat))
+        return nll
+
+    @hookimpl
+    def d_loss(self, step):
+        real, fake, D = step.real, step.fake, step.discriminator
+        out = D(torch.cat([real, fake]))
+        n = len(real)
+        step.views = (DiscriminatorView(real=real, fake=fake, score=lambda x: D(x)[:, 0],
+                                        parameters=step.D.parameters),)
+        return {"adversarial": logistic_d(out[:n, 0], out[n:, 0]), "info": self._info(step, out[n:, 1:])}
+
+    @hookimpl
+    def g_loss(self, step):
+        out = step.discriminator(step.fake)
+        return {"adversarial": logistic_g(out[:, 0]), "info": self._info(step, out[:, 1:])}

@@ -1,0 +1,140 @@
+"""Seeded fuzzing of the CLI's inputs: random and mutated images, checkpoints and config files.
+
+Every case must end cleanly: exit 0, or exit 1 with one "Error: ..." paragraph.
+An exception escaping the CLI (a traceback) fails the test, because the `gan`
+fixture does not catch exceptions. Sizes are kept small: the fuzzing is of
+formats and types, not of resource limits (a valid but huge --latent-dim is
+not covered here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+
+import pytest
+import tomli_w
+from click.testing import CliRunner
+from PIL import Image
+
+from gancore.cli import main
+from gancore.config import FIELDS
+
+CASES = 120  # per kind; three kinds
+TINY = ["--plugin", "gancore-gan", "--set", "gancore-gan.hidden=4", "--set", "gancore-gan.layers=1"]
+QUICK = ["--steps", "1", "--sample-every", "0", "--grid-size", "1", "--no-progress"]
+
+
+def clean_exit(result) -> None:
+    assert result.exit_code in (0, 1), result.output
+    if result.exit_code == 1:
+        errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+        assert len(errors) == 1 and len(errors[0]) > 20, result.output
+
+
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        kind = rng.random()
+        if kind < 0.5 and data:
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        elif kind < 0.7:
+            data = data[:rng.randrange(len(data) + 1)]
+        elif kind < 0.85:
+            at = rng.randrange(len(data) + 1)
+            data[at:at] = rng.randbytes(rng.randint(1, 16))
+        elif data:
+            at = rng.randrange(len(data))
+            del data[at:at + rng.randint(1, 16)]
+    return bytes(data)
+
+
+def test_fuzz_image_files(gan, tmp_path):
+    rng = random.Random(7)
+    good = tmp_path / "good.png"
+    Image.new("L", (8, 8), 100).save(good)
+    valid = good.read_bytes()
+    for case in range(CASES):
+        folder = tmp_path / f"imgs{case}"
+        folder.mkdir()
+        shutil.copy(good, folder / "a.png")
+        suffix = rng.choice([".png", ".jpg", ".gif", ".bmp", ".webp", ".tif", ".pgm"])
+        data = rng.randbytes(rng.randint(0, 300)) if case % 2 else mutate(valid, rng)
+        (folder / f"b{suffix}").write_bytes(data)
+        clean_exit(gan("train", *TINY, "--data", folder, "--batch-size", "1", "--out", tmp_path, "--name",
+                       f"r{case}", *QUICK))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fuzz-run")
+    result = CliRunner().invoke(main, ["train", *TINY, "--data", "ring", "--batch-size", "4", "--out", str(out),
+                                       "--name", "run", *QUICK], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out / "run"
+
+
+def _mutated_meta(meta: dict, rng: random.Random) -> dict:
+    meta = json.loads(json.dumps(meta))
+    hostile = [None, -1, 0, 2.5, "", "x", [], {}, [1, "a"], {"__tensor__": "nope"}, {"__dict__": 3},
+               {"__tuple__": [{"__dict__": [[[], 1]]}]}, True]
+    for _ in range(rng.randint(1, 3)):
+        target, key = meta, rng.choice(sorted(meta))
+        if isinstance(meta[key], dict) and meta[key] and rng.random() < 0.5:
+            target, key = meta[key], rng.choice(sorted(meta[key]))
+        target[key] = json.loads(json.dumps(rng.choice(hostile)))
+    return meta
+
+
+def test_fuzz_checkpoints(gan, tmp_path, trained):
+    rng = random.Random(11)
+    source = trained / "checkpoints" / "step-000001"
+    for case in range(CASES):
+        run = tmp_path / f"run{case}"
+        shutil.copytree(trained, run)
+        ckpt = run / "checkpoints" / "step-000001"
+        meta = json.loads((source / "meta.json").read_text())
+        kind = case % 4
+        if kind == 0:  # random bytes for meta.json
+            (ckpt / "meta.json").write_bytes(rng.randbytes(rng.randint(0, 200)))
+        elif kind == 1:  # valid JSON, hostile values
+            (ckpt / "meta.json").write_text(json.dumps(_mutated_meta(meta, rng)))
+        else:  # a damaged tensor file; with kind 3 its checksum is updated, so the parser sees it
+            name = rng.choice(["generator.safetensors", "discriminator.safetensors", "state.safetensors"])
+            data = (source / name).read_bytes()
+            data = mutate(data, rng) if rng.random() < 0.7 else rng.randbytes(rng.randint(0, 400))
+            (ckpt / name).write_bytes(data)
+            if kind == 3:
+                meta["sha256"][name] = hashlib.sha256(data).hexdigest()
+                (ckpt / "meta.json").write_text(json.dumps(meta))
+        if case % 2:
+            clean_exit(gan("sample", ckpt, "-n", "2", "-o", tmp_path / f"s{case}.png"))
+        else:
+            clean_exit(gan("train", "--resume", run, "--steps", "2", "--no-progress"))
+
+
+def test_fuzz_config_files(gan, tmp_path):
+    rng = random.Random(5)
+    base = {"plugins": ["gancore-gan"], "data": "ring", "batch_size": 4,
+            "options": {"gancore-gan": {"hidden": 4, "layers": 1}}}
+    hostile = [-1, 0, 1, 3, 2.5, -0.5, "", "x", "ring", "cuda", "fp16", "bf16", "skip", "sgd", "linear",
+               "gancore-gan", "gp", [], [1, 2], ["gancore-gan", "gancore-wgan"], {}, {"a": 1}, {"gp": "x"},
+               {"gancore-gan": {"nope": 1}}, True, False, float("inf"), float("nan")]
+    text = tomli_w.dumps(base).encode()
+    for case in range(CASES):
+        path = tmp_path / f"c{case}.toml"
+        kind = case % 3
+        if kind == 0:
+            path.write_bytes(rng.randbytes(rng.randint(0, 200)))
+        elif kind == 1:
+            path.write_bytes(mutate(text, rng))
+        else:
+            values = dict(base)
+            for _ in range(rng.randint(1, 3)):
+                key = rng.choice(FIELDS + ("unknown_key",))
+                if key not in ("out", "name", "steps"):
+                    values[key] = rng.choice(hostile)
+            path.write_text(tomli_w.dumps(values))
+        clean_exit(gan("train", "--config", path, "--out", tmp_path, "--name", f"r{case}", *QUICK))

@@ -1,0 +1,193 @@
+"""Hostile and mistaken input: one paragraph, a non-zero exit, no traceback (docs/reliability.md).
+
+Every case runs the real `gan` command (click's CliRunner, in-process).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pathlib
+
+import pytest
+from PIL import Image
+
+TINY_GAN = ["--plugin", "gancore-gan", "--set", "gancore-gan.hidden=8", "--set", "gancore-gan.layers=1"]
+TINY_WGAN = ["--plugin", "gancore-wgan", "--set", "gancore-wgan.width=8", "--set", "gancore-wgan.hidden=8"]
+
+
+def run_ok(gan, tmp_path, name, *args, data="ring", steps=2):
+    result = gan("train", *args, "--data", data, "--steps", steps, "--batch-size", 8, "--out", tmp_path,
+                 "--name", name, "--sample-every", 0, "--grid-size", 4, "--no-progress")
+    assert result.exit_code == 0, result.output
+    return tmp_path / name
+
+
+def fails(result, *messages):
+    assert result.exit_code != 0, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert "Traceback" not in result.output and len(errors) == 1, result.output
+    assert result.output.rstrip("\n").endswith(errors[0]), "the error is the last paragraph"
+    for message in messages:
+        assert message in result.output, result.output
+
+
+def save_png(path, size=(8, 8), mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, 128).save(path)
+    return path
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--steps", "0", "bad value for 'steps': must be a whole number > 0, got 0"),
+    ("--steps", "-5", "bad value for 'steps': must be a whole number > 0, got -5"),
+    ("--batch-size", "20001", "batch size 20001 is larger than the data set (20000 samples)"),
+    ("--lr", "0", "bad value for 'lr_g': must be a finite number > 0, got 0.0"),
+    ("--lr-d", "-0.1", "bad value for 'lr_d': must be a finite number > 0, got -0.1"),
+    ("--plugin", "nope", "unknown plugin 'nope'. Installed plugins:"),
+    ("--regularizer", "nope", "unknown regularizer 'nope'. Available regularizers:"),
+    ("--nan-limit", "-1", "bad value for 'nan_limit'"),
+], ids=["zero-steps", "negative-steps", "batch-too-large", "lr-zero", "lr-negative", "unknown-plugin",
+        "unknown-regularizer", "negative-nan-limit"])
+def test_bad_flags(gan, tmp_path, flag, value, message):
+    args = ["--plugin", "gancore-gan"] if flag != "--plugin" else []
+    fails(gan("train", *args, flag, value, "--data", "ring", "--out", tmp_path), message)
+
+
+def test_unknown_config_key(gan, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('plugins = ["gancore-gan"]\nstpes = 3\n')
+    fails(gan("train", "--config", config, "--out", tmp_path), "unknown configuration key 'stpes'", str(config))
+
+
+def test_config_value_of_the_wrong_type(gan, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('plugins = ["gancore-gan"]\nsteps = "ten"\n')
+    fails(gan("train", "--config", config, "--out", tmp_path), "bad value for 'steps'")
+
+
+def test_empty_data_folder(gan, tmp_path):
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    fails(gan("train", *TINY_GAN, "--data", tmp_path / "empty", "--out", tmp_path), "no images (.png",
+          str(tmp_path / "empty"))
+
+
+def test_truncated_png_names_the_file(gan, tmp_path):
+    folder = tmp_path / "imgs"
+    save_png(folder / "a.png")
+    bad = save_png(folder / "b.png", size=(64, 64))
+    Image.effect_noise((64, 64), 50).save(bad)  # incompressible, so a cut is inside the pixel data
+    bad.write_bytes(bad.read_bytes()[:-300])
+    fails(gan("train", *TINY_GAN, "--data", folder, "--out", tmp_path), f"cannot read image '{bad}'", "truncated")
+
+
+def test_mixed_image_sizes_name_the_file(gan, tmp_path):
+    folder = tmp_path / "imgs"
+    save_png(folder / "a.png")
+    save_png(folder / "b.png", size=(16, 16))
+    fails(gan("train", *TINY_GAN, "--data", folder, "--out", tmp_path),
+          f"image '{folder / 'b.png'}' is 16x16 but '{folder / 'a.png'}' is 8x8", "--image-size")
+
+
+def test_mixed_channel_counts_name_the_file(gan, tmp_path):
+    folder = tmp_path / "imgs"
+    save_png(folder / "a.png")
+    save_png(folder / "b.png", mode="RGB")
+    fails(gan("train", *TINY_GAN, "--data", folder, "--out", tmp_path),
+          f"image '{folder / 'b.png'}' has 3 channel(s) but '{folder / 'a.png'}' has 1")
+
+
+def test_resume_with_another_family(gan, tmp_path):
+    run = run_ok(gan, tmp_path, "gan", *TINY_GAN)
+    fails(gan("train", "--resume", run, "--plugin", "gancore-wgan", "--steps", 4),
+          "checkpoints were written by gancore-gan", "another family")
+
+
+def test_checkpoint_from_another_family(gan, tmp_path):
+    run = run_ok(gan, tmp_path, "gan", *TINY_GAN)
+    other = run_ok(gan, tmp_path, "wgan", *TINY_WGAN)
+    target = run / "checkpoints" / "step-000002"
+    for file in target.iterdir():
+        file.write_bytes((other / "checkpoints" / "step-000002" / file.name).read_bytes())
+    fails(gan("train", "--resume", run, "--steps", 4),
+          "was written by family 'gancore-wgan', but this run uses 'gancore-gan'")
+
+
+def test_checkpoint_weights_that_do_not_fit(gan, tmp_path):
+    run = run_ok(gan, tmp_path, "gan", *TINY_GAN)
+    small = run_ok(gan, tmp_path, "small", "--plugin", "gancore-gan", "--set", "gancore-gan.hidden=4", "--set",
+                   "gancore-gan.layers=1")
+    target = run / "checkpoints" / "step-000002"
+    for name in ("generator.safetensors", "meta.json"):
+        source = (small / "checkpoints" / "step-000002" / name).read_bytes()
+        (target / name).write_bytes(source)
+    meta = json.loads((target / "meta.json").read_text())
+    import hashlib
+
+    for name in ("discriminator.safetensors", "state.safetensors"):
+        meta["sha256"][name] = hashlib.sha256((target / name).read_bytes()).hexdigest()
+    (target / "meta.json").write_text(json.dumps(meta))
+    fails(gan("train", "--resume", run, "--steps", 4), "the checkpoint's generator tensor", "has shape",
+          "another family or configuration")
+
+
+@pytest.mark.parametrize("who, version, message", [
+    ("gancore-gan", "1.0.0", "was written by plugin 'gancore-gan' version 1.0.0; the installed version 0.1.0 "
+                             "is incompatible"),
+    ("gancore", "0.9.0", "was written by gancore 0.9.0; the installed gancore 0.1.0 cannot read it"),
+], ids=["plugin", "core"])
+def test_checkpoint_with_an_incompatible_version(gan, tmp_path, who, version, message):
+    run = run_ok(gan, tmp_path, "gan", *TINY_GAN)
+    meta_path = run / "checkpoints" / "step-000002" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    if who == "gancore":
+        meta["gancore_version"] = version
+    else:
+        meta["plugins"][who] = version
+    meta_path.write_text(json.dumps(meta))
+    fails(gan("train", "--resume", run, "--steps", 4), message)
+
+
+def test_resume_cannot_change_the_configuration(gan, tmp_path):
+    run = run_ok(gan, tmp_path, "gan", *TINY_GAN)
+    fails(gan("train", "--resume", run, "--lr", "0.01", "--steps", 4),
+          "cannot resume", "different 'lr_g' (saved 0.0002, given 0.01)")
+    fails(gan("train", "--resume", run), "already reached step 2 of 2", "--steps N")
+    fails(gan("train", "--resume", tmp_path / "missing"), "no such run directory")
+
+
+def test_read_only_output_directory(gan, tmp_path, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.access(locked, os.W_OK):  # running as root: permissions are not enforced, so enforce them here
+        real_mkdir, real_write = pathlib.Path.mkdir, pathlib.Path.write_text
+
+        def refuse(self):
+            if str(self).startswith(str(locked) + os.sep):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+
+        monkeypatch.setattr(pathlib.Path, "mkdir", lambda self, *a, **k: refuse(self) or real_mkdir(self, *a, **k))
+        monkeypatch.setattr(pathlib.Path, "write_text",
+                            lambda self, *a, **k: refuse(self) or real_write(self, *a, **k))
+    try:
+        fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--out", locked, "--name", "r"),
+              f"cannot write the run directory '{locked / 'r'}'", "Permission denied")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_full_disk_while_writing_metrics(gan, tmp_path, monkeypatch):
+    real_open = pathlib.Path.open
+
+    def full(self, *args, **kwargs):
+        if self.name == "metrics.jsonl":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "open", full)
+    fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--out", tmp_path, "--name", "r",
+              "--log-every", 1, "--no-progress"),
+          "No space left on device", "metrics.jsonl", "--resume")
