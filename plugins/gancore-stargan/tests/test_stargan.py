@@ -75,7 +75,7 @@ def test_networks():
     assert src.shape == (3, 1, 3, 3) and cls.shape == (3, 4)
     assert not any(isinstance(m, (torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d)) for m in D.modules())
     # the target changes the output
-    assert not torch.allclose(out, G(G.translation_latent(x, 0)))
+    assert (out - G(G.translation_latent(x, 0))).abs().max() > 1e-3  # instance norm must not erase it
     with pytest.raises(PluginError, match="classes are the domains"):
         family.build_generator(data=DataSpec("x", (1, 8, 8)))
     assert isinstance(D, StarDiscriminator)
