@@ -25,10 +25,17 @@ its own 80% of ``mnist``): label preservation is reported on all 500
 held-out digits and, in brackets, on the ~100 of them the classifier never
 trained on either.
 
-Usage (what docs/results.md was made with)::
+Usage::
+
+    OMP_NUM_THREADS=1 nice -n 5 python benchmarks/translation.py --out runs/benchmark-translation
+
+trains every family for its default steps (``RUNS``) and measures it. What
+docs/results.md reports was made, for lack of CPU time, with shorter runs:
+the three ``gan train`` commands this script prints (pix2pix 500 steps,
+CycleGAN 250, StarGAN stopped at the time limit) followed by::
 
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/translation.py --out /tmp/bench6/runs \
-        --steps pix2pix=500 --steps cyclegan=400 --latest stargan   # StarGAN trained beforehand, see docs/results.md
+        --steps pix2pix=500 --steps cyclegan=250 --latest stargan
 """
 
 from __future__ import annotations
