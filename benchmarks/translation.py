@@ -31,11 +31,12 @@ Usage::
 
 trains every family for its default steps (``RUNS``) and measures it. What
 docs/results.md reports was made, for lack of CPU time, with shorter runs:
-the three ``gan train`` commands this script prints (pix2pix 500 steps,
-CycleGAN 250, StarGAN stopped at the time limit) followed by::
+the three ``gan train`` commands of ``RUNS`` (``train_command``) started
+side by side and stopped together with SIGTERM (gancore then writes a final
+checkpoint) at a fixed time, followed by::
 
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/translation.py --out /tmp/bench6/runs \
-        --steps pix2pix=500 --steps cyclegan=250 --latest stargan
+        --latest pix2pix --latest cyclegan --latest stargan
 """
 
 from __future__ import annotations
