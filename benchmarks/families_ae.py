@@ -22,6 +22,7 @@ import ring  # noqa: E402
 
 CONFIGURATIONS = {
     "ebgan": ["--plugin", "gancore-ebgan", "--regularizer", "none"],
+    "ebgan-linear": ["--plugin", "gancore-ebgan", "--regularizer", "none", "--lr-schedule", "linear"],
     "ebgan-linear-ema": ["--plugin", "gancore-ebgan", "--regularizer", "none", "--lr-schedule", "linear",
                          "--ema", "10"],
     "began": ["--plugin", "gancore-began", "--regularizer", "none"],

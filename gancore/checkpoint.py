@@ -185,7 +185,13 @@ def save_checkpoint(root: str | Path, step: int, generator: Mapping[str, torch.T
         raise
     if keep is not None:
         for old in list_checkpoints(root)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            # Renamed first, so a process killed while deleting leaves no half-deleted step-* directory.
+            aside = root / f".old-{old.name}-{uuid.uuid4().hex[:8]}"
+            try:
+                old.rename(aside)
+            except OSError:
+                continue
+            shutil.rmtree(aside, ignore_errors=True)
     return final
 
 

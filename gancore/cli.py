@@ -357,6 +357,8 @@ def translate(checkpoint, inputs, target, output, grid, device):
                             grid)
     click.echo(f"Translated {len(paths)} image(s) into {', '.join(generator.domains[t] for t in targets)} with "
                f"{ckpt.path} (step {ckpt.step}); wrote {written} file(s) to {output}")
+
+
 @main.command("eval")
 @click.argument("path", type=click.Path())
 @click.option("--metric", "-m", "metrics", multiple=True, type=click.Choice(["fid", "kid", "is", "modes", "accuracy"]),
@@ -405,6 +407,33 @@ def report(path, output):
 
     out = write_report(Path(path), Path(output) if output else None)
     click.echo(f"Wrote {out}")
+
+
+@main.command("new-plugin")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["family", "regularizer", "add-on"]), default="family", show_default=True,
+              help="What the plugin is: a GAN family, a regularizer (--regularizer), or an add-on (--plugin).")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where to create the package directory gancore-NAME.")
+@friendly_errors
+def new_plugin(name, kind, directory):
+    """Write a ready-to-install plugin package gancore-NAME.
+
+    \b
+    It holds a pyproject.toml with the entry point, a module with documented
+    hook implementations, a README and tests that run gancore's conformance
+    kit. Then:  pip install -e ./gancore-NAME  and  gan train --plugin ...
+    """
+    from gancore.scaffold import new_plugin as write
+
+    root = write(name, kind, directory)
+    click.echo(f"Wrote {root}. Next: pip install -e {root} && {_next_command(root)}")
+
+
+def _next_command(root: Path) -> str:
+    readme = (root / "README.md").read_text()
+    return next(line for line in readme.splitlines() if line.startswith("gan train"))
+
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Guards that keep a run's work safe while it trains.
 
-* :class:`NanGuard` checks every update's loss terms (before the backward)
-  and gradients (after it) for NaN/Inf. With ``--nan stop`` (the default) the
+* :class:`NanGuard` checks every update's loss terms and gradients for
+  NaN/Inf after the backward pass, before the optimizer step. With ``--nan stop`` (the default) the
   run stops with a message naming the phase, the step and the terms, and the
   last good checkpoint is left as it is; with ``--nan skip`` the update is
   dropped (no optimizer step, no ``post_step``) and counted, up to
@@ -42,30 +42,34 @@ class NanGuard:
         self.mode, self.limit, self.checkpoints = mode, limit, Path(checkpoints)
         self.skipped = 0
 
-    def terms_ok(self, terms: Mapping[str, torch.Tensor], phase: str, index: int) -> bool:
-        """``True`` when every loss term is finite (one device sync)."""
+    def update_ok(self, terms: Mapping[str, torch.Tensor], module: nn.Module | None, phase: str, index: int) -> bool:
+        """``True`` when every loss term and every gradient of ``module`` is finite.
+
+        ``module=None`` checks the loss terms only.
+
+        Called after the backward pass, before the optimizer step: one fused
+        norm per gradient and one device sync per update. A norm is finite
+        iff every element is (barring an overflow of the norm itself, which is
+        no usable gradient either).
+        """
         values = torch.stack([value.detach().float().reshape(()) for value in terms.values()])
-        if bool(values.isfinite().all()):
+        grads = [p.grad for p in module.parameters() if p.grad is not None] if module is not None else []
+        checked = torch.cat([values, torch.stack(torch._foreach_norm(grads)).float()]) if grads else values
+        if bool(checked.isfinite().all()):
             return True
-        shown = ", ".join(f"{name} = {float(value):.4g}" for name, value in zip(terms, values.tolist()))
-        bad = [name for name, value in zip(terms, values.tolist()) if value != value or abs(value) == float("inf")]
-        return self._failed(f"non-finite loss term(s) {', '.join(map(repr, bad))} at step {index} in phase "
-                            f"{phase!r} ({PHASES.get(phase, phase)} update); the terms were {shown}", phase)
-
-    def grads_ok(self, module: nn.Module, terms: Mapping[str, torch.Tensor], phase: str, index: int) -> bool:
-        """``True`` when every gradient of ``module``'s parameters is finite."""
-        named = [(name, p.grad) for name, p in module.named_parameters() if p.grad is not None]
-        # One fused norm per tensor and one sync: a norm is finite iff every element is
-        # (barring an overflow of the norm itself, which is no usable gradient either).
-        if not named or bool(torch.stack(torch._foreach_norm([grad for _, grad in named])).isfinite().all()):
-            return True
-        bad = [name for name, grad in named if not bool(grad.isfinite().all())]
-        shown = ", ".join(f"{name} = {float(value.detach()):.4g}" for name, value in terms.items())
+        values = values.tolist()
+        shown = ", ".join(f"{name} = {value:.4g}" for name, value in zip(terms, values))
+        bad = [name for name, value in zip(terms, values) if value != value or abs(value) == float("inf")]
+        if bad:
+            return self._failed(f"non-finite loss term(s) {', '.join(map(repr, bad))} at step {index} in phase "
+                                f"{phase!r} ({PHASES.get(phase, phase)} update); the terms were {shown}")
+        names = [name for name, p in module.named_parameters()
+                 if p.grad is not None and not bool(p.grad.isfinite().all())]
         return self._failed(f"non-finite gradient at step {index} in phase {phase!r} "
-                            f"({PHASES.get(phase, phase)} update) in {len(bad)} parameter(s), first "
-                            f"{bad[0]!r}, from the loss terms {shown}", phase)
+                            f"({PHASES.get(phase, phase)} update) in {len(names)} parameter(s), first "
+                            f"{names[0]!r}, from the loss terms {shown}")
 
-    def _failed(self, what: str, phase: str) -> bool:
+    def _failed(self, what: str) -> bool:
         if self.mode == "skip" and self.skipped < self.limit:
             self.skipped += 1
             return False

@@ -42,13 +42,14 @@ from gancore.plugins import Registry, Run
 
 #: Settings a resumed run may change; all others must match the saved run.
 RESUME_OVERRIDES = ("steps", "log_every", "sample_every", "checkpoint_every", "keep", "device", "nan",
-                    "nan_limit", "out", "name")
+                    "nan_limit", "eval_every", "eval_samples", "out", "name")
 
 
 def find_run(target: str | Path, out: str | None = None) -> Path:
     """The run directory ``target`` names: a path, or a run name under ``out``."""
     path = Path(target)
-    if not (path / "config.toml").is_file() and out is not None and (Path(out) / path).is_dir():
+    out = out if out is not None else TrainConfig().out
+    if not (path / "config.toml").is_file() and (Path(out) / path).is_dir():
         path = Path(out) / path
     if (path / "meta.json").is_file() and path.parent.name == "checkpoints":
         path = path.parent.parent  # a checkpoint directory: its run

@@ -60,7 +60,8 @@ class Step:
 
     def __init__(self, *, index: int, batch: Batch, generator: nn.Module, discriminator: nn.Module,
                  G: nn.Module, D: nn.Module, config: TrainConfig, data: DataSpec, accelerator: Any,
-                 state: dict[str, dict[str, torch.Tensor]], name_of: Callable[[object], str]):
+                 state: dict[str, dict[str, torch.Tensor]], name_of: Callable[[object], str],
+                 warnings: list[dict[str, Any]] | None = None):
         self.index = index
         self.batch = batch
         self.config = config
@@ -71,6 +72,7 @@ class Step:
         self._state = state
         self._name_of = name_of
         self.logs: dict[str, torch.Tensor] = {}
+        self.warnings: list[dict[str, Any]] = [] if warnings is None else warnings
         self.phase = "d"
         self._cache: dict[str, Any] = {}
         self.views: tuple[DiscriminatorView, ...] | None = None
@@ -180,6 +182,20 @@ class Step:
         """Record a scalar for this step's metrics (averaged over the log interval)."""
         value = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
         self.logs[name] = value
+
+    def warn(self, code: str, message: str, plugin: object | None = None) -> None:
+        """Report a problem with training that does not stop it.
+
+        The trainer shows it above the progress bar and appends it, with the
+        step index, to ``<run>/warnings.jsonl``; training goes on.
+
+        :param code: a short, stable name for the kind of problem
+            (``"mode-collapse"``), for filtering.
+        :param message: one sentence for the person watching the run.
+        :param plugin: the calling plugin (``self``), recorded by name.
+        """
+        source = self._name_of(plugin) if plugin is not None else None
+        self.warnings.append({"step": self.index, "code": str(code), "message": str(message), "plugin": source})
 
 
 def loss_terms(result: Any, hook: str, family: str) -> Mapping[str, torch.Tensor]:

@@ -95,7 +95,8 @@ class Trainer:
         #: The signal (number) that stopped ``fit`` early, after a final checkpoint.
         self.stopped_by: int | None = None
         self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._counts: dict[str, int] = {}
+        self._warnings: list[dict[str, Any]] = []  # Step.warn's, shared by the steps of one iteration
         self._fixed = self._fixed_latent()
         # Different processes must draw different noise and batches' latents.
         set_seed(config.seed + self.acc.process_index)
@@ -125,7 +126,7 @@ class Trainer:
         batch = self.dataset.batch(self.sampler.next_indices())
         return Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
                     D=self.discriminator, config=self.config, data=self.spec, accelerator=self.acc,
-                    state=self.plugin_state, name_of=self.run.name_of)
+                    state=self.plugin_state, name_of=self.run.name_of, warnings=self._warnings)
 
     def _update(self, step: Step, phase: str) -> None:
         hook = self.run.hook
@@ -140,13 +141,11 @@ class Trainer:
                 if term in terms:
                     raise PluginError(f"two plugins return a loss term named {term!r} in phase {phase!r}.")
                 terms[term] = value
-        if not self.guard.terms_ok(terms, phase, self.index):
-            return
         total = sum(terms.values())
         self.acc.backward(total)
         # Under fp16 the loss scaler itself skips updates with overflowing gradients.
         module = self.discriminator if phase == "d" else self.generator
-        if self.acc.scaler is None and not self.guard.grads_ok(module, terms, phase, self.index):
+        if not self.guard.update_ok(terms, module if self.acc.scaler is None else None, phase, self.index):
             optimizer.zero_grad(set_to_none=True)
             return
         optimizer.step()
@@ -165,8 +164,7 @@ class Trainer:
         bar = tqdm(total=config.steps, initial=self.index, disable=not self.progress, dynamic_ncols=True,
                    desc=self.run.family)
         started = time.perf_counter()
-        last = None
-        with StopSignals() as stop:
+        with StopSignals() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, return
             last = self._loop(bar, started, stop)
         bar.close()
         return last
@@ -186,6 +184,7 @@ class Trainer:
                 self.discriminator.requires_grad_(True)
             self.index += 1
             self._accumulate(step.logs)
+            self._warn(bar)
             bar.update(1)
             done = self.index == config.steps
             if self.index % config.log_every == 0 or done:
@@ -197,10 +196,24 @@ class Trainer:
                 self.log_evaluation()
             if (config.checkpoint_every and self.index % config.checkpoint_every == 0) or done or stop.received:
                 last = self.save_checkpoint()
-            if stop.received:
+            if stop.received and not done:
                 self.stopped_by = stop.received
                 break
         return last
+
+    def _warn(self, bar) -> None:
+        """Show plugins' warnings (``Step.warn``) above the bar and append them to ``warnings.jsonl``."""
+        warnings, self._warnings[:] = list(self._warnings), []
+        if not warnings or not self.acc.is_main_process:
+            return
+        import sys
+
+        with (self.run_dir / "warnings.jsonl").open("a") as handle:
+            for warning in warnings:
+                handle.write(json.dumps(warning) + "\n")
+                bar.write(f"warning at step {warning['step']} [{warning['code']}]: {warning['message']}",
+                          file=sys.stderr)
+        bar.set_postfix_str(f"warning: {warnings[-1]['code']}", refresh=False)
 
     def _set_learning_rates(self) -> None:
         """Learning rates as a function of the step index alone, so resuming needs no scheduler state."""
@@ -210,14 +223,15 @@ class Trainer:
                 group["lr"] = base * factor
 
     def _accumulate(self, logs: dict[str, torch.Tensor]) -> None:
+        # Per-name counts: a value a plugin logs on some steps only is the mean of those steps.
         for name, value in logs.items():
             self._sums[name] = self._sums.get(name, 0) + value
-        self._count += 1
+            self._counts[name] = self._counts.get(name, 0) + 1
 
     def _log(self, elapsed: float) -> dict[str, float]:
         """Average the interval's values, refuse non-finite ones, append to metrics.jsonl."""
-        values = {name: float(total) / self._count for name, total in self._sums.items()}
-        self._sums, self._count = {}, 0
+        values = {name: float(total) / self._counts[name] for name, total in self._sums.items()}
+        self._sums, self._counts = {}, {}
         bad = {name: value for name, value in values.items() if not math.isfinite(value)}
         if bad:
             phases = sorted({name.split("/")[0] for name in bad if "/" in name}) or ["?"]
@@ -282,7 +296,7 @@ class Trainer:
         """Everything but the weights needed to continue this run."""
         return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "plugins": self.plugin_state, "sampler": self.sampler.state_dict(), "rng": rng_state(),
-                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "count": self._count},
+                "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "counts": self._counts},
                 "scaler": self.acc.scaler.state_dict() if self.acc.scaler is not None else None}
 
     def save_checkpoint(self) -> Path | None:
@@ -315,7 +329,7 @@ class Trainer:
         self.guard.skipped = int(state.get("nan_skipped", 0))
         if self.acc.scaler is not None and state.get("scaler"):
             self.acc.scaler.load_state_dict(state["scaler"])
-        logs = state.get("logs", {"sums": {}, "count": 0})
+        logs = state.get("logs", {"sums": {}, "counts": {}})
         self._sums = {name: value.to(self.acc.device) for name, value in logs["sums"].items()}
-        self._count = int(logs["count"])
+        self._counts = {name: int(n) for name, n in logs.get("counts", {}).items()}
         self.index = checkpoint.step

@@ -171,3 +171,25 @@ def test_sampling_generator_hook_chooses_what_grids_and_loaders_sample_with(tmp_
     bad.register(registry.add("broken", Zeroed), {"bad": True})
     with pytest.raises(PluginError, match="not a generator"):
         bad.sampling_generator(trainer.generator, {"broken": {"x": torch.ones(())}})
+
+
+class Sometimes:
+    """An add-on that logs a value on odd steps only."""
+
+    @hookimpl
+    def post_step(self, step, phase):
+        if phase == "g" and step.index % 2 == 1:
+            step.log("sometimes", torch.tensor(float(step.index)))
+
+
+def test_a_value_logged_on_some_steps_is_averaged_over_those_steps_only(tmp_path):
+    registry = Registry()
+    registry.add("gan", GAN)
+    registry.add("sometimes", Sometimes)
+    config = make_config({"plugins": ["gan", "sometimes"], "data": "ring", "steps": 4, "batch_size": 8,
+                          "log_every": 4, "sample_every": 0, "checkpoint_every": 0,
+                          "options": {"gan": {"hidden": 8, "layers": 1}}})
+    run = registry.activate(config.plugins, config.options)
+    Trainer(config, run, load_data("ring"), tmp_path, progress=False).fit()
+    row = (tmp_path / "metrics.jsonl").read_text().splitlines()[-1]
+    assert '"sometimes": 2.0' in row  # steps 1 and 3, not (1 + 3) / 4

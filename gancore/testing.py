@@ -1,0 +1,406 @@
+"""A conformance kit for gancore plugins: one call in a plugin's own tests.
+
+::
+
+    from gancore.testing import check_plugin
+
+    def test_conformance():
+        check_plugin("gancore-foo")            # a family, a regularizer or an add-on
+
+:func:`check_plugin` finds the plugin through its entry point (so the
+package must be installed, as it is under ``pip install -e``) and checks,
+on the CPU, everything the trainer relies on:
+
+1. **hook signatures**: every hook implementation names a hook of
+   :mod:`gancore.hookspecs` and only that hook's arguments (pluggy's own
+   validation, plus a clearer message); a family implements the required
+   family hooks.
+2. **networks** for 8x8 grey, 28x28 grey and 32x32 RGB images, 2-D points, and
+   8x8 two-domain data (paired, and unpaired), the second image in
+   ``batch.extra["b"]``:
+   the generator follows :class:`gancore.generator.Generator`'s protocol and
+   makes samples of the data's shape. A family declares a data shape
+   unsupported by raising :class:`gancore.errors.PluginError` from
+   ``build_generator`` or ``build_discriminator`` (as :mod:`gancore.nets`
+   does for convolutions on vectors); such shapes are skipped, but at least
+   one must work.
+3. **a few training steps** through the real :class:`gancore.trainer.Trainer`,
+   with the family's defaults: every loss and regularizer term is a finite
+   scalar; the discriminator update leaves the generator's parameters
+   untouched and gives them no gradient, and reaches D; the generator update
+   leaves D's parameters untouched, and reaches G.
+4. **checkpoints**: training 3 steps equals training 2, saving a checkpoint,
+   loading it into a fresh trainer and training 1 more (weights and plugin
+   state), so resuming loses nothing.
+5. **determinism**: two runs with the same seed give the same weights and
+   plugin state.
+
+Regularizers and add-ons are checked inside a run of a family: the kit's own
+small :class:`ReferenceFamily` unless ``family=`` names another. A failed
+check raises :class:`ConformanceError` (an ``AssertionError``, so pytest shows
+it as a test failure) that names the plugin, the data and what broke.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import attrs
+import pluggy
+import torch
+
+from gancore import hookspecs
+from gancore.data import Dataset, DataSpec
+from gancore.errors import GanError, PluginError
+from gancore.generator import samples_of
+from gancore.hookspecs import hookimpl
+from gancore.losses import logistic_d, logistic_g
+from gancore.nets import MLPDiscriminator, MLPGenerator
+
+#: The data shapes the kit trains on, by name.
+DATA_SPECS: dict[str, DataSpec] = {
+    "8x8 grey": DataSpec("conformance-8x8", (1, 8, 8), 10, tuple(map(str, range(10)))),
+    "28x28 grey": DataSpec("conformance-28x28", (1, 28, 28), 10, tuple(map(str, range(10)))),
+    "32x32 RGB": DataSpec("conformance-32x32-rgb", (3, 32, 32), 10, tuple(map(str, range(10)))),
+    "2-D points": DataSpec("conformance-points", (2,), 10, tuple(map(str, range(10)))),
+    # Two-domain data: a second image per sample in batch.extra["b"] (image-to-image families).
+    "8x8 grey pairs": DataSpec("conformance-pairs", (1, 8, 8), pairing="paired", domains=("a", "b")),
+    "8x8 grey two domains": DataSpec("conformance-domains", (1, 8, 8), pairing="unpaired", domains=("a", "b")),
+}
+REFERENCE = "gancore-testing-reference"
+
+
+class ConformanceError(AssertionError):
+    """A plugin breaks gancore's plugin contract."""
+
+
+class _Unsupported(Exception):
+    """A family declared a data shape unsupported (a PluginError from a build hook)."""
+
+
+class ReferenceFamily:
+    """The kit's own small family (MLPs, logistic loss) for checking regularizers and add-ons."""
+
+    @hookimpl
+    def default_config(self, data):
+        return {"latent_dim": 8}
+
+    @hookimpl
+    def build_generator(self, config, data):
+        return MLPGenerator(data, config.latent_dim, hidden=32, layers=2)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        return MLPDiscriminator(data, hidden=32, layers=2)
+
+    @hookimpl
+    def d_loss(self, step):
+        return logistic_d(*step.real_and_fake_scores())
+
+    @hookimpl
+    def g_loss(self, step):
+        return logistic_g(step.discriminator(step.fake))
+
+
+@attrs.define
+class Report:
+    """What :func:`check_plugin` checked: ``checked`` lines, and ``skipped`` data with the reason."""
+
+    plugin: str
+    kind: str
+    checked: list[str] = attrs.field(factory=list)
+    skipped: dict[str, str] = attrs.field(factory=dict)
+
+
+def synthetic_data(spec: DataSpec, n: int = 64, seed: int = 0) -> Dataset:
+    """``n`` random samples of ``spec``'s shape (``uint8`` images, Gaussian points) with labels."""
+    rng = torch.Generator().manual_seed(seed)
+    if spec.is_image:
+        x = torch.randint(0, 256, (n, *spec.shape), generator=rng, dtype=torch.uint8)
+    else:
+        x = torch.randn((n, *spec.shape), generator=rng)
+    labels = torch.randint(0, max(1, spec.num_classes), (n,), generator=rng) if spec.num_classes else None
+    second = {"b": torch.randint(0, 256, (n, *spec.shape), generator=rng, dtype=torch.uint8)}
+    if spec.pairing == "paired":
+        return Dataset(spec, x, labels, extra=second)
+    if spec.pairing == "unpaired":
+        return Dataset(spec, x, labels, unpaired=second)
+    return Dataset(spec, x, labels)
+
+
+def check_signatures(name: str, obj: Any) -> list[str]:
+    """Check ``obj``'s hook implementations against the specs; returns the hooks it implements."""
+    specs = {hook: inspect.signature(getattr(hookspecs, hook)).parameters
+             for hook in dir(hookspecs) if hasattr(getattr(hookspecs, hook), f"{hookspecs.PROJECT}_spec")}
+    found = []
+    for attr in dir(obj):
+        try:
+            member = getattr(obj, attr)
+        except Exception:
+            continue
+        opts = getattr(member, f"{hookspecs.PROJECT}_impl", None)
+        if not isinstance(opts, Mapping):
+            continue
+        hook = opts.get("specname") or attr
+        if hook not in specs:
+            raise ConformanceError(f"plugin {name!r}: {attr} is marked @hookimpl but gancore has no hook "
+                                   f"{hook!r}. Hooks: {', '.join(sorted(specs))}.")
+        params = list(inspect.signature(member).parameters)
+        if inspect.isclass(obj) and params:
+            params = params[1:]  # self, on a class plugin's unbound method
+        unknown = [p for p in params if p not in specs[hook]]
+        if unknown:
+            raise ConformanceError(f"plugin {name!r}: {hook} takes {unknown[0]!r}, which the hook does not "
+                                   f"offer. It may take any of: {', '.join(specs[hook])}.")
+        found.append(hook)
+    if not found:
+        raise ConformanceError(f"plugin {name!r} implements no gancore hook (are its methods decorated with "
+                               "gancore.hookimpl?).")
+    # pluggy's own validation, on a plugin manager of its own.
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    try:
+        instance = obj() if inspect.isclass(obj) and all(
+            p.default is not p.empty for p in list(inspect.signature(obj.__init__).parameters.values())[1:]
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)) else obj
+        pm.register(instance, name=name)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise ConformanceError(f"plugin {name!r} fails pluggy's validation: {exc}") from None
+    return sorted(set(found))
+
+
+def _snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def _changed(module: torch.nn.Module, before: Mapping[str, torch.Tensor]) -> list[str]:
+    return [name for name, p in module.named_parameters() if not torch.equal(p.detach(), before[name])]
+
+
+def _same_state(a: Mapping[str, Mapping[str, torch.Tensor]], b: Mapping[str, Mapping[str, torch.Tensor]]) -> str | None:
+    if sorted(a) != sorted(b):
+        return f"plugin state names differ: {sorted(a)} vs {sorted(b)}"
+    for plugin in a:
+        if sorted(a[plugin]) != sorted(b[plugin]):
+            return f"state of {plugin!r} has keys {sorted(a[plugin])} vs {sorted(b[plugin])}"
+        for key in a[plugin]:
+            if not torch.equal(a[plugin][key].cpu(), b[plugin][key].cpu()):
+                return f"state {plugin}.{key} differs"
+    return None
+
+
+def _weights_differ(x: torch.nn.Module, y: torch.nn.Module) -> str | None:
+    for (name, p), q in zip(x.state_dict().items(), y.state_dict().values()):
+        if p.shape != q.shape or not torch.allclose(p.float(), q.float(), rtol=1e-5, atol=1e-7):
+            return name
+    return None
+
+
+class _Checker:
+    def __init__(self, registry, plugin: str, kind: str, family: str, options, family_options, settings):
+        self.registry, self.plugin, self.kind, self.family = registry, plugin, kind, family
+        self.options = {family: dict(family_options or {})}
+        if plugin != family:
+            self.options[plugin] = dict(options or {})
+        else:
+            self.options[family].update(options or {})
+        self.settings = dict(settings or {})
+        # A regularizer's weight is chosen as with --regularizer NAME=WEIGHT.
+        self.weight = self.options.get(plugin, {}).pop("weight", None) if kind == "regularizer" else None
+
+    def fail(self, where: str, message: str):
+        raise ConformanceError(f"plugin {self.plugin!r} ({self.kind}) on {where}: {message}")
+
+    def trainer(self, spec: DataSpec, run_dir: Path, probe: bool = False, **overrides):
+        from gancore.config import make_config
+        from gancore.runs import NOT_DEFAULTABLE
+        from gancore.trainer import Trainer
+
+        plugins = [self.family] + ([self.plugin] if self.kind == "add-on" else [])
+        chosen = {self.plugin: self.weight} if self.kind == "regularizer" else None
+        options = {k: v for k, v in self.options.items() if v}
+        run = self.registry.activate(plugins, options)
+        defaults = dict(run.hook.default_config(data=spec, regularizers=None if chosen is None else tuple(chosen))
+                        or {})
+        bad = [key for key in defaults if key in NOT_DEFAULTABLE]
+        if bad:
+            raise PluginError(f"default_config may not set {bad[0]!r}")
+        user = {"plugins": plugins, "options": options, "data": spec.name, "steps": 2, "batch_size": 8,
+                "device": "cpu", "log_every": 1, "sample_every": 0, "checkpoint_every": 0, "grid_size": 8,
+                "keep": 10, "name": "conformance", **self.settings, **overrides}
+        if chosen is not None:
+            user["regularizers"] = chosen
+        config = make_config(defaults, user)
+        weights = run.add_regularizers(config.regularizers or {})
+        config = attrs.evolve(config, regularizers=weights)
+        if probe:
+            try:
+                run.hook.build_generator(config=config, data=spec)
+                run.hook.build_discriminator(config=config, data=spec)
+            except PluginError as exc:
+                raise _Unsupported(str(exc)) from None
+        return Trainer(config, run, synthetic_data(spec), run_dir, progress=False)
+
+    def check_updates(self, where: str, trainer) -> None:
+        G, D = trainer.generator, trainer.discriminator
+        with torch.no_grad():
+            batch = trainer.dataset.batch(torch.arange(4))
+            x = samples_of(G(G.latent(4, batch=batch)))
+        # Translating families may return several images per input (both directions): a multiple of 4 rows.
+        if tuple(x.shape[1:]) != tuple(trainer.spec.shape) or x.shape[0] == 0 or x.shape[0] % 4:
+            self.fail(where, f"the generator made samples of shape {tuple(x.shape)} from 4 latents; expected "
+                             f"{(4, *trainer.spec.shape)} (or a multiple of 4 rows).")
+        if not torch.isfinite(x).all():
+            self.fail(where, "the generator made non-finite samples.")
+        g0, d0 = _snapshot(G), _snapshot(D)
+        step = trainer._new_step()
+        self.update(where, trainer, step, "d")
+        self.check_terms(where, step, "d")
+        if _changed(G, g0):
+            self.fail(where, f"the discriminator update changed the generator ({_changed(G, g0)[0]}).")
+        leaked = [name for name, p in G.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+        if leaked:
+            self.fail(where, f"D's loss reaches the generator: {leaked[0]} has a gradient after the discriminator "
+                             "update (use step.fake, which is computed without gradients in phase 'd').")
+        if not [n for n, p in D.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0]:
+            self.fail(where, "D's loss gives the discriminator no gradient.")
+        d1 = _snapshot(D)
+        D.requires_grad_(False)
+        try:
+            self.update(where, trainer, step, "g")
+        finally:
+            D.requires_grad_(True)
+        self.check_terms(where, step, "g")
+        if _changed(D, d1):
+            self.fail(where, f"the generator update changed the discriminator ({_changed(D, d1)[0]}).")
+        if not [n for n, p in G.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0]:
+            self.fail(where, "G's loss gives the generator no gradient.")
+        if self.kind == "family" and not _changed(D, d0):
+            self.fail(where, "a discriminator update left every discriminator parameter unchanged.")
+
+    def update(self, where: str, trainer, step, phase: str) -> None:
+        try:
+            trainer._update(step.begin(phase), phase)
+        except (GanError, RuntimeError) as exc:
+            self.fail(where, f"the {phase!r} update failed: {type(exc).__name__}: {exc}")
+
+    def check_terms(self, where: str, step, phase: str) -> None:
+        terms = {k: v for k, v in step.logs.items() if k.startswith(f"{phase}/")}
+        if not terms:
+            self.fail(where, f"no loss terms were logged in phase {phase!r}.")
+        for name, value in terms.items():
+            if value.dim() != 0:
+                self.fail(where, f"{name} is not a scalar (shape {tuple(value.shape)}).")
+            if not math.isfinite(float(value)):
+                self.fail(where, f"{name} = {float(value)} is not finite.")
+
+    def check_resume_and_seed(self, where: str, spec: DataSpec, tmp: Path) -> None:
+        from gancore.checkpoint import load_checkpoint
+
+        full = self.trainer(spec, tmp / "full", steps=3, checkpoint_every=2)
+        try:
+            full.fit()
+        except GanError as exc:
+            self.fail(where, f"training 3 steps failed: {exc}")
+        again = self.trainer(spec, tmp / "again", steps=3)
+        again.fit()
+        for what, a, b in (("generator", full.generator, again.generator),
+                           ("discriminator", full.discriminator, again.discriminator)):
+            name = _weights_differ(a, b)
+            if name:
+                self.fail(where, f"two runs with the same seed give different {what} weights ({name}): draw "
+                                 "randomness from torch's global RNG or step.G.latent(..., rng=...), not from "
+                                 "other sources.")
+        problem = _same_state(full.plugin_state, again.plugin_state)
+        if problem:
+            self.fail(where, f"two runs with the same seed end in different plugin state: {problem}.")
+        resumed = self.trainer(spec, tmp / "resumed", steps=3)
+        resumed.load_checkpoint(load_checkpoint(tmp / "full" / "checkpoints" / "step-000002"))
+        resumed.fit()
+        for what, a, b in (("generator", full.generator, resumed.generator),
+                           ("discriminator", full.discriminator, resumed.discriminator)):
+            name = _weights_differ(a, b)
+            if name:
+                self.fail(where, f"resuming from a checkpoint gives different {what} weights ({name}) than "
+                                 "training straight through: keep everything that must survive a resume in "
+                                 "step.state_for(self).")
+        problem = _same_state(full.plugin_state, resumed.plugin_state)
+        if problem:
+            self.fail(where, f"resuming from a checkpoint gives different plugin state: {problem}.")
+
+
+def check_plugin(name: str, *, family: str | None = None, options: Mapping[str, Any] | None = None,
+                 family_options: Mapping[str, Any] | None = None, data: Iterable[str] | None = None,
+                 settings: Mapping[str, Any] | None = None, registry=None) -> Report:
+    """Check that the installed plugin ``name`` keeps gancore's plugin contract.
+
+    :param name: the plugin's entry-point (or distribution) name.
+    :param family: for a regularizer or add-on, the family to check it with
+        (default: the kit's :class:`ReferenceFamily`).
+    :param options: the plugin's options (``--set`` values), e.g. a small
+        ``width`` to keep the check fast.
+    :param family_options: options of ``family``.
+    :param data: names from :data:`DATA_SPECS` to train on (default: all).
+    :param settings: :class:`gancore.config.TrainConfig` values to override
+        (``batch_size``, ``n_critic``, ...).
+    :param registry: a :class:`gancore.plugins.Registry` (default: the
+        installed plugins).
+    :return: a :class:`Report`. Raises :class:`ConformanceError` on the
+        first broken rule.
+    """
+    from gancore.plugins import Registry
+
+    registry = registry or Registry.discover()
+    try:
+        info = registry.get(name)
+    except PluginError as exc:
+        raise ConformanceError(str(exc)) from None
+    name = info.name
+    report = Report(name, info.kind)
+    report.checked.append(f"hooks: {', '.join(check_signatures(name, info.obj))}")
+    if info.kind == "family":
+        family = name
+    elif family is None:
+        if REFERENCE not in registry:
+            registry.add(REFERENCE, ReferenceFamily)
+        family = REFERENCE
+    checker = _Checker(registry, name, info.kind, family, options, family_options, settings)
+    names = list(DATA_SPECS) if data is None else list(data)
+    unknown = [n for n in names if n not in DATA_SPECS]
+    if unknown:
+        raise ValueError(f"unknown data {unknown[0]!r}; use some of {', '.join(DATA_SPECS)}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the kit's models are tiny: more threads only contend
+    try:
+        with tempfile.TemporaryDirectory(prefix="gancore-conformance-") as tmp:
+            _check_all(checker, report, names, Path(tmp))
+    finally:
+        torch.set_num_threads(threads)
+    return report
+
+
+def _check_all(checker: _Checker, report: Report, names: list[str], tmp: Path) -> None:
+    first = None
+    for data_name in names:
+        spec = DATA_SPECS[data_name]
+        where = f"{data_name} data"
+        try:
+            trainer = checker.trainer(spec, tmp / data_name.replace(" ", "-"), probe=True)
+        except _Unsupported as exc:
+            report.skipped[data_name] = str(exc)
+            continue
+        except GanError as exc:
+            checker.fail(where, f"setting up a run failed: {exc}")
+        checker.check_updates(where, trainer)
+        report.checked.append(f"{data_name}: shapes, finite losses, gradients to the right network")
+        first = first or data_name
+    if first is None:
+        checker.fail("every data shape", "no data shape is supported: "
+                     + "; ".join(f"{k}: {v}" for k, v in report.skipped.items()))
+    checker.check_resume_and_seed(f"{first} data", DATA_SPECS[first], tmp / "resume")
+    report.checked.append(f"{first}: checkpoint round trip and determinism under a seed")
