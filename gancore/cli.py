@@ -98,6 +98,7 @@ FLAG_FIELDS = {
     "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
     "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
     "keep": "keep", "grid_size": "grid_size", "device": "device", "precision": "precision",
+    "channels_last": "channels_last", "compile": "compile",
     "nan": "nan", "nan_limit": "nan_limit", "deterministic": "deterministic",
     "eval_every": "eval_every", "eval_samples": "eval_samples",
 }
@@ -145,7 +146,14 @@ FLAG_FIELDS = {
               "covered, or ring modes) logged to metrics.jsonl, 0 for never. [default: 0]")
 @click.option("--eval-samples", type=int, help="Samples per --eval-every evaluation. [default: 2000]")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
-@click.option("--precision", type=click.Choice(["no", "fp16", "bf16"]), help="Mixed precision. [default: no]")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "no"]),
+              help="Mixed precision through Accelerate: bf16 (CPU or GPU), fp16 (GPU, with loss scaling), or "
+                   "fp32 (= no). [default: fp32]")
+@click.option("--channels-last/--no-channels-last", default=None,
+              help="Channels-last memory layout for image models and batches. [default: off]")
+@click.option("--compile/--no-compile", default=None,
+              help="torch.compile both networks; refused with double-backward penalties (gp, div, ...). "
+                   "[default: off]")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar. [default: on a terminal]")
 @click.option("--resume", metavar="RUN",
               help="Continue the run directory RUN (or a run name under --out) from its newest intact "
@@ -167,8 +175,6 @@ def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flag
       gan train --plugin gancore-dcgan -r gp -r div=2 --data mnist
     """
     from gancore.config import read_toml
-    from gancore.runs import create_run_dir, resolve
-    from gancore.trainer import Trainer
 
     user: dict[str, Any] = read_toml(config_file) if config_file else {}
     user.update({FLAG_FIELDS[key]: value for key, value in flags.items() if value is not None})
@@ -184,28 +190,52 @@ def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flag
         for plugin, option, value in map(parse_set, sets):
             options.setdefault(plugin, {})[option] = value
         user["options"] = options
+    train_run(user, progress, resume, flags.get("out"))
+
+
+def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | None = None,
+              out: str | None = None):
+    """``gan train`` after its flags are read: resolve, train, report; returns the finished Trainer.
+
+    Every process of a distributed launch runs this.
+    """
+    import attrs
+
+    from gancore.runs import create_run_dir, resolve, run_dir
+    from gancore.trainer import Trainer, broadcast_text, make_accelerator
 
     checkpoint = None
     if resume:
         from gancore.resume import prepare_resume
 
-        config, run, dataset, path, checkpoint, notes = prepare_resume(_registry(), resume, user, flags.get("out"))
-        for note in notes:
-            click.echo(note, err=True)
+        config, run, dataset, path, checkpoint, notes = prepare_resume(_registry(), resume, user, out)
     else:
         config, run, dataset = resolve(_registry(), user)
-        path = create_run_dir(config)
+        notes = []
+    # Under torchrun / accelerate launch every process runs this command; they
+    # agree on the run name (it holds the time of day) and only the main one
+    # writes the run directory and talks.
+    accelerator = make_accelerator(config)
+    config = attrs.evolve(config, name=broadcast_text(accelerator, config.name))
+    echo = click.echo if accelerator.is_main_process else (lambda *args, **kwargs: None)
+    for note in notes:
+        echo(note, err=True)
     if progress is None:
         progress = sys.stderr.isatty()
-    click.echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples) for {config.steps} steps"
-               + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
-               + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + f"; run directory: {path}")
-    trainer = Trainer(config, run, dataset, path, progress=progress)
+    if not resume:
+        path = run_dir(config)
+    trainer = Trainer(config, run, dataset, path, accelerator=accelerator, progress=progress)
+    if not resume and accelerator.is_main_process:
+        create_run_dir(config)
+    processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
+    echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples) for {config.steps} steps"
+         + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
+         + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")
     if checkpoint is not None:
         from gancore.resume import restore
 
         restore(trainer, checkpoint)
-        click.echo(f"Resuming from {checkpoint.path} (step {checkpoint.step}).")
+        echo(f"Resuming from {checkpoint.path} (step {checkpoint.step}).")
     try:
         last = trainer.fit()
     except OSError as exc:
@@ -217,10 +247,11 @@ def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flag
     if trainer.stopped_by:
         import signal
 
-        click.echo(f"Stopped by {signal.Signals(trainer.stopped_by).name} at step {trainer.index}; wrote "
-                   f"checkpoint {last}. Continue with `gan train --resume {path}`.", err=True)
+        echo(f"Stopped by {signal.Signals(trainer.stopped_by).name} at step {trainer.index}; wrote "
+             f"checkpoint {last}. Continue with `gan train --resume {path}`.", err=True)
         sys.exit(128 + trainer.stopped_by)
-    click.echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
+    echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
+    return trainer
 
 
 @main.command()

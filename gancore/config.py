@@ -19,7 +19,8 @@ from gancore.errors import ConfigError
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULES = ("constant", "linear")
-PRECISIONS = ("no", "fp16", "bf16")
+#: ``fp32`` and ``no`` both mean full precision (``no`` is Accelerate's name for it).
+PRECISIONS = ("fp32", "bf16", "fp16", "no")
 DEVICES = ("auto", "cpu", "cuda")
 NAN_POLICIES = ("stop", "skip")
 LAYOUTS = ("auto", "classes", "paired", "unpaired", "side-by-side")
@@ -143,6 +144,11 @@ class TrainConfig:
 
     device: str = attrs.field(default="auto", validator=_one_of(DEVICES))
     precision: str = attrs.field(default="no", validator=_one_of(PRECISIONS))
+    #: Keep image models and batches in the channels-last memory layout (faster convolutions on GPUs).
+    channels_last: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    #: ``torch.compile`` the generator and discriminator; refused when an
+    #: active plugin declares ``needs_double_backward`` (gradient penalties).
+    compile: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     #: What a non-finite loss or gradient does: ``stop`` the run (the last
     #: good checkpoint stays), or ``skip`` that update, at most ``nan_limit``

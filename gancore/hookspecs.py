@@ -25,6 +25,14 @@ Three kinds of hook:
 * **The sampling hook** (``sampling_generator``) lets an add-on supply the
   weights that samples are drawn with (an average of the generator's
   weights, for example) wherever the core draws samples.
+
+Plugin attributes the core reads (optional, on the plugin object or class):
+
+* ``needs_double_backward = True``: the plugin's loss terms differentiate a
+  gradient (input-gradient penalties such as ``gp``, ``r1``, ``dragan``,
+  ``div``, built on :func:`gancore.losses.input_gradient`). ``torch.compile``
+  does not support double backward, so ``gan train --compile`` refuses a run
+  in which any active plugin sets it, naming the plugin.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ All take discriminator outputs as raw scores (logits) and return scalars.
 
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +41,25 @@ def wasserstein_g(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
+_SCALER: contextvars.ContextVar[Any] = contextvars.ContextVar("gancore_loss_scaler", default=None)
+
+
+@contextlib.contextmanager
+def loss_scaling(scaler: Any) -> Iterator[None]:
+    """Within this block :func:`input_gradient` uses ``scaler`` (a ``torch.amp.GradScaler``, or ``None``).
+
+    The trainer enters it around the ``regularize`` hook when fp16 mixed
+    precision scales the loss, so every penalty built on
+    :func:`input_gradient` follows PyTorch's AMP recipe for gradient
+    penalties without knowing about precision.
+    """
+    token = _SCALER.set(scaler)
+    try:
+        yield
+    finally:
+        _SCALER.reset(token)
+
+
 def input_gradient(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(scores, d sum(scores) / d x)`` with the graph kept for a second backward.
 
@@ -47,11 +68,26 @@ def input_gradient(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
     gradient flow to the discriminator's parameters. The gradient is taken
     with ``torch.autograd.grad`` (not ``backward``), which is what keeps
     penalties correct under DistributedDataParallel.
+
+    Under fp16 loss scaling (see :func:`loss_scaling`) the scores are
+    multiplied by the loss scale before differentiating, so small input
+    gradients do not underflow in fp16, and the gradient is divided by it
+    again in fp32: the returned gradient is the true, unscaled one. If the
+    scaled gradient overflows, the penalty is inf, the scaler skips that
+    update and lowers its scale, exactly as for any other overflow.
     """
     x = x.detach().requires_grad_(True)
     scores = score(x)
-    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    return scores, grad
+    scaler = _SCALER.get()
+    if scaler is None or not scaler.is_enabled():
+        (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+        return scores, grad
+    # The scale as a tensor, without a device sync (get_scale() would read it back).
+    scale = scaler._get_scale_async() if hasattr(scaler, "_get_scale_async") else None
+    if scale is None:  # before the scaler's first backward, or an older torch
+        scale = scaler.get_scale()
+    (grad,) = torch.autograd.grad(scores.float().sum() * scale, x, create_graph=True)
+    return scores, grad.float() / scale
 
 
 def interpolate(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:

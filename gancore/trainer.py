@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 from torch import nn
 
@@ -21,9 +22,10 @@ from gancore import __version__
 from gancore.checkpoint import Checkpoint, load_weights, module_tensors, rng_state, save_checkpoint, set_rng_state
 from gancore.config import TrainConfig
 from gancore.data import Dataset, Sampler, samples_to_image
-from gancore.errors import PluginError, TrainingError
+from gancore.errors import ConfigError, PluginError, TrainingError
 from gancore.generator import check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
+from gancore.losses import loss_scaling
 from gancore.plugins import Run
 from gancore.step import Step, loss_terms
 
@@ -38,7 +40,44 @@ def make_accelerator(config: TrainConfig):
     # broadcast in between would modify tensors autograd still needs.
     ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
     cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
-    return Accelerator(cpu=cpu, mixed_precision=config.precision, kwargs_handlers=[ddp])
+    if config.precision == "fp16" and cpu:
+        # Accelerate would silently train in fp32: fp16 loss scaling is CUDA-only there.
+        raise ConfigError("--precision fp16 needs a CUDA GPU; on the CPU use --precision bf16 (or fp32).")
+    mixed = "no" if config.precision == "fp32" else config.precision
+    return Accelerator(cpu=cpu, mixed_precision=mixed, kwargs_handlers=[ddp])
+
+
+def broadcast_text(accelerator, text: str, size: int = 1024) -> str:
+    """``text`` as the main process has it, on every process (one collective, nothing pickled)."""
+    if accelerator.num_processes == 1:
+        return text
+    from accelerate.utils import broadcast
+
+    raw = text.encode()[:size]
+    buffer = torch.zeros(size, dtype=torch.uint8)
+    buffer[:len(raw)] = torch.tensor(list(raw), dtype=torch.uint8)
+    buffer = broadcast(buffer.to(accelerator.device), from_process=0).cpu()
+    return bytes(buffer.tolist()).rstrip(b"\0").decode()
+
+
+#: A plugin class attribute: ``True`` when its terms take gradients of
+#: gradients (``create_graph=True``), which ``torch.compile`` cannot do.
+DOUBLE_BACKWARD = "needs_double_backward"
+
+
+def speed_options(config: TrainConfig, run: Run, G: nn.Module, D: nn.Module) -> None:
+    """Apply ``channels_last`` and ``compile`` to the bare networks, in place."""
+    if config.compile:
+        needing = [name for name, plugin in run.pm.list_name_plugin() if getattr(plugin, DOUBLE_BACKWARD, False)]
+        if needing:
+            raise ConfigError(f"--compile cannot be used with {', '.join(map(repr, needing))}: its loss needs "
+                              "double backward (gradients of gradients), which torch.compile does not support. "
+                              "Drop --compile, or train without that plugin.")
+    for module in (G, D):
+        if config.channels_last:
+            module.to(memory_format=torch.channels_last)
+        if config.compile:
+            module.compile()
 
 
 def make_optimizer(config: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
@@ -82,9 +121,12 @@ class Trainer:
             torch.use_deterministic_algorithms(True)
         set_seed(config.seed)
         G, D = build_models(run, config, self.spec)
+        speed_options(config, run, G, D)
         opt_g = make_optimizer(config, G.parameters(), config.lr_g)
         opt_d = make_optimizer(config, D.parameters(), config.lr_d)
         self.G, self.D, self.opt_g, self.opt_d = self.acc.prepare(G, D, opt_g, opt_d)
+        # unwrap_model walks the module tree (~0.5 ms); the loop asks for the bare modules every update.
+        self._bare = (self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D))
         self.dataset = dataset.to(self.acc.device)
         self.sampler = Sampler(len(dataset), config.batch_size, config.seed, self.acc.process_index,
                                self.acc.num_processes)
@@ -104,11 +146,11 @@ class Trainer:
     # -- helpers -------------------------------------------------------------
     @property
     def generator(self) -> nn.Module:
-        return self.acc.unwrap_model(self.G)
+        return self._bare[0]
 
     @property
     def discriminator(self) -> nn.Module:
-        return self.acc.unwrap_model(self.D)
+        return self._bare[1]
 
     def _fixed_latent(self):
         """The latent of the sample grids, the same at every step and on resume."""
@@ -124,6 +166,8 @@ class Trainer:
 
     def _new_step(self) -> Step:
         batch = self.dataset.batch(self.sampler.next_indices())
+        if self.config.channels_last and batch.x.dim() == 4:
+            batch = attrs.evolve(batch, x=batch.x.contiguous(memory_format=torch.channels_last))
         return Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
                     D=self.discriminator, config=self.config, data=self.spec, accelerator=self.acc,
                     state=self.plugin_state, name_of=self.run.name_of, warnings=self._warnings)
@@ -136,7 +180,9 @@ class Trainer:
         terms = dict(loss_terms(getattr(hook, name)(step=step), name, self.run.family))
         if phase == "d":
             step.discriminator_views()
-        for extra in hook.regularize(step=step, phase=phase):
+        with loss_scaling(self.acc.scaler):
+            extras = hook.regularize(step=step, phase=phase)
+        for extra in extras:
             for term, value in loss_terms(extra, "regularize", "a regularizer").items():
                 if term in terms:
                     raise PluginError(f"two plugins return a loss term named {term!r} in phase {phase!r}.")
@@ -149,6 +195,8 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             return
         optimizer.step()
+        if getattr(optimizer, "step_was_skipped", False):
+            return  # fp16 loss scaling found inf/NaN gradients and skipped this update
         with torch.no_grad():
             hook.post_step(step=step, phase=phase)
         for term, value in terms.items():
@@ -230,7 +278,14 @@ class Trainer:
 
     def _log(self, elapsed: float) -> dict[str, float]:
         """Average the interval's values, refuse non-finite ones, append to metrics.jsonl."""
-        values = {name: float(total) / self._counts[name] for name, total in self._sums.items()}
+        # One transfer per interval, averaged over processes so that every
+        # process sees (and stops on) the same values.
+        names = sorted(self._sums)
+        means = (torch.stack([torch.as_tensor(self._sums[name], dtype=torch.float32).to(self.acc.device)
+                              / self._counts[name] for name in names]) if names else torch.zeros(0))
+        if self.acc.num_processes > 1 and names:
+            means = self.acc.reduce(means, "mean")
+        values = dict(zip(names, means.tolist()))
         self._sums, self._counts = {}, {}
         bad = {name: value for name, value in values.items() if not math.isfinite(value)}
         if bad:

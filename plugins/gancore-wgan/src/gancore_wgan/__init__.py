@@ -83,6 +83,9 @@ class WeightClipping:
 class GradientPenalty:
     """Gulrajani et al. 2017 (WGAN-GP): weight * E[(||grad D(x_hat)||_2 - 1)^2] on per-sample interpolates."""
 
+    #: The penalty differentiates an input gradient: no torch.compile (gancore refuses --compile).
+    needs_double_backward = True
+
     def __init__(self, weight: float = 10.0, center: float = 1.0):
         self.weight, self.center = float(weight), float(center)
 
@@ -98,6 +101,8 @@ class GradientPenalty:
 
 class DivergencePenalty:
     """Wu et al. 2018 (WGAN-div): weight/2 * (E||grad D(x)||^p + E||grad D(G(z))||^p), k=2, p=6."""
+
+    needs_double_backward = True
 
     def __init__(self, weight: float = 2.0, p: float = 6.0):
         self.weight, self.p = float(weight), float(p)

@@ -1,0 +1,374 @@
+"""Training speed of gancore's loop, as ratios measured in one run, alternating.
+
+    python benchmarks/speed.py                      # everything that this machine can run
+    python benchmarks/speed.py --sections overhead,classic --rounds 7 --steps 40
+
+Sections (each prints a table; ratios are medians over alternating rounds,
+with the spread of the per-round ratios as the noise):
+
+* ``overhead``: gancore's Trainer vs a bare hand-written PyTorch loop doing
+  the same steps (same networks, optimizers, batch, losses and penalty; data
+  on the same device, sampled by index) for DCGAN and WGAN-GP on ``mnist``.
+  Ratio = gancore steps/s / bare steps/s (target >= 0.97).
+* ``classic``: gancore (DCGAN) vs a PyTorch-GAN-style per-script loop: a
+  DataLoader over torchvision's ``MNIST`` dataset (the same 5,000 images,
+  written as IDX files), ToTensor/Normalize per image, a fresh ``Variable``-
+  style target and numpy noise tensor per step, BCELoss on sigmoid outputs,
+  the same networks. Ratio = gancore / classic (target >= 1.3 on the CPU).
+* ``scaling``: ``torchrun --nproc_per_node 1`` vs ``2`` running ``gan train``
+  on the CPU (gloo), per-process batch fixed: steps/s and images/s.
+* ``gpu``: on a CUDA device only: images/s of DCGAN at 64x64 and WGAN-GP at
+  fp32 vs bf16, with and without ``--channels-last`` / ``--compile``
+  (WGAN-GP cannot compile: its penalty needs double backward). The GPU model
+  is printed. Skipped (reported as not measured) without CUDA.
+
+Both sides of a comparison use the same threads (``--threads``, default 1)
+and the same device. On the CPU each side is timed by the process's CPU time
+(other jobs on a shared machine barely move it); on a GPU by wall-clock time
+after a synchronize; the scaling section by wall-clock time from
+``metrics.jsonl``. Look at the spread column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+FAMILIES = {
+    "DCGAN": {"plugins": ["gancore-dcgan"], "regularizers": {}},
+    "WGAN-GP": {"plugins": ["gancore-wgan"], "regularizers": {"gp": 10.0}},
+}
+
+
+#: Network width for every side (``--width``); None keeps the family's default (64).
+WIDTH: list = [None]
+
+
+def resolve_run(name: str, out: str, steps: int, batch: int, log_every: int, device: str, **extra):
+    from gancore import hookimpl
+    from gancore.plugins import Registry
+    from gancore.runs import resolve
+
+    registry = Registry.discover()
+    registry.add("step-clock", type("StepClock", (StepClock,), {"post_step": hookimpl(StepClock.post_step)}))
+
+    if WIDTH[0] is not None:
+        extra.setdefault("options", {plugin: {"width": WIDTH[0]} for plugin in FAMILIES[name]["plugins"]})
+    user = {**FAMILIES[name], "plugins": [*FAMILIES[name]["plugins"], "step-clock"], "data": "mnist", "steps": steps, "batch_size": batch, "seed": 0,
+            "log_every": log_every, "sample_every": 0, "checkpoint_every": 0, "grid_size": 4, "out": out,
+            "name": f"{name}-{time.monotonic_ns()}", "device": device, **extra}
+    user["options"] = {**user.get("options", {}), "step-clock": {"device": device}}
+    return resolve(registry, user)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def clock(device: str) -> float:
+    """Seconds: this process's CPU time on the CPU (other jobs on a shared machine barely move it),
+    wall-clock time after a synchronize on a GPU."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        return time.perf_counter()
+    return time.process_time()
+
+
+class StepClock:
+    """An add-on plugin: reads the clock after every generator update (gancore's side of a comparison)."""
+
+    def __init__(self, device: str = "cpu"):
+        self.device, self.readings = device, []
+
+    def post_step(self, phase):
+        if phase == "g":
+            self.readings.append(clock(self.device))
+
+
+# --- gancore's trainer ---------------------------------------------------------
+
+def time_gancore(name: str, out: str, steps: int, warmup: int, batch: int, device: str, **extra) -> float:
+    """Steps/s of Trainer.fit over ``steps`` steps after ``warmup`` steps (the StepClock add-on's readings)."""
+    from gancore.trainer import Trainer
+
+    config, run, dataset = resolve_run(name, out, warmup + steps, batch, warmup, device, **extra)
+    trainer = Trainer(config, run, dataset, Path(out) / config.name, progress=False)
+    trainer.fit()
+    readings = run.pm.get_plugin("step-clock").readings
+    return steps / (readings[warmup + steps - 1] - readings[warmup - 1])
+
+
+# --- the bare hand-written loop --------------------------------------------------
+
+def time_bare(name: str, out: str, steps: int, warmup: int, batch: int, device: str) -> float:
+    """The same steps written out by hand: no hooks, no Step, no Accelerate."""
+    from accelerate.utils import set_seed
+
+    from gancore.trainer import build_models, make_optimizer
+
+    config, run, dataset = resolve_run(name, out, warmup + steps, batch, warmup, device)
+    set_seed(config.seed)
+    G, D = build_models(run, config, dataset.spec)
+    G, D = G.to(device), D.to(device)
+    opt_g = make_optimizer(config, G.parameters(), config.lr_g)
+    opt_d = make_optimizer(config, D.parameters(), config.lr_d)
+    images = dataset.x.to(device)
+    n, latent_dim, gp = len(images), config.latent_dim, "gp" in config.regularizers
+    perm, cursor = torch.randperm(n, device=device), 0
+
+    def real_batch():
+        nonlocal perm, cursor
+        if cursor + batch > n:
+            perm, cursor = torch.randperm(n, device=device), 0
+        x = images[perm[cursor:cursor + batch]].float().div_(127.5).sub_(1.0)
+        cursor += batch
+        return x
+
+    def one_step():
+        for _ in range(config.n_critic):
+            real = real_batch()
+            opt_d.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                fake = G(torch.randn(batch, latent_dim, device=device))
+            real_scores, fake_scores = D(torch.cat([real, fake])).split([batch, batch])
+            if gp:
+                loss = fake_scores.mean() - real_scores.mean()
+                eps = torch.rand(batch, 1, 1, 1, device=device)
+                x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+                loss = loss + config.regularizers["gp"] * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+            else:
+                loss = F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+            loss.backward()
+            opt_d.step()
+        D.requires_grad_(False)
+        opt_g.zero_grad(set_to_none=True)
+        fake_scores = D(G(torch.randn(batch, latent_dim, device=device)))
+        loss = -fake_scores.mean() if gp else F.softplus(-fake_scores).mean()
+        loss.backward()
+        opt_g.step()
+        D.requires_grad_(True)
+
+    for _ in range(warmup):
+        one_step()
+    started = clock(device)
+    for _ in range(steps):
+        one_step()
+    return steps / (clock(device) - started)
+
+
+# --- the classic PyTorch-GAN-style script ------------------------------------------
+
+def write_mnist_idx(root: Path) -> None:
+    """The embedded 5,000 MNIST images as torchvision's raw IDX files (train and t10k)."""
+    from gancore.data import load_mnist_5k
+
+    data = load_mnist_5k()
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    images = data.x.squeeze(1).numpy().astype(np.uint8)
+    labels = data.labels.numpy().astype(np.uint8)
+    for split in ("train", "t10k"):
+        with open(raw / f"{split}-images-idx3-ubyte", "wb") as handle:
+            handle.write(bytes([0, 0, 8, 3]) + np.array(images.shape, dtype=">i4").tobytes() + images.tobytes())
+        with open(raw / f"{split}-labels-idx1-ubyte", "wb") as handle:
+            handle.write(bytes([0, 0, 8, 1]) + np.array(labels.shape, dtype=">i4").tobytes() + labels.tobytes())
+
+
+def time_classic(out: str, steps: int, warmup: int, batch: int, device: str, root: Path) -> float:
+    """eriklindernoren/PyTorch-GAN's dcgan.py loop, with gancore's DCGAN networks."""
+    import torchvision.datasets as datasets
+    import torchvision.transforms as transforms
+    from accelerate.utils import set_seed
+    from torch.autograd import Variable
+
+    from gancore.trainer import build_models
+
+    config, run, dataset = resolve_run("DCGAN", out, warmup + steps, batch, warmup, device)
+    set_seed(config.seed)
+    generator, discriminator = build_models(run, config, dataset.spec)
+    generator, discriminator = generator.to(device), discriminator.to(device)
+    adversarial_loss = torch.nn.BCELoss()
+    optimizer_G = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
+    optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas)
+    Tensor = torch.cuda.FloatTensor if device.startswith("cuda") else torch.FloatTensor
+    dataloader = torch.utils.data.DataLoader(
+        datasets.MNIST(str(root), train=True, download=False,
+                       transform=transforms.Compose([transforms.Resize(28), transforms.ToTensor(),
+                                                     transforms.Normalize([0.5], [0.5])])),
+        batch_size=batch, shuffle=True, drop_last=True)
+
+    def batches():
+        while True:
+            yield from dataloader
+
+    source = batches()
+
+    def one_step():
+        imgs, _ = next(source)
+        valid = Variable(Tensor(imgs.shape[0]).fill_(1.0), requires_grad=False)
+        fake = Variable(Tensor(imgs.shape[0]).fill_(0.0), requires_grad=False)
+        real_imgs = Variable(imgs.type(Tensor))
+        optimizer_G.zero_grad()
+        z = Variable(Tensor(np.random.normal(0, 1, (imgs.shape[0], config.latent_dim))))
+        gen_imgs = generator(z)
+        g_loss = adversarial_loss(torch.sigmoid(discriminator(gen_imgs)), valid)
+        g_loss.backward()
+        optimizer_G.step()
+        optimizer_D.zero_grad()
+        real_loss = adversarial_loss(torch.sigmoid(discriminator(real_imgs)), valid)
+        fake_loss = adversarial_loss(torch.sigmoid(discriminator(gen_imgs.detach())), fake)
+        d_loss = (real_loss + fake_loss) / 2
+        d_loss.backward()
+        optimizer_D.step()
+
+    for _ in range(warmup):
+        one_step()
+    started = clock(device)
+    for _ in range(steps):
+        one_step()
+    return steps / (clock(device) - started)
+
+
+# --- sections --------------------------------------------------------------------
+
+def alternate(rounds: int, sides: dict) -> dict:
+    """Run every side once per round, in an order that alternates; steps/s per side per round."""
+    results = {name: [] for name in sides}
+    names = list(sides)
+    for index in range(rounds):
+        for name in (names if index % 2 == 0 else names[::-1]):
+            results[name].append(sides[name]())
+    return results
+
+
+def ratio_row(label: str, ours: list, theirs: list) -> str:
+    ratios = [a / b for a, b in zip(ours, theirs)]
+    return (f"| {label} | {statistics.median(ours):.2f} | {statistics.median(theirs):.2f} | "
+            f"**{statistics.median(ours) / statistics.median(theirs):.3f}** | "
+            f"{min(ratios):.3f} - {max(ratios):.3f} |")
+
+
+def section_overhead(args, out):
+    print("\n### gancore Trainer vs a bare hand-written loop (same steps), mnist 28x28, batch "
+          f"{args.batch_size}, {args.threads} thread(s), device {args.device}\n")
+    print("| family | gancore steps/s | bare steps/s | ratio (median) | per-round ratio range |")
+    print("|---|---|---|---|---|")
+    for name in FAMILIES:
+        steps = args.steps if name == "DCGAN" else max(args.warmup, args.steps // 5 // args.warmup * args.warmup)
+        results = alternate(args.rounds, {
+            "gancore": lambda: time_gancore(name, out, steps, args.warmup, args.batch_size, args.device),
+            "bare": lambda: time_bare(name, out, steps, args.warmup, args.batch_size, args.device)})
+        print(ratio_row(name, results["gancore"], results["bare"]), flush=True)
+
+
+def section_classic(args, out):
+    root = Path(out) / "torchvision"
+    write_mnist_idx(root)
+    print("\n### gancore vs a PyTorch-GAN-style per-script DCGAN loop, mnist 28x28, batch "
+          f"{args.batch_size}, {args.threads} thread(s), device {args.device}\n")
+    print("| family | gancore steps/s | classic steps/s | ratio (median) | per-round ratio range |")
+    print("|---|---|---|---|---|")
+    results = alternate(args.rounds, {
+        "gancore": lambda: time_gancore("DCGAN", out, args.steps, args.warmup, args.batch_size, args.device),
+        "classic": lambda: time_classic(out, args.steps, args.warmup, args.batch_size, args.device, root)})
+    print(ratio_row("DCGAN", results["gancore"], results["classic"]), flush=True)
+
+
+def torchrun_steps_per_second(processes: int, args, out) -> float:
+    name = f"scale{processes}-{time.monotonic_ns()}"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               "-m", "gancore.cli", "train", "--plugin", "gancore-dcgan", "--data", "mnist", "--device", "cpu",
+               "--steps", str(args.warmup + args.steps), "--log-every", str(args.warmup), "--batch-size",
+               str(args.batch_size), "--sample-every", "0", "--checkpoint-every", "0", "--grid-size", "4",
+               "--out", out, "--name", name, "--no-progress"]
+    if WIDTH[0] is not None:
+        command += ["--set", f"gancore-dcgan.width={WIDTH[0]}"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = [json.loads(line) for line in (Path(out) / name / "metrics.jsonl").read_text().splitlines()]
+    times = {row["step"]: row["time"] for row in rows}
+    return args.steps / (times[args.warmup + args.steps] - times[args.warmup])
+
+
+def section_scaling(args, out):
+    print(f"\n### 1 vs 2 CPU processes (torchrun, gloo), DCGAN on mnist, batch {args.batch_size} per process, "
+          f"{args.threads} thread(s) per process\n")
+    results = alternate(args.rounds, {p: (lambda p=p: torchrun_steps_per_second(p, args, out)) for p in (1, 2)})
+    print("| processes | steps/s (median) | images/s (median) | per-round steps/s range |")
+    print("|---|---|---|---|")
+    for processes, values in results.items():
+        median = statistics.median(values)
+        print(f"| {processes} | {median:.2f} | {median * args.batch_size * processes:.0f} | "
+              f"{min(values):.2f} - {max(values):.2f} |")
+    print(f"\nspeed-up of 2 processes in images/s: "
+          f"{2 * statistics.median(results[2]) / statistics.median(results[1]):.2f}x", flush=True)
+
+
+def section_gpu(args, out):
+    print("\n### GPU: images/s (real images per second through D)\n")
+    if not torch.cuda.is_available():
+        print("not measured: no CUDA device on this machine.")
+        return
+    print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}\n")
+    print("| family | precision | channels-last | compile | images/s |")
+    print("|---|---|---|---|---|")
+    for name, image_size in (("DCGAN", 64), ("WGAN-GP", 64)):
+        for precision in ("fp32", "bf16"):
+            for channels_last, compile_ in ((False, False), (True, False), (False, True), (True, True)):
+                if compile_ and name == "WGAN-GP":
+                    continue  # the gradient penalty needs double backward
+                config, _, _ = resolve_run(name, out, 1, args.gpu_batch_size, 1, "cuda")
+                extra = {"precision": precision, "channels_last": channels_last, "compile": compile_,
+                         "image_size": image_size}
+                values = [time_gancore(name, out, args.steps, args.warmup, args.gpu_batch_size, "cuda", **extra)
+                          for _ in range(args.rounds)]
+                images = statistics.median(values) * args.gpu_batch_size * config.n_critic
+                print(f"| {name} {image_size}x{image_size} | {precision} | {channels_last} | {compile_} | "
+                      f"{images:.0f} |", flush=True)
+
+
+SECTIONS = {"overhead": section_overhead, "classic": section_classic, "scaling": section_scaling,
+            "gpu": section_gpu}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per comparison")
+    parser.add_argument("--steps", type=int, default=40, help="timed steps per round (WGAN-GP: a fifth)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first; --steps is a multiple")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--gpu-batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for every side")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--width", type=int, default=None,
+                        help="base width of both convolutional networks, every side (default: the family's, 64)")
+    args = parser.parse_args(argv)
+    WIDTH[0] = args.width
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("GANCORE_PROGRESS", "0")
+    print(f"speed benchmark: {' '.join(sys.argv)}")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPU(s), threads {args.threads}, device {args.device}, "
+          f"network width {args.width or 'default (64)'}")
+    with tempfile.TemporaryDirectory() as out:
+        for section in args.sections.split(","):
+            SECTIONS[section.strip()](args, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
