@@ -394,17 +394,19 @@ class GlobalMixing(nn.Module):
 
     Gives every output position a view of every input position, which a
     stack of 3x3 convolutions has only in principle: geometric changes such
-    as a 90-degree rotation become easy to learn.
+    as a 90-degree rotation become easy to learn. ``cond_dim`` extra inputs
+    (a one-hot target domain) join the flattened map.
     """
 
-    def __init__(self, channels: int, size: int, hidden: int):
+    def __init__(self, channels: int, size: int, hidden: int, cond_dim: int = 0):
         super().__init__()
         self.shape = (channels, size, size)
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(channels * size * size, hidden), nn.ReLU(True),
-                                  nn.Linear(hidden, channels * size * size))
+        self.inner = nn.Linear(channels * size * size + cond_dim, hidden)
+        self.outer = nn.Sequential(nn.ReLU(True), nn.Linear(hidden, channels * size * size))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x).view(-1, *self.shape)
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        h = x.flatten(1) if cond is None else torch.cat([x.flatten(1), cond], 1)
+        return x + self.outer(self.inner(h)).view(-1, *self.shape)
 
 
 class ResnetGenerator(nn.Module):
@@ -416,28 +418,43 @@ class ResnetGenerator(nn.Module):
 
     :param mix: when > 0, a :class:`GlobalMixing` block of that width after
         the residual blocks (not in the papers; for geometric translations).
+    :param cond_dim: size of a conditioning vector ``cond`` (a one-hot
+        target domain) given to ``forward``. Stacking it on the image as
+        constant maps, as StarGAN does, does not survive instance norm: a
+        constant map only shifts a channel, which the norm subtracts (with
+        reflection padding exactly). So it also enters at the bottleneck,
+        as a learned per-channel shift before the residual blocks (kept by
+        their identity paths) and as an input of the mixing block.
     """
 
     def __init__(self, in_channels: int, out_channels: int, size: int, width: int = 64, blocks: int = 6,
-                 norm: str = "instance", mix: int = 0):
+                 norm: str = "instance", mix: int = 0, cond_dim: int = 0):
         super().__init__()
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7), norm_2d(norm, width), nn.ReLU(True)]
         for i in range(2):
             w = width * 2 ** i
             layers += [nn.Conv2d(w, 2 * w, 3, 2, 1), norm_2d(norm, 2 * w), nn.ReLU(True)]
-        layers += [ResidualBlock(4 * width, norm) for _ in range(blocks)]
-        if mix:
-            layers.append(GlobalMixing(4 * width, math.ceil(size / 4), mix))
+        self.down = nn.Sequential(*layers)
+        self.cond = nn.Linear(cond_dim, 4 * width) if cond_dim else None
+        self.blocks = nn.Sequential(*[ResidualBlock(4 * width, norm) for _ in range(blocks)])
+        self.mix = GlobalMixing(4 * width, math.ceil(size / 4), mix, cond_dim) if mix else None
+        layers = []
         for i in reversed(range(2)):
             w = width * 2 ** i
             layers += [nn.ConvTranspose2d(2 * w, w, 3, 2, 1, output_padding=1), norm_2d(norm, w), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.up = nn.Sequential(*layers)
         init_weights(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         x, pad = _pad_to(x, 4)
-        return _crop(self.net(x), pad)
+        h = self.down(x)
+        if self.cond is not None:
+            h = h + self.cond(cond)[:, :, None, None]
+        h = self.blocks(h)
+        if self.mix is not None:
+            h = self.mix(h, cond if self.cond is not None else None)
+        return _crop(self.up(h), pad)
 
 
 def patch_layers(size: int, target: float = 0.3, most: int = 5) -> int:

@@ -1,7 +1,9 @@
 """StarGAN (Choi et al., 2018) as a gancore family: multi-domain image-to-image translation.
 
 * One generator ``G(x, c)`` for every pair of domains: the target domain
-  ``c`` enters as one-hot maps stacked on the image; the paper's network
+  ``c`` enters as one-hot maps stacked on the image (as in the paper) and,
+  because instance norm erases constant maps, also as a learned shift of
+  the bottleneck features (see :class:`gancore.nets.ResnetGenerator`); the paper's network
   (two stride-2 down-sampling convolutions, 6 residual blocks, two
   up-sampling convolutions, instance norm), :class:`gancore.nets.ResnetGenerator`.
   Option ``mix`` (0: off, as in the paper) adds a fully connected block over
@@ -46,13 +48,13 @@ class StarGenerator(Translator):
     def __init__(self, spec, width: int, blocks: int, mix: int):
         super().__init__(describe_domains(spec), choose_target=True)
         self.net = ResnetGenerator(spec.channels + len(self.domains), spec.channels, spec.image_size, width,
-                                   blocks, "instance", mix)
+                                   blocks, "instance", mix, cond_dim=len(self.domains))
 
     def forward(self, latent) -> torch.Tensor:
         source = latent["source"]
         onehot = F.one_hot(latent["target"], len(self.domains)).to(source.dtype)
         maps = onehot[:, :, None, None].expand(-1, -1, *source.shape[-2:])
-        return self.net(torch.cat([source, maps], 1))
+        return self.net(torch.cat([source, maps], 1), onehot)
 
 
 class StarDiscriminator(nn.Module):
