@@ -175,6 +175,22 @@ class ConvDiscriminator(nn.Module):
         return self.head(self.features(x)).squeeze(1)
 
 
+def standard_generator(spec: DataSpec, latent_dim: int, width: int = 64, hidden: int = 256) -> Generator:
+    """The generator most unconditional families share: DCGAN-style convolutions for images, an MLP
+    for vector data (``ring``)."""
+    if not spec.is_image:
+        return MLPGenerator(spec, latent_dim, hidden)
+    return ConvGenerator(spec, latent_dim, width)
+
+
+def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, norm: str = "batch") -> nn.Module:
+    """The discriminator matching :func:`standard_generator`: strided convolutions with ``norm`` for
+    images, an MLP for vector data."""
+    if not spec.is_image:
+        return MLPDiscriminator(spec, hidden)
+    return ConvDiscriminator(spec, width, norm=norm)
+
+
 # --- auto-encoders (discriminators whose score is a reconstruction error) ---
 
 ACTIVATIONS = ("leaky_relu", "elu", "relu")

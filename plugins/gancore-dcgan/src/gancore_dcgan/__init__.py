@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from gancore.nets import standard_discriminator, standard_generator
 
 
 class DCGAN:
@@ -28,15 +28,11 @@ class DCGAN:
 
     @hookimpl
     def build_generator(self, config, data):
-        if not data.is_image:
-            return MLPGenerator(data, config.latent_dim)
-        return ConvGenerator(data, config.latent_dim, self.width)
+        return standard_generator(data, config.latent_dim, self.width)
 
     @hookimpl
     def build_discriminator(self, data):
-        if not data.is_image:
-            return MLPDiscriminator(data)
-        return ConvDiscriminator(data, self.width, norm=self.norm)
+        return standard_discriminator(data, self.width, norm=self.norm)
 
     @hookimpl
     def d_loss(self, step):

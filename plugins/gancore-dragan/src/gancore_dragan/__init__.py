@@ -27,7 +27,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from gancore.nets import standard_discriminator, standard_generator
 
 
 def perturb(real: torch.Tensor, noise: torch.Tensor | None = None, alpha: torch.Tensor | None = None,
@@ -84,15 +84,11 @@ class DRAGAN:
 
     @hookimpl
     def build_generator(self, config, data):
-        if not data.is_image:
-            return MLPGenerator(data, config.latent_dim, self.hidden)
-        return ConvGenerator(data, config.latent_dim, self.width)
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden)
 
     @hookimpl
     def build_discriminator(self, data):
-        if not data.is_image:
-            return MLPDiscriminator(data, self.hidden)
-        return ConvDiscriminator(data, self.width, norm=self.norm)
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm)
 
     @hookimpl
     def d_loss(self, step):

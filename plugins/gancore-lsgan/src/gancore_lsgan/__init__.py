@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from gancore import hookimpl
 from gancore.losses import least_squares_d, least_squares_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from gancore.nets import standard_discriminator, standard_generator
 
 
 class LSGAN:
@@ -39,15 +39,11 @@ class LSGAN:
 
     @hookimpl
     def build_generator(self, config, data):
-        if not data.is_image:
-            return MLPGenerator(data, config.latent_dim, self.hidden)
-        return ConvGenerator(data, config.latent_dim, self.width)
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden)
 
     @hookimpl
     def build_discriminator(self, data):
-        if not data.is_image:
-            return MLPDiscriminator(data, self.hidden)
-        return ConvDiscriminator(data, self.width, norm=self.norm)
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm)
 
     @hookimpl
     def d_loss(self, step):
