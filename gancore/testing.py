@@ -309,29 +309,24 @@ class _Checker:
             self.fail(where, f"training 3 steps failed: {exc}")
         again = self.trainer(spec, tmp / "again", steps=3)
         again.fit()
-        for what, a, b in (("generator", full.generator, again.generator),
-                           ("discriminator", full.discriminator, again.discriminator)):
-            name = _weights_differ(a, b)
-            if name:
-                self.fail(where, f"two runs with the same seed give different {what} weights ({name}): draw "
-                                 "randomness from torch's global RNG or step.G.latent(..., rng=...), not from "
-                                 "other sources.")
-        problem = _same_state(full.plugin_state, again.plugin_state)
-        if problem:
-            self.fail(where, f"two runs with the same seed end in different plugin state: {problem}.")
+        self._same_run(where, full, again, "two runs with the same seed give",
+                       "draw randomness from torch's global RNG or step.G.latent(..., rng=...), not from other "
+                       "sources")
         resumed = self.trainer(spec, tmp / "resumed", steps=3)
         resumed.load_checkpoint(load_checkpoint(tmp / "full" / "checkpoints" / "step-000002"))
         resumed.fit()
-        for what, a, b in (("generator", full.generator, resumed.generator),
-                           ("discriminator", full.discriminator, resumed.discriminator)):
-            name = _weights_differ(a, b)
+        self._same_run(where, full, resumed, "resuming from a checkpoint gives",
+                       "keep everything that must survive a resume in step.state_for(self)")
+
+    def _same_run(self, where, expected, actual, finding: str, advice: str) -> None:
+        """Fail unless ``actual`` ended with ``expected``'s weights and plugin state."""
+        for what in ("generator", "discriminator"):
+            name = _weights_differ(getattr(expected, what), getattr(actual, what))
             if name:
-                self.fail(where, f"resuming from a checkpoint gives different {what} weights ({name}) than "
-                                 "training straight through: keep everything that must survive a resume in "
-                                 "step.state_for(self).")
-        problem = _same_state(full.plugin_state, resumed.plugin_state)
+                self.fail(where, f"{finding} different {what} weights ({name}): {advice}.")
+        problem = _same_state(expected.plugin_state, actual.plugin_state)
         if problem:
-            self.fail(where, f"resuming from a checkpoint gives different plugin state: {problem}.")
+            self.fail(where, f"{finding} different plugin state: {problem}.")
 
 
 def check_plugin(name: str, *, family: str | None = None, options: Mapping[str, Any] | None = None,
