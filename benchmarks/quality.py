@@ -1,73 +1,77 @@
-"""Results table: every installed unconditional family on `digits` and `ring`.
+"""Results table: unconditional families on `digits` and `ring`.
 
-    python benchmarks/quality.py                          # 5,000 steps, seed 0, writes docs/results.md
-    python benchmarks/quality.py --steps 2000 --only gancore-gan --only "gancore-wgan -r gp"
-    python benchmarks/quality.py --data digits --only "gancore-dcgan -p ema"     # with an add-on
+    python benchmarks/quality.py --jobs 2                 # every variant, 5,000 steps, seed 0
+    python benchmarks/quality.py --only "-p gancore-wgan -r gp --lr-schedule linear" --data ring
+    python benchmarks/quality.py --only "-p gancore-dcgan -p ema" --data digits --jobs 2
 
-Each variant (a family with its defaults, plus the regularizer variants in
-VARIANTS, or the ones named with --only) trains through the same path as
-`gan train` at a fixed step budget and seed, then its final generator is
-measured the way `gan eval` measures it: classifier-FID on `digits` (with the
-real-vs-real floor), classes covered and KL to uniform, and on `ring` modes
-covered and the high-quality share. Families that are conditional or need
-paired data are listed as skipped. Rerun it when families are added.
+A variant is written exactly as `gan train` flags (plugins, regularizers,
+--set, --lr-schedule, --batch-size, ...). Without --only, every installed
+unconditional family runs with its defaults, plus the variants in VARIANTS
+(the issue's mixed runs). Each variant trains through the same path as
+`gan train` at a fixed step budget and seed, then its final generator (or an
+add-on's sampling generator, e.g. EMA) is measured the way `gan eval` measures
+it: classifier-FID on `digits` (with the real-vs-real floor), classes covered
+and KL to uniform; on `ring` modes covered and the high-quality share.
+
+Rows are kept in `docs/results.json` by (variant, data, steps, seed) and the
+table in `docs/results.md` is rebuilt from all of them, so runs made at
+different times (or in parallel with --jobs) add up to one table; each row
+names the command that produced it. Families that are conditional or need
+paired data are skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shlex
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
 from results_file import replace_section
 
-# Regularizer variants benchmarked besides each family's defaults.
-VARIANTS = {"gancore-wgan": [["gp"]]}
+#: Variants benchmarked besides each family's defaults: other regularizers of a family, and
+#: mixed runs (a regularizer or add-on of one plugin on another family).
+VARIANTS = [
+    "-p gancore-wgan -r gp",
+    "-p gancore-wgan -r div",
+    "-p gancore-lsgan -r gp",
+    "-p gancore-dcgan -r r1=10 -p ema",
+    "-p gancore-dcgan -p spectral-norm",
+    "-p gancore-relativistic --set gancore-relativistic.loss=ralsgan",
+]
 DATA = ("digits", "ring")
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-def variants(registry, only):
-    if only:
-        out = []
-        for text in only:
-            words = shlex.split(text)
-            regs = [words[i + 1] for i, w in enumerate(words) if w in ("-r", "--regularizer")]
-            addons = [words[i + 1] for i, w in enumerate(words) if w in ("-p", "--plugin")]
-            out.append((" ".join([words[0], *addons]), regs or None))
-        return out
-    out = []
-    for info in registry:
-        if info.kind == "family" and not info.error:
-            out.append((info.name, None))
-            out.extend((info.name, regs) for regs in VARIANTS.get(info.name, []))
-    return out
+def default_variants(registry) -> list[str]:
+    out = [f"-p {info.name}" for info in registry if info.kind == "family" and not info.error]
+    return out + VARIANTS
 
 
-def label(family, regs):
-    return family + ("" if regs is None else "".join(f" -r {r}" for r in regs))
-
-
-def run_one(registry, family, regs, data, steps, seed, n, extra):
-    from gancore.cli import parse_regularizer
+def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int) -> dict:
+    """Train ``variant`` on ``data`` and measure its final sampling generator."""
+    torch.set_num_threads(threads)
+    from gancore.cli import settings_from_args
     from gancore.errors import GanError
     from gancore.evaluation import generate
     from gancore.metrics import class_histogram, classifier_fid, load_classifier, ring_modes_metrics
+    from gancore.plugins import Registry
     from gancore.runs import resolve
     from gancore.trainer import Trainer
 
-    user = {"plugins": family.split(), "data": data, "steps": steps, "seed": seed, "sample_every": 0,
-            "checkpoint_every": 0, "log_every": max(1, steps // 10), "name": "bench", **extra}
-    if regs is not None:
-        user["regularizers"] = dict(map(parse_regularizer, regs))
+    user = {**settings_from_args(shlex.split(variant)), "data": data, "steps": steps, "seed": seed,
+            "sample_every": 0, "checkpoint_every": 0, "log_every": max(1, steps // 10), "name": "bench"}
     with tempfile.TemporaryDirectory() as out:
         try:
-            config, run, dataset = resolve(registry, {**user, "out": out})
+            config, run, dataset = resolve(Registry.discover(), {**user, "out": out})
             trainer = Trainer(config, run, dataset, f"{out}/bench", progress=False)
         except GanError as exc:
             return {"skipped": str(exc)}
@@ -76,18 +80,17 @@ def run_one(registry, family, regs, data, steps, seed, n, extra):
         started = time.perf_counter()
         trainer.fit()
         seconds = time.perf_counter() - started
-        # The generator an add-on offers for sampling (EMA), else the trained one.
         samples = generate(trainer.sampling_generator(), n, seed + 1)
-    row = {"steps": steps, "seconds": seconds, "n_critic": config.n_critic, "batch": config.batch_size,
-           "optimizer": config.optimizer, "lr_g": config.lr_g, "lr_d": config.lr_d,
-           "regularizers": run.regularizers}
+    row = {"steps": steps, "seed": seed, "seconds": seconds, "threads": threads, "n_critic": config.n_critic,
+           "batch": config.batch_size, "optimizer": config.optimizer, "lr_g": config.lr_g, "lr_d": config.lr_d,
+           "lr_schedule": config.lr_schedule, "latent_dim": config.latent_dim, "regularizers": run.regularizers,
+           "addons": list(run.addons), "n_samples": n}
     if data == "ring":
         row.update(ring_modes_metrics(samples))
     else:
         clf = load_classifier(data)
         fid = classifier_fid(clf, samples)
-        row.update({"fid": fid["fid"], "floor": fid["floor"], "ratio": fid["ratio"], "n_fake": n,
-                    "classifier": clf.recipe_hash,
+        row.update({"fid": fid["fid"], "floor": fid["floor"], "ratio": fid["ratio"], "classifier": clf.recipe_hash,
                     **{k: v for k, v in class_histogram(clf.predict(samples), 10).items() if k != "counts"}})
     return row
 
@@ -95,38 +98,63 @@ def run_one(registry, family, regs, data, steps, seed, n, extra):
 HEADING = "## Unconditional families on `digits` and `ring`"
 
 
-def write_markdown(results, args, path: Path):
+def key_of(variant: str, steps: int, seed: int) -> str:
+    return f"{' '.join(shlex.split(variant))} | {steps} steps | seed {seed}"
+
+
+def write_markdown(rows: dict, path: Path) -> None:
+    """The section from every stored row: one table line per (variant, steps, seed)."""
     lines = [HEADING, "",
-             "Generated by `benchmarks/quality.py`; do not edit by hand. Command:", "",
-             f"    {args.command}", "",
-             f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}, "
-             f"{args.threads} thread(s), shared with other jobs (wall times are only indicative). "
-             f"Seed {args.seed}; metrics on {args.samples} samples from the final generator "
-             "(an add-on's sampling generator, e.g. EMA, when one is named), latent seed = seed + 1.", "",
+             "Generated by `benchmarks/quality.py` from `docs/results.json`; do not edit by hand. Each variant is "
+             "written as `gan train` flags; the data set, steps and seed are the benchmark's. Metrics on the "
+             "final generator (an add-on's sampling generator, e.g. EMA's average, when one is named), "
+             "latent seed = seed + 1. CPU, one thread per run; wall times are indicative (shared machine).", "",
              "Classifier-FID is measured in the penultimate features of the cached `digits` classifier against the "
              "real training split; the floor is the held-out real split against the same reference "
-             "(`gancore.metrics`). Ring: modes with a sample within 3 std of their centre (of 8), share of samples "
-             "within 3 std of a centre.", "",
-             "| family | steps | digits wall time (s) | classifier-FID | floor | FID / floor | classes covered | "
-             "KL to uniform | ring wall time (s) | ring modes | high-quality share |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, by_data in results.items():
+             "(`gancore.metrics`); target: FID / floor <= 3. Ring: modes with a sample within 3 std of their "
+             "centre (of 8), and the share of samples within 3 std of a centre (high quality); target: 8/8 "
+             "and >= 80%.", "",
+             "| variant (`gan train` flags) | steps | classifier-FID | FID / floor | classes covered | KL to uniform "
+             "| digits time (s) | ring modes | high-quality share | ring time (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    grouped: dict[tuple, dict] = {}
+    for row in rows.values():
+        grouped.setdefault((row["variant"], row["steps"], row["seed"]), {})[row["data"]] = row
+    commands = []
+    for (variant, steps, seed), by_data in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1])):
         d, r = by_data.get("digits", {}), by_data.get("ring", {})
         if "skipped" in d and "skipped" in r:
-            lines.append(f"| {name} | skipped: {d['skipped']} |||||||||| ")
+            lines.append(f"| `{variant}` | skipped: {d['skipped']} |||||||||")
             continue
-        cell = lambda row, key, fmt: ("skipped" if "skipped" in row else format(row[key], fmt)) if row else "-"
+
+        def cell(row, key, fmt):
+            return "-" if not row else "skipped" if "skipped" in row else format(row[key], fmt)
+
+        fid_ratio = cell(d, "ratio", ".1f")
+        if d and "ratio" in d and d["ratio"] <= 3:
+            fid_ratio = f"**{fid_ratio}**"
+        ring_ok = r and "modes" in r and r["modes"] == 8 and r["high_quality"] >= 0.8
+        modes, share = cell(r, "modes", "d"), cell(r, "high_quality", ".1%")
         lines.append(
-            f"| {name} | {d.get('steps', r.get('steps', '-'))} | {cell(d, 'seconds', '.0f')} | {cell(d, 'fid', '.2f')} | "
-            f"{cell(d, 'floor', '.2f')} | {cell(d, 'ratio', '.1f')} | {cell(d, 'classes_covered', 'd')}/10 | "
-            f"{cell(d, 'kl_uniform', '.3f')} | {cell(r, 'seconds', '.0f')} | {cell(r, 'modes', 'd')}/8 | "
-            f"{cell(r, 'high_quality', '.1%')} |")
-    lines += ["", "Settings per variant (the family's defaults unless named in the command):", ""]
-    for name, by_data in results.items():
-        for data, row in by_data.items():
-            if "skipped" not in row:
-                lines.append(f"- {name} on {data}: optimizer {row['optimizer']}, lr G/D {row['lr_g']:g}/{row['lr_d']:g}, "
-                             f"n_critic {row['n_critic']}, batch {row['batch']}, regularizers {row['regularizers']}")
+            f"| `{variant}` | {steps} | {cell(d, 'fid', '.2f')} | {fid_ratio} | "
+            f"{cell(d, 'classes_covered', 'd')}{'/10' if d and 'skipped' not in d else ''} | "
+            f"{cell(d, 'kl_uniform', '.3f')} | {cell(d, 'seconds', '.0f')} | "
+            f"{'**' if ring_ok else ''}{modes}{'/8' if r and 'skipped' not in r else ''}{'**' if ring_ok else ''} | "
+            f"{'**' + share + '**' if ring_ok else share} | {cell(r, 'seconds', '.0f')} |")
+        for row in by_data.values():
+            if row.get("command") and row["command"] not in commands:
+                commands.append(row["command"])
+    floors = sorted({round(row["floor"], 3) for row in rows.values() if "floor" in row})
+    lines += ["", f"Real-vs-real floor of classifier-FID on `digits`: {', '.join(map(str, floors))}.", "",
+              "Resolved settings of each row (family defaults plus the flags named):", ""]
+    for row in sorted(rows.values(), key=lambda row: (row["variant"], row["steps"], row["data"])):
+        if "skipped" not in row:
+            lines.append(f"- `{row['variant']}` on {row['data']}, {row['steps']} steps: optimizer {row['optimizer']}, "
+                         f"lr G/D {row['lr_g']:g}/{row['lr_d']:g} ({row['lr_schedule']}), n_critic {row['n_critic']}, "
+                         f"batch {row['batch']}, latent {row['latent_dim']}, regularizers {row['regularizers']}"
+                         + (f", add-ons {row['addons']}" if row["addons"] else ""))
+    lines += ["", "Commands that produced these rows (machine: "
+              f"{platform.machine()}, torch {torch.__version__}):", "", "```bash", *commands, "```"]
     replace_section(path, HEADING, "\n".join(lines))
 
 
@@ -135,36 +163,48 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=5000)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", action="append", help='a variant, e.g. "gancore-wgan -r gp"; repeatable')
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process")
+    parser.add_argument("--only", action="append", metavar="FLAGS",
+                        help='a variant as `gan train` flags, e.g. "-p gancore-wgan -r gp"; repeatable')
+    parser.add_argument("--common", default="", metavar="FLAGS",
+                        help='`gan train` flags added to every variant, e.g. "--lr-schedule linear"')
     parser.add_argument("--data", action="append", choices=DATA)
-    parser.add_argument("--set", dest="extra", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a training setting for every variant, e.g. lr_g=1e-4 (read as TOML)")
-    parser.add_argument("--output", default=str(Path(__file__).resolve().parents[1] / "docs" / "results.md"))
+    parser.add_argument("--output", default=str(DOCS / "results.md"),
+                        help="the markdown file; rows are kept in the .json beside it")
     args = parser.parse_args(argv)
-    args.command = "python benchmarks/quality.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    torch.set_num_threads(args.threads)
-
-    import tomllib
+    command = "python benchmarks/quality.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
 
     from gancore.plugins import Registry
 
-    extra = {}
-    for item in args.extra:
-        key, _, value = item.partition("=")
-        extra[key] = tomllib.loads(f"v = {value}")["v"]
-    registry = Registry.discover()
-    results: dict[str, dict] = {}
-    for family, regs in variants(registry, args.only):
-        name = label(family, regs)
-        results[name] = {}
-        for data in args.data or DATA:
-            row = run_one(registry, family, regs, data, args.steps, args.seed, args.samples, extra)
-            results[name][data] = row
-            print(f"{name} on {data}: " + json.dumps(row), flush=True)
-    write_markdown(results, args, Path(args.output))
-    Path(args.output).with_suffix(".json").write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.output}")
+    variants = [" ".join(shlex.split(f"{v} {args.common}")) for v in (args.only or default_variants(Registry.discover()))]
+    jobs = [(variant, data) for variant in variants for data in args.data or DATA]
+    store = Path(args.output).with_suffix(".json")
+    store.parent.mkdir(parents=True, exist_ok=True)
+    rows = json.loads(store.read_text()) if store.exists() else {}
+    rows = {key: row for key, row in rows.items() if "variant" in row}  # rows of this format only
+
+    def record(variant, data, row):
+        row = {**row, "variant": variant, "data": data, "steps": args.steps, "seed": args.seed, "command": command}
+        rows[f"{key_of(variant, args.steps, args.seed)} | {data}"] = row
+        print(f"{variant} on {data}: " + json.dumps(row), flush=True)
+        # Saved after every run, so a long benchmark that is stopped keeps what it measured.
+        store.write_text(json.dumps(rows, indent=1, sort_keys=True))
+        write_markdown(rows, Path(args.output))
+
+    if args.jobs == 1:
+        for variant, data in jobs:
+            record(variant, data, run_one(variant, data, args.steps, args.seed, args.samples, args.threads))
+    else:
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_one, variant, data, args.steps, args.seed, args.samples, args.threads):
+                       (variant, data) for variant, data in jobs}
+            from concurrent.futures import as_completed
+
+            for future in as_completed(futures):
+                record(*futures[future], future.result())
+    print(f"wrote {args.output} and {store}")
     return 0
 
 

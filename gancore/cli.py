@@ -174,6 +174,12 @@ def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flag
       gan train --plugin gancore-wgan --regularizer gp      # WGAN-GP
       gan train --plugin gancore-dcgan -r gp -r div=2 --data mnist
     """
+    user = settings_from_flags(plugins, regularizers, sets, config_file, lr, flags)
+    train_run(user, progress, resume, flags.get("out"))
+
+
+def settings_from_flags(plugins, regularizers, sets, config_file, lr, flags) -> dict[str, Any]:
+    """The user's settings (``resolve``'s input) from ``gan train``'s parsed flags."""
     from gancore.config import read_toml
 
     user: dict[str, Any] = read_toml(config_file) if config_file else {}
@@ -190,7 +196,19 @@ def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flag
         for plugin, option, value in map(parse_set, sets):
             options.setdefault(plugin, {})[option] = value
         user["options"] = options
-    train_run(user, progress, resume, flags.get("out"))
+    return user
+
+
+def settings_from_args(args: list[str]) -> dict[str, Any]:
+    """The settings ``gan train ARGS`` would train with (before defaults), for scripts that describe
+    runs the way users type them: ``settings_from_args(["-p", "gancore-wgan", "-r", "gp"])``."""
+    try:
+        params = train.make_context("train", list(args)).params
+    except click.UsageError as exc:
+        raise ConfigError(f"bad training arguments {' '.join(args)!r}: {exc.format_message()}") from None
+    params.pop("progress"), params.pop("resume")
+    return settings_from_flags(params.pop("plugins"), params.pop("regularizers"), params.pop("sets"),
+                               params.pop("config_file"), params.pop("lr"), params)
 
 
 def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | None = None,
