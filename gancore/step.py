@@ -179,7 +179,9 @@ class Step:
         return self._state.setdefault(self._name_of(plugin), {})
 
     def log(self, name: str, value: torch.Tensor | float) -> None:
-        """Record a scalar for this step's metrics (averaged over the log interval)."""
+        """Record a scalar for the metrics: ``metrics.jsonl`` shows the mean of every value logged
+        under ``name`` in the log interval (each discriminator update and each generator update
+        counts once; a later value in the same update replaces an earlier one)."""
         value = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
         self.logs[name] = value
 

@@ -225,6 +225,9 @@ class Trainer:
             for _ in range(config.n_critic):
                 step = self._new_step()
                 self._update(step.begin("d"), "d")
+                # Every critic update counts in the logged means, not only the last of n_critic.
+                self._accumulate(step.logs)
+                step.logs.clear()
             self.discriminator.requires_grad_(False)
             try:
                 self._update(step.begin("g"), "g")

@@ -58,7 +58,8 @@ def test_regularizer_terms_are_added_to_the_loss_and_logged(tmp_path):
     trainer, _ = make_trainer(tmp_path, steps=1, n_critic=1)
     trainer.fit()
     row = (tmp_path / "metrics.jsonl").read_text().splitlines()[-1]
-    assert '"d/const": 0.25' in row and '"d/loss"' in row and '"count": 2.0' in row
+    # "count" is logged after the D update (1) and after the G update (2): their mean.
+    assert '"d/const": 0.25' in row and '"d/loss"' in row and '"count": 1.5' in row
 
 
 def test_discriminator_update_does_not_touch_the_generator_and_vice_versa(tmp_path):
@@ -193,3 +194,29 @@ def test_a_value_logged_on_some_steps_is_averaged_over_those_steps_only(tmp_path
     Trainer(config, run, load_data("ring"), tmp_path, progress=False).fit()
     row = (tmp_path / "metrics.jsonl").read_text().splitlines()[-1]
     assert '"sometimes": 2.0' in row  # steps 1 and 3, not (1 + 3) / 4
+
+
+class Sequence:
+    """An add-on whose discriminator-phase term is 1, 2, 3, ... on successive D updates."""
+
+    def __init__(self):
+        self.calls = 0
+
+    @hookimpl
+    def regularize(self, step, phase):
+        if phase == "d":
+            self.calls += 1
+            return {"seq": torch.tensor(float(self.calls))}
+
+
+def test_every_critic_update_counts_in_the_logged_means(tmp_path):
+    registry = Registry()
+    registry.add("gan", GAN)
+    registry.add("sequence", Sequence)
+    config = make_config({"plugins": ["gan", "sequence"], "data": "ring", "steps": 2, "n_critic": 3,
+                          "batch_size": 8, "log_every": 2, "sample_every": 0, "checkpoint_every": 0,
+                          "options": {"gan": {"hidden": 8, "layers": 1}}})
+    run = registry.activate(config.plugins, config.options)
+    Trainer(config, run, load_data("ring"), tmp_path, progress=False).fit()
+    row = (tmp_path / "metrics.jsonl").read_text().splitlines()[-1]
+    assert '"d/seq": 3.5' in row  # the mean of 1..6, not of the last update per step (3 and 6)
