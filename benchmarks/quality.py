@@ -170,6 +170,8 @@ def main(argv=None) -> int:
     parser.add_argument("--common", default="", metavar="FLAGS",
                         help='`gan train` flags added to every variant, e.g. "--lr-schedule linear"')
     parser.add_argument("--data", action="append", choices=DATA)
+    parser.add_argument("--redo", action="store_true",
+                        help="measure again rows already in the store (default: skip them)")
     parser.add_argument("--output", default=str(DOCS / "results.md"),
                         help="the markdown file; rows are kept in the .json beside it")
     args = parser.parse_args(argv)
@@ -183,9 +185,13 @@ def main(argv=None) -> int:
     store.parent.mkdir(parents=True, exist_ok=True)
     rows = json.loads(store.read_text()) if store.exists() else {}
     rows = {key: row for key, row in rows.items() if "variant" in row}  # rows of this format only
+    if not args.redo:
+        jobs = [(v, d) for v, d in jobs if f"{key_of(v, args.steps, args.seed)} | {d}" not in rows]
 
     def record(variant, data, row):
         row = {**row, "variant": variant, "data": data, "steps": args.steps, "seed": args.seed, "command": command}
+        # Read again: another benchmark process may have added rows since.
+        rows.update(json.loads(store.read_text()) if store.exists() else {})
         rows[f"{key_of(variant, args.steps, args.seed)} | {data}"] = row
         print(f"{variant} on {data}: " + json.dumps(row), flush=True)
         # Saved after every run, so a long benchmark that is stopped keeps what it measured.

@@ -153,6 +153,27 @@ class Step:
         scores = self.discriminator(torch.cat([self.real, self.fake]))
         return scores.split([len(self.real), len(self.fake)])
 
+    def fake_scores(self) -> torch.Tensor:
+        """``D(fake)`` scored the way the discriminator scores fakes in its own update.
+
+        A discriminator with batch statistics (BatchNorm) normalises each
+        input by its batch; since its update sees real and fake in one batch
+        (:meth:`real_and_fake_scores`), fakes scored alone in the generator's
+        phase would be normalised differently from what D learned on. So with
+        BatchNorm the fakes are scored inside a real+fake batch (the real
+        half's scores are dropped); without it, alone (one forward fewer).
+        """
+        if self._has_batch_statistics():
+            return self.real_and_fake_scores()[1]
+        return self.discriminator(self.fake)
+
+    def _has_batch_statistics(self) -> bool:
+        found = getattr(self.D, "_gancore_batch_statistics", None)
+        if found is None:
+            found = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+            self.D._gancore_batch_statistics = found  # modules do not change kind during a run
+        return found
+
     def per_view(self, term: str, penalty: Callable[[DiscriminatorView], torch.Tensor]) -> dict[str, torch.Tensor]:
         """Apply ``penalty`` to every discriminator view; name the terms.
 
@@ -179,9 +200,9 @@ class Step:
         return self._state.setdefault(self._name_of(plugin), {})
 
     def log(self, name: str, value: torch.Tensor | float) -> None:
-        """Record a scalar for the metrics: ``metrics.jsonl`` shows the mean of every value logged
-        under ``name`` in the log interval (each discriminator update and each generator update
-        counts once; a later value in the same update replaces an earlier one)."""
+        """Record a scalar for this step's metrics: ``metrics.jsonl`` shows its mean over the log
+        interval. A later value under the same name in the same step replaces an earlier one; with
+        ``n_critic > 1`` every discriminator update's step counts."""
         value = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
         self.logs[name] = value
 

@@ -222,12 +222,13 @@ class Trainer:
         while self.index < config.steps:
             self._set_learning_rates()
             step = None
-            for _ in range(config.n_critic):
+            for critic in range(config.n_critic):
                 step = self._new_step()
                 self._update(step.begin("d"), "d")
-                # Every critic update counts in the logged means, not only the last of n_critic.
-                self._accumulate(step.logs)
-                step.logs.clear()
+                if critic < config.n_critic - 1:
+                    # Every critic update counts in the logged means; the last one's logs go
+                    # with the generator update's, which plugins may still read in phase "g".
+                    self._accumulate(step.logs)
             self.discriminator.requires_grad_(False)
             try:
                 self._update(step.begin("g"), "g")

@@ -58,8 +58,7 @@ def test_regularizer_terms_are_added_to_the_loss_and_logged(tmp_path):
     trainer, _ = make_trainer(tmp_path, steps=1, n_critic=1)
     trainer.fit()
     row = (tmp_path / "metrics.jsonl").read_text().splitlines()[-1]
-    # "count" is logged after the D update (1) and after the G update (2): their mean.
-    assert '"d/const": 0.25' in row and '"d/loss"' in row and '"count": 1.5' in row
+    assert '"d/const": 0.25' in row and '"d/loss"' in row and '"count": 2.0' in row
 
 
 def test_discriminator_update_does_not_touch_the_generator_and_vice_versa(tmp_path):
@@ -220,3 +219,33 @@ def test_every_critic_update_counts_in_the_logged_means(tmp_path):
     Trainer(config, run, load_data("ring"), tmp_path, progress=False).fit()
     row = (tmp_path / "metrics.jsonl").read_text().splitlines()[-1]
     assert '"d/seq": 3.5' in row  # the mean of 1..6, not of the last update per step (3 and 6)
+
+
+def _scoring_step(D):
+    from gancore.data import Batch
+    from gancore.step import Step
+
+    G = torch.nn.Linear(3, 2)
+    G.latent = lambda n, batch=None: torch.randn(n, 3)
+    step = Step(index=0, batch=Batch(torch.randn(6, 2)), generator=G, discriminator=D, G=G, D=D, config=None,
+                data=None, accelerator=None, state={}, name_of=str)
+    return step.begin("g")
+
+
+def test_fake_scores_with_batchnorm_normalise_fakes_inside_a_real_and_fake_batch():
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1))
+    step = _scoring_step(D)
+    fake = step.fake
+    expected = D(torch.cat([step.real, fake]))[6:]
+    assert torch.allclose(step.fake_scores(), expected)
+    assert not torch.allclose(step.fake_scores(), D(fake))  # alone, BatchNorm would see other statistics
+    step.fake_scores().sum().backward()
+    assert all(p.grad is not None for p in step.G.parameters())  # the generator still gets gradients
+
+
+def test_fake_scores_without_batch_statistics_score_the_fakes_alone():
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 1))
+    step = _scoring_step(D)
+    assert torch.equal(step.fake_scores(), D(step.fake))

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from torch import nn
 from gancore_gan import GAN
 
 from gancore.data import DataSpec
@@ -17,6 +18,9 @@ class _Step:
     """A step whose discriminator returns scripted scores for real (0) and fake (1) rows."""
 
     real_and_fake_scores = Step.real_and_fake_scores
+    fake_scores = Step.fake_scores
+    _has_batch_statistics = Step._has_batch_statistics
+    D = nn.Linear(1, 1)  # no batch statistics: fakes are scored alone
 
     def __init__(self, real_scores, fake_scores):
         self.real, self.fake = torch.zeros(len(real_scores), 2), torch.ones(len(fake_scores), 2)

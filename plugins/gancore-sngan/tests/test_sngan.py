@@ -21,6 +21,9 @@ from gancore.step import Step
 
 class _Step:
     real_and_fake_scores = Step.real_and_fake_scores
+    fake_scores = Step.fake_scores
+    _has_batch_statistics = Step._has_batch_statistics
+    D = nn.Linear(1, 1)  # no batch statistics: fakes are scored alone
 
     def __init__(self, real_scores, fake_scores):
         self.real, self.fake = torch.zeros(len(real_scores), 1), torch.ones(len(fake_scores), 1)

@@ -110,7 +110,7 @@ class BEGAN:
 
     @hookimpl
     def g_loss(self, step):
-        loss = step.discriminator(step.fake).mean()
+        loss = step.fake_scores().mean()
         self._fake_loss = loss.detach()
         return loss
 

@@ -40,4 +40,4 @@ class DCGAN:
 
     @hookimpl
     def g_loss(self, step):
-        return logistic_g(step.discriminator(step.fake))
+        return logistic_g(step.fake_scores())

@@ -96,4 +96,4 @@ class DRAGAN:
 
     @hookimpl
     def g_loss(self, step):
-        return logistic_g(step.discriminator(step.fake))
+        return logistic_g(step.fake_scores())

@@ -46,4 +46,4 @@ class GAN:
 
     @hookimpl
     def g_loss(self, step):
-        return logistic_g(step.discriminator(step.fake), saturating=self.saturating)
+        return logistic_g(step.fake_scores(), saturating=self.saturating)

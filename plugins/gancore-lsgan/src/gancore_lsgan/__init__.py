@@ -51,4 +51,4 @@ class LSGAN:
 
     @hookimpl
     def g_loss(self, step):
-        return least_squares_g(step.discriminator(step.fake), c=self.c)
+        return least_squares_g(step.fake_scores(), c=self.c)

@@ -101,7 +101,7 @@ class SNGAN:
 
     @hookimpl
     def g_loss(self, step):
-        return hinge_g(step.discriminator(step.fake))
+        return hinge_g(step.fake_scores())
 
 
 class SpectralNorm:

@@ -58,7 +58,7 @@ class WGAN:
 
     @hookimpl
     def g_loss(self, step):
-        return wasserstein_g(step.discriminator(step.fake))
+        return wasserstein_g(step.fake_scores())
 
 
 class WeightClipping:
