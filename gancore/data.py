@@ -1,9 +1,11 @@
 """Data: embedded offline data sets, real loaders, and the spec plugins see.
 
-Every data set is held in memory as one tensor (``uint8`` images or
+A :class:`Dataset` is held in memory as one tensor (``uint8`` images or
 ``float32`` vectors) and sampled by index: no DataLoader workers, no per-step
-Python overhead. A :class:`Sampler` walks seeded per-epoch permutations, so
-the data order is reproducible and its whole state is two integers.
+Python overhead. Image folders too large for that stream from disk instead
+(:mod:`gancore.stream`). A :class:`Sampler` walks seeded per-epoch
+permutations, so the data order is reproducible and its whole state is two
+integers.
 
 Embedded sets (nothing is downloaded):
 
@@ -411,12 +413,15 @@ def check_like(array: np.ndarray, path: Path, shape: tuple[int, ...], first: Pat
                         f"{shape[2]}x{shape[1]}; pass --image-size N to resize all images.")
 
 
-def load_image_folder(folder: Path, image_size: int | None = None) -> Dataset:
+def load_image_folder(folder: Path, image_size: int | None = None,
+                      listing: tuple[list[Path], list[int], tuple[str, ...]] | None = None) -> Dataset:
     """Load every image of a folder into memory (see :func:`list_image_folder` for the layouts).
 
     Greyscale images give 1 channel, everything else 3 (RGB).
+
+    :param listing: what :func:`list_image_folder` gave for ``folder``, if known.
     """
-    files, labels, class_names = list_image_folder(folder)
+    files, labels, class_names = listing or list_image_folder(folder)
     arrays = [read_image(files[0], image_size)]
     for path in files[1:]:
         arrays.append(read_image(path, image_size))

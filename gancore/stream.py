@@ -25,9 +25,9 @@ from typing import Iterator, Mapping
 import numpy as np
 import torch
 
-from gancore.data import (Batch, Dataset, DataSpec, Sampler, _as_float, check_like, image_shape,
-                          list_image_folder, read_image)
 from gancore.config import DATA_MODES  # the one list of modes
+from gancore.data import (Batch, Dataset, DataSpec, Sampler, _as_float, check_like, image_shape,
+                          list_image_folder, load_image_folder, read_image)
 from gancore.errors import DataError
 
 #: Decoded size (``N * C * H * W`` bytes) above which ``auto`` streams a folder: 1 GiB.
@@ -43,6 +43,9 @@ class StreamingDataset:
     in-memory loader). The first file's header fixes :attr:`spec`; every
     other image is checked against it as it is decoded, with the same
     messages as the in-memory loader.
+
+    :param listing: what :func:`~gancore.data.list_image_folder` gave for
+        ``folder``, when the caller already has it.
     """
 
     def __init__(self, folder: Path, image_size: int | None = None,
@@ -178,12 +181,18 @@ class Batches:
                 self._loader = self.dataset.loader(_Order(self.sampler), self.workers,
                                                    pin=self.dataset.device.type == "cuda")
             self._iterator = iter(self._loader)
-        item = next(self._iterator)
         try:
-            indices, x, labels = _unpack(item)
+            indices, x, labels = _unpack(next(self._iterator))
         except DataError:
             self.close()
             raise
+        except RuntimeError as exc:
+            if "DataLoader worker" not in str(exc):
+                raise
+            self.close()
+            # A worker killed by the OOM killer, or short of shared memory (/dev/shm) in a container.
+            raise DataError(f"a DataLoader worker streaming {self.dataset.spec.name!r} failed: {exc} Try fewer "
+                            "--data-workers, or --data-workers 0 to decode in the training process.") from None
         expected = self.sampler.next_indices()
         if not torch.equal(indices, expected):
             raise RuntimeError(f"streamed batch out of order: got indices {indices[:4].tolist()}..., expected "
@@ -200,6 +209,8 @@ class Batches:
 
     def close(self) -> None:
         """End the worker processes (a later ``next`` starts them again)."""
+        # Dropping the references would end them too, but only once the garbage
+        # collector reaches the loader; a finished run should not leave them behind.
         iterator, self._iterator, self._loader = self._iterator, None, None
         shutdown = getattr(iterator, "_shutdown_workers", None)
         if shutdown is not None:
@@ -209,13 +220,12 @@ class Batches:
 def open_image_folder(folder: Path, image_size: int | None = None, mode: str = "auto"
                       ) -> Dataset | StreamingDataset:
     """A single-domain image folder, in memory or streamed as ``mode`` (:data:`DATA_MODES`) says."""
-    from gancore.data import load_image_folder
-
     if mode not in DATA_MODES:
         raise DataError(f"unknown data mode {mode!r}: use one of {', '.join(DATA_MODES)}.")
     if mode == "memory":
         return load_image_folder(folder, image_size)
-    streamed = StreamingDataset(folder, image_size)
+    listing = list_image_folder(folder)
+    streamed = StreamingDataset(folder, image_size, listing)
     if mode == "stream" or streamed.decoded_bytes > STREAM_ABOVE_BYTES:
         return streamed
-    return load_image_folder(folder, image_size)
+    return load_image_folder(folder, image_size, listing)

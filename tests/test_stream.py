@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -159,3 +162,77 @@ def test_a_bad_image_stops_gan_train_with_a_message(gan, tmp_path):
                  "--out", tmp_path, "--name", "bad", "--no-progress", "--data-mode", "stream")
     assert result.exit_code == 1 and "cannot read image" in result.output and "005.png" in result.output
     assert "Traceback" not in result.output
+
+
+def test_inception_statistics_read_a_streamed_folder_batch_by_batch(tmp_path):
+    from gancore.evaluation import inception_outputs
+
+    class Net:  # stands in for Inception: "features" of the uint8 RGB input it is given
+        def __init__(self):
+            self.sizes = []
+
+        def _torch_fidelity_forward(self, x):
+            self.sizes.append(len(x))
+            flat = x.double().flatten(1)
+            return flat[:, :5], flat[:, 5:9]
+
+    folder = image_folder(tmp_path / "data")
+    memory = load_data(str(folder), image_size=8, mode="memory")
+    streamed, net = load_data(str(folder), image_size=8, mode="stream"), Net()
+    got = inception_outputs(net, streamed, batch=10)
+    expected = inception_outputs(Net(), memory.batch(torch.arange(len(memory))).x, batch=10)
+    assert net.sizes == [10, 10, 3]
+    assert all(torch.equal(a, b) for a, b in zip(got, expected))
+
+
+def _two_ranks_stream_and_memory(out, folder):
+    """Runs in each of two forked processes: the same run streamed, then in memory."""
+    from accelerate.state import AcceleratorState, PartialState
+    from safetensors.torch import save_file
+
+    from gancore.checkpoint import module_tensors
+    from gancore.cli import train_run
+
+    torch.set_num_threads(1)
+    for mode in ("stream", "memory"):
+        AcceleratorState._reset_state(reset_partial_state=True)
+        PartialState._reset_state()
+        user = {"plugins": ["gancore-gan"], "options": {"gancore-gan": {"hidden": 16, "layers": 1}},
+                "data": folder, "image_size": 8, "data_mode": mode, "data_workers": 1, "steps": 7,
+                "batch_size": 2, "seed": 3, "log_every": 7, "sample_every": 0, "checkpoint_every": 0,
+                "grid_size": 4, "device": "cpu", "out": out, "name": mode}
+        trainer = train_run(user, progress=False)
+        rank = trainer.acc.process_index
+        save_file({f"G.{k}": v for k, v in module_tensors(trainer.generator).items()},
+                  f"{out}/{mode}{rank}.safetensors")
+        (Path(out) / f"{mode}{rank}.json").write_text(json.dumps(trainer.sampler.state_dict()))
+
+
+def test_two_processes_stream_their_shards_like_memory(tmp_path):
+    from accelerate import debug_launcher
+    from safetensors.torch import load_file
+
+    folder = image_folder(tmp_path / "data")
+    debug_launcher(_two_ranks_stream_and_memory, args=(str(tmp_path), str(folder)), num_processes=2)
+    weights = {name: load_file(str(tmp_path / f"{name}.safetensors"))
+               for name in ("stream0", "stream1", "memory0", "memory1")}
+    for name in ("stream1", "memory0", "memory1"):
+        assert weights[name].keys() == weights["stream0"].keys()
+        assert all(torch.equal(weights[name][k], weights["stream0"][k]) for k in weights[name]), name
+    # 23 images, global batch 4: 5 batches an epoch, so 7 steps end at epoch 1, cursor 8.
+    states = {json.loads((tmp_path / f"{name}.json").read_text()) == {"epoch": 1, "cursor": 8} for name in weights}
+    assert states == {True}
+
+
+def test_a_dead_worker_is_a_data_error(tmp_path, monkeypatch):
+    streamed = load_data(str(image_folder(tmp_path / "data")), image_size=8, mode="stream")
+    monkeypatch.setattr(StreamingDataset, "__getitem__", _die)
+    with pytest.raises(DataError, match="DataLoader worker .*failed.*--data-workers 0"):
+        next(Batches(streamed, Sampler(23, 4, seed=0), workers=1))
+
+
+def _die(self, indices):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
