@@ -117,8 +117,9 @@ def _as_is(item):
 
 
 def _ignore_stop_signals(_worker_id: int) -> None:
-    # Ctrl-C reaches the whole process group; the trainer finishes its step and
-    # checkpoints on it, which needs the workers alive until it closes them.
+    # Ctrl-C (and a job scheduler's SIGTERM) reaches the whole process group. The
+    # trainer finishes its iteration, which may take n_critic more batches, then
+    # checkpoints and closes the workers: they must keep serving until then.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 

@@ -236,3 +236,34 @@ def _die(self, indices):
     import signal
 
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_ctrl_c_to_the_process_group_checkpoints_and_ends_the_workers(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = image_folder(tmp_path / "data")
+    command = [sys.executable, "-m", "gancore.cli", "train", *TINY_GAN, "--data", str(folder), "--image-size", "8",
+               "--data-mode", "stream", "--data-workers", "2", "--n-critic", "3", "--steps", "100000",
+               "--batch-size", "4", "--log-every", "5", "--sample-every", "0", "--checkpoint-every", "0",
+               "--grid-size", "4", "--out", str(tmp_path), "--name", "run", "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # A session of its own: the signal goes to the trainer and its DataLoader workers alike, as Ctrl-C does.
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    metrics, deadline = tmp_path / "run" / "metrics.jsonl", time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text()) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    os.killpg(proc.pid, signal.SIGINT)
+    stderr = proc.communicate(timeout=60)[1].decode()
+    assert proc.returncode == 128 + signal.SIGINT and "Stopped by SIGINT" in stderr, stderr
+    assert "Traceback" not in stderr and "DataLoader" not in stderr
+    assert list((tmp_path / "run" / "checkpoints").glob("step-*"))
+    with pytest.raises(ProcessLookupError):  # no worker left behind in the group
+        for _ in range(50):
+            os.killpg(proc.pid, 0)
+            time.sleep(0.1)
