@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
 from pathlib import Path
 from typing import Any, Mapping
@@ -335,7 +336,12 @@ def load_cifar10(root: Path, download: bool) -> Dataset:
 # --- image folders -----------------------------------------------------------
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    # scandir knows most entries' types without a stat call each: a folder of a
+    # million images is listed in seconds.
+    with os.scandir(folder) as entries:
+        names = sorted(entry.name for entry in entries
+                       if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file())
+    return [folder / name for name in names]
 
 
 def list_image_folder(folder: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:

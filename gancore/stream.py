@@ -18,6 +18,7 @@ trainer *consumed* (workers read ahead), so a checkpoint resumes exactly.
 from __future__ import annotations
 
 import copy
+import os
 import signal
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -51,13 +52,24 @@ class StreamingDataset:
     def __init__(self, folder: Path, image_size: int | None = None,
                  listing: tuple[list[Path], list[int], tuple[str, ...]] | None = None):
         files, labels, class_names = listing or list_image_folder(folder)
-        self.files, self.image_size = files, image_size
+        # The paths as one bytes object and an array of offsets, not a list of a
+        # million Path objects: forked workers touching those objects' reference
+        # counts would each end up with a private copy of the whole list.
+        encoded = [os.fsencode(path) for path in files]
+        self._paths = b"".join(encoded)
+        self._ends = np.cumsum([len(name) for name in encoded], dtype=np.int64)
+        self.image_size = image_size
         self.labels = torch.tensor(labels, dtype=torch.int64) if class_names else None
         self.spec = DataSpec(str(folder), image_shape(files[0], image_size), len(class_names), class_names)
         self.device = torch.device("cpu")
 
     def __len__(self) -> int:
-        return len(self.files)
+        return len(self._ends)
+
+    def file(self, index: int) -> Path:
+        """The path of image ``index``."""
+        start = int(self._ends[index - 1]) if index else 0
+        return Path(os.fsdecode(self._paths[start:int(self._ends[index])]))
 
     @property
     def decoded_bytes(self) -> int:
@@ -73,10 +85,11 @@ class StreamingDataset:
     def decode(self, indices) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``uint8`` images and labels (``None`` when unlabelled) of ``indices``, decoded here."""
         indices = [int(i) for i in indices]
-        arrays = []
+        arrays, first = [], self.file(0)
         for i in indices:
-            arrays.append(read_image(self.files[i], self.image_size))
-            check_like(arrays[-1], self.files[i], self.spec.shape, self.files[0])
+            path = self.file(i)
+            arrays.append(read_image(path, self.image_size))
+            check_like(arrays[-1], path, self.spec.shape, first)
         labels = None if self.labels is None else self.labels[indices]
         return torch.from_numpy(np.stack(arrays)), labels
 
