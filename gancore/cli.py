@@ -234,10 +234,10 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
     if not resume and accelerator.is_main_process:
         create_run_dir(config)
     processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
-    held = "in memory"
+    held = ""
     if trainer.batches.streamed:
-        held = f"streamed by {config.data_workers} workers" if config.data_workers else "streamed, no workers"
-    echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples, {held}) for {config.steps} steps"
+        held = f", streamed by {config.data_workers} workers" if config.data_workers else ", streamed, no workers"
+    echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples{held}) for {config.steps} steps"
          + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
          + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")
     if checkpoint is not None:
