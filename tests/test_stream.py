@@ -64,6 +64,19 @@ def test_streamed_batches_equal_in_memory_batches(tmp_path, workers):
     assert torch.equal(torch.cat(list(streamed.images(batch=5, workers=workers))), memory.batch(torch.arange(23)).x)
 
 
+def test_a_flat_folder_streams_unlabelled_at_its_own_size(tmp_path):
+    rng = np.random.default_rng(1)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (5, 7), dtype=np.uint8), "L").save(tmp_path / f"{i}.png")
+    memory, streamed = (load_data(str(tmp_path), mode=mode) for mode in ("memory", "stream"))
+    assert streamed.spec == memory.spec and streamed.spec.shape == (1, 5, 7) and streamed.labels is None
+    one, other = next(Batches(memory, Sampler(6, 4, seed=2))), next(Batches(streamed, Sampler(6, 4, seed=2), 0))
+    assert torch.equal(one.x, other.x) and other.labels is None
+    Image.new("L", (9, 5)).save(tmp_path / "6.png")
+    with pytest.raises(DataError, match="6.png' is 9x5 but .*0.png' is 7x5; pass --image-size N"):
+        load_data(str(tmp_path), mode="stream").decode(range(7))
+
+
 def test_restoring_the_sampler_restarts_the_stream_exactly(tmp_path):
     streamed = load_data(str(image_folder(tmp_path / "data")), image_size=8, mode="stream")
     reference = Batches(streamed, Sampler(23, 4, seed=1), workers=2)
@@ -267,3 +280,19 @@ def test_ctrl_c_to_the_process_group_checkpoints_and_ends_the_workers(tmp_path):
         for _ in range(50):
             os.killpg(proc.pid, 0)
             time.sleep(0.1)
+
+
+def test_gan_eval_reads_the_real_images_of_a_streamed_run_from_the_stream(gan, tmp_path, monkeypatch, registry):
+    from gancore import evaluation
+
+    folder = image_folder(tmp_path / "data")
+    train(gan, folder, tmp_path, "run", 2, "--data-mode", "stream")
+    seen = {}
+
+    def evaluate(generator, spec, metrics, n, seed, inception_weights, real, log):
+        seen["real"] = real()
+        return {"results": {}, "provenance": {}}
+
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
+    evaluation.evaluate_checkpoint(registry, tmp_path / "run")
+    assert isinstance(seen["real"], StreamingDataset) and len(seen["real"]) == 23
