@@ -377,8 +377,9 @@ def section_data(args, out):
     memory = results[next(iter(paths))]
     for label, values in results.items():
         ratios = [a / b for a, b in zip(values, memory)]
-        print(f"| {label} | {statistics.median(values):.2f} | **{statistics.median(values) / statistics.median(memory):.3f}** | "
-              f"{min(ratios):.3f} - {max(ratios):.3f} |", flush=True)
+        ratio = statistics.median(values) / statistics.median(memory)
+        print(f"| {label} | {statistics.median(values):.2f} | **{ratio:.3f}** | {min(ratios):.3f} - {max(ratios):.3f} |",
+              flush=True)
 
 
 SECTIONS = {"overhead": section_overhead, "classic": section_classic, "scaling": section_scaling,
