@@ -236,7 +236,8 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
     processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
     held = ""
     if trainer.batches.streamed:
-        held = f", streamed by {config.data_workers} workers" if config.data_workers else ", streamed, no workers"
+        workers = config.data_workers
+        held = f", streamed by {workers} worker{'s' * (workers != 1)}" if workers else ", streamed, no workers"
     echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples{held}) for {config.steps} steps"
          + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
          + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")

@@ -164,8 +164,13 @@ def test_gan_train_streams_a_folder_and_resumes_byte_identically(gan, tmp_path):
     resumed = gan("train", "--resume", tmp_path / "split", "--steps", 14, "--no-progress")
     assert resumed.exit_code == 0 and "Resuming from" in resumed.output, resumed.output
     same_bytes(straight, tmp_path / "split" / "checkpoints" / "step-000014")
-    # The same batches in memory train the same weights.
+    # The same batches in memory train the same weights, so a run may change its data path on resume.
     same_bytes(straight, train(gan, folder, tmp_path, "memory", 14, "--data-mode", "memory"))
+    train(gan, folder, tmp_path, "switched", 7, "--data-mode", "memory")
+    switched = gan("train", "--resume", tmp_path / "switched", "--steps", 14, "--data-mode", "stream",
+                   "--data-workers", 1, "--no-progress")
+    assert switched.exit_code == 0 and "streamed by 1 worker)" in switched.output, switched.output
+    same_bytes(straight, tmp_path / "switched" / "checkpoints" / "step-000014")
 
 
 def test_a_bad_image_stops_gan_train_with_a_message(gan, tmp_path):
