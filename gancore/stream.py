@@ -218,8 +218,10 @@ class Batches:
 
     def load_state_dict(self, state: Mapping[str, int]) -> None:
         self.sampler.load_state_dict(state)
-        # The next batch comes from a fresh pass over _Order, which starts from this state.
-        self._iterator = None
+        if self._loader is not None:
+            # A new pass over _Order starts from the restored state; persistent
+            # workers drop what they read ahead and carry on from there.
+            self._iterator = iter(self._loader)
 
     def close(self) -> None:
         """End the worker processes (a later ``next`` starts them again)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,7 @@ def test_restoring_the_sampler_restarts_the_stream_exactly(tmp_path):
     finally:
         reference.close()
         resumed.close()
+    assert not multiprocessing.active_children()
 
 
 def test_auto_streams_large_single_domain_folders_only(tmp_path, monkeypatch):
@@ -161,6 +163,7 @@ def test_gan_train_streams_a_folder_and_resumes_byte_identically(gan, tmp_path):
                 "--out", tmp_path, "--name", "split", "--log-every", 3, "--sample-every", 0, "--grid-size", 4,
                 "--deterministic", "--no-progress", "--data-mode", "stream", "--data-workers", 2)
     assert first.exit_code == 0 and "streamed by 2 workers" in first.output, first.output
+    assert not multiprocessing.active_children()  # the finished run ended its workers
     resumed = gan("train", "--resume", tmp_path / "split", "--steps", 14, "--no-progress")
     assert resumed.exit_code == 0 and "Resuming from" in resumed.output, resumed.output
     same_bytes(straight, tmp_path / "split" / "checkpoints" / "step-000014")
