@@ -17,6 +17,11 @@ with the spread of the per-round ratios as the noise):
   the same networks. Ratio = gancore / classic (target >= 1.3 on the CPU).
 * ``scaling``: ``torchrun --nproc_per_node 1`` vs ``2`` running ``gan train``
   on the CPU (gloo), per-process batch fixed: steps/s and images/s.
+* ``data``: the two data paths of an image folder (``mnist``'s 5,000 images
+  written as PNGs in class subfolders): held in memory vs streamed through
+  DataLoader workers (``--data-workers``) and decoded in the training
+  process (0 workers), DCGAN, steps/s by wall-clock time (the workers'
+  CPU time is not the training process's). Ratio = streamed / memory.
 * ``gpu``: on a CUDA device only: images/s of DCGAN at 64x64 and WGAN-GP at
   fp32 vs bf16, with and without ``--channels-last`` / ``--compile``
   (WGAN-GP cannot compile: its penalty needs double backward). The GPU model
@@ -56,7 +61,8 @@ FAMILIES = {
 WIDTH: list = [None]
 
 
-def resolve_run(name: str, out: str, steps: int, batch: int, log_every: int, device: str, **extra):
+def resolve_run(name: str, out: str, steps: int, batch: int, log_every: int, device: str, wall: bool = False,
+                **extra):
     from gancore import hookimpl
     from gancore.plugins import Registry
     from gancore.runs import resolve
@@ -69,7 +75,7 @@ def resolve_run(name: str, out: str, steps: int, batch: int, log_every: int, dev
     user = {**FAMILIES[name], "plugins": [*FAMILIES[name]["plugins"], "step-clock"], "data": "mnist", "steps": steps, "batch_size": batch, "seed": 0,
             "log_every": log_every, "sample_every": 0, "checkpoint_every": 0, "grid_size": 4, "out": out,
             "name": f"{name}-{time.monotonic_ns()}", "device": device, **extra}
-    user["options"] = {**user.get("options", {}), "step-clock": {"device": device}}
+    user["options"] = {**user.get("options", {}), "step-clock": {"device": device, "wall": wall}}
     return resolve(registry, user)
 
 
@@ -78,33 +84,34 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def clock(device: str) -> float:
-    """Seconds: this process's CPU time on the CPU (other jobs on a shared machine barely move it),
-    wall-clock time after a synchronize on a GPU."""
+def clock(device: str, wall: bool = False) -> float:
+    """Seconds: this process's CPU time on the CPU (other jobs on a shared machine barely move it)
+    unless ``wall``, wall-clock time after a synchronize on a GPU."""
     if device.startswith("cuda"):
         torch.cuda.synchronize()
         return time.perf_counter()
-    return time.process_time()
+    return time.perf_counter() if wall else time.process_time()
 
 
 class StepClock:
     """An add-on plugin: reads the clock after every generator update (gancore's side of a comparison)."""
 
-    def __init__(self, device: str = "cpu"):
-        self.device, self.readings = device, []
+    def __init__(self, device: str = "cpu", wall: bool = False):
+        self.device, self.wall, self.readings = device, wall, []
 
     def post_step(self, phase):
         if phase == "g":
-            self.readings.append(clock(self.device))
+            self.readings.append(clock(self.device, self.wall))
 
 
 # --- gancore's trainer ---------------------------------------------------------
 
-def time_gancore(name: str, out: str, steps: int, warmup: int, batch: int, device: str, **extra) -> float:
+def time_gancore(name: str, out: str, steps: int, warmup: int, batch: int, device: str, wall: bool = False,
+                 **extra) -> float:
     """Steps/s of Trainer.fit over ``steps`` steps after ``warmup`` steps (the StepClock add-on's readings)."""
     from gancore.trainer import Trainer
 
-    config, run, dataset = resolve_run(name, out, warmup + steps, batch, warmup, device, **extra)
+    config, run, dataset = resolve_run(name, out, warmup + steps, batch, warmup, device, wall, **extra)
     trainer = Trainer(config, run, dataset, Path(out) / config.name, progress=False)
     trainer.fit()
     readings = run.pm.get_plugin("step-clock").readings
@@ -341,8 +348,42 @@ def section_gpu(args, out):
                       f"{images:.0f} |", flush=True)
 
 
+def write_png_folder(root: Path) -> Path:
+    """``mnist``'s images as PNG files in one subfolder per class."""
+    from PIL import Image
+
+    from gancore.data import load_data
+
+    dataset = load_data("mnist")
+    for index, (image, label) in enumerate(zip(dataset.x, dataset.labels.tolist())):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image[0].numpy()).save(root / str(label) / f"{index:05d}.png")
+    return root
+
+
+def section_data(args, out):
+    folder = write_png_folder(Path(out) / "mnist-png")
+    print(f"\n### Data paths of an image folder (mnist, 5,000 28x28 PNGs), DCGAN, batch {args.batch_size}, "
+          f"{args.threads} thread(s), device {args.device}, wall-clock time\n")
+    print("| data path | steps/s (median) | ratio to memory (median) | per-round ratio range |")
+    print("|---|---|---|---|")
+    paths = {"memory (one tensor on the device)": {"data_mode": "memory"},
+             f"stream, {args.data_workers} workers": {"data_mode": "stream", "data_workers": args.data_workers},
+             "stream, 0 workers (decoded in the training process)": {"data_mode": "stream", "data_workers": 0}}
+    results = alternate(args.rounds, {
+        label: (lambda extra=extra: time_gancore("DCGAN", out, args.steps, args.warmup, args.batch_size,
+                                                 args.device, wall=True, data=str(folder), **extra))
+        for label, extra in paths.items()})
+    memory = results[next(iter(paths))]
+    for label, values in results.items():
+        ratios = [a / b for a, b in zip(values, memory)]
+        ratio = statistics.median(values) / statistics.median(memory)
+        print(f"| {label} | {statistics.median(values):.2f} | **{ratio:.3f}** | {min(ratios):.3f} - {max(ratios):.3f} |",
+              flush=True)
+
+
 SECTIONS = {"overhead": section_overhead, "classic": section_classic, "scaling": section_scaling,
-            "gpu": section_gpu}
+            "data": section_data, "gpu": section_gpu}
 
 
 def main(argv=None) -> int:
@@ -354,6 +395,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--gpu-batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for every side")
+    parser.add_argument("--data-workers", type=int, default=2, help="DataLoader workers of the data section's "
+                                                                   "streamed side")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--width", type=int, default=None,
                         help="base width of both convolutional networks, every side (default: the family's, 64)")

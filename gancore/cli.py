@@ -93,7 +93,7 @@ def main():
 
 FLAG_FIELDS = {
     "data": "data", "data_root": "data_root", "download": "download", "image_size": "image_size",
-    "layout": "layout",
+    "layout": "layout", "data_mode": "data_mode", "data_workers": "data_workers",
     "steps": "steps", "batch_size": "batch_size", "n_critic": "n_critic", "optimizer": "optimizer",
     "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
     "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
@@ -124,6 +124,12 @@ FLAG_FIELDS = {
 @click.option("--layout", type=click.Choice(["auto", "classes", "paired", "unpaired", "side-by-side"]),
               help="How to read an image folder: class subfolders, A/B folders paired by file name or "
                    "unpaired, or side-by-side A|B images. [default: auto]")
+@click.option("--data-mode", type=click.Choice(["auto", "memory", "stream"]),
+              help="Hold the data as one tensor on the device (memory), or decode an image folder's batches "
+                   "in DataLoader workers (stream); auto streams single-domain image folders over 1 GiB "
+                   "decoded. [default: auto]")
+@click.option("--data-workers", type=int, help="DataLoader worker processes of a streamed folder; 0 decodes "
+                                               "in the training process. [default: 2]")
 @click.option("--steps", type=int, help="Generator updates to train for. [default: 2000]")
 @click.option("--batch-size", type=int, help="Batch size per process. [default: 64]")
 @click.option("--n-critic", type=int, help="Discriminator updates per generator update. [default: family's, or 1]")
@@ -246,7 +252,11 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
     if not resume and accelerator.is_main_process:
         create_run_dir(config)
     processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
-    echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples) for {config.steps} steps"
+    held = ""
+    if trainer.batches.streamed:
+        workers = config.data_workers
+        held = f", streamed by {workers} worker{'s' * (workers != 1)}" if workers else ", streamed, no workers"
+    echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples{held}) for {config.steps} steps"
          + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
          + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")
     if checkpoint is not None:

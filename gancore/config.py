@@ -24,6 +24,8 @@ PRECISIONS = ("fp32", "bf16", "fp16", "no")
 DEVICES = ("auto", "cpu", "cuda")
 NAN_POLICIES = ("stop", "skip")
 LAYOUTS = ("auto", "classes", "paired", "unpaired", "side-by-side")
+#: How data is held: see :mod:`gancore.stream`.
+DATA_MODES = ("auto", "memory", "stream")
 
 
 def _check(condition: bool, name: str, rule: str, value: Any) -> None:
@@ -114,6 +116,14 @@ class TrainConfig:
     #: How to read an image folder: ``auto``, ``classes``, ``paired``,
     #: ``unpaired`` or ``side-by-side`` (see :mod:`gancore.domains`).
     layout: str = attrs.field(default="auto", validator=_one_of(LAYOUTS))
+    #: The data path (see :mod:`gancore.stream`): ``memory`` holds the data as
+    #: one tensor on the device; ``stream`` decodes an image folder's batches
+    #: in DataLoader workers; ``auto`` streams single-domain image folders
+    #: larger than 1 GiB decoded and keeps everything else in memory.
+    data_mode: str = attrs.field(default="auto", validator=_one_of(DATA_MODES))
+    #: DataLoader worker processes decoding a streamed data set; 0 decodes in
+    #: the training process. Unused in memory.
+    data_workers: int = attrs.field(default=2, validator=_non_negative_int)
 
     steps: int = attrs.field(default=2000, validator=_positive_int)
     batch_size: int = attrs.field(default=64, validator=_positive_int)

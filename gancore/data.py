@@ -1,9 +1,11 @@
 """Data: embedded offline data sets, real loaders, and the spec plugins see.
 
-Every data set is held in memory as one tensor (``uint8`` images or
+A :class:`Dataset` is held in memory as one tensor (``uint8`` images or
 ``float32`` vectors) and sampled by index: no DataLoader workers, no per-step
-Python overhead. A :class:`Sampler` walks seeded per-epoch permutations, so
-the data order is reproducible and its whole state is two integers.
+Python overhead. Image folders too large for that stream from disk instead
+(:mod:`gancore.stream`). A :class:`Sampler` walks seeded per-epoch
+permutations, so the data order is reproducible and its whole state is two
+integers.
 
 Embedded sets (nothing is downloaded):
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
 from pathlib import Path
 from typing import Any, Mapping
@@ -333,60 +336,105 @@ def load_cifar10(root: Path, download: bool) -> Dataset:
 # --- image folders -----------------------------------------------------------
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    # scandir knows most entries' types without a stat call each: a folder of a
+    # million images is listed in seconds.
+    with os.scandir(folder) as entries:
+        names = sorted(entry.name for entry in entries
+                       if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file())
+    return [folder / name for name in names]
 
 
-def load_image_folder(folder: Path, image_size: int | None = None) -> Dataset:
-    """Load every image of a folder into memory.
+def list_image_folder(folder: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+    """The image files of a folder, their labels and the class names, without decoding any.
 
     With class subfolders (torchvision's ``ImageFolder`` layout) the
-    subfolder names are the classes; otherwise the images are unlabelled.
-    Greyscale images give 1 channel, everything else 3 (RGB).
+    subfolder names are the classes and labels index them; otherwise the
+    images are unlabelled (labels all ``-1``, no class names). Files are in
+    sorted order, class by class.
     """
-    from PIL import Image, UnidentifiedImageError
-
     if not folder.is_dir():
         raise DataError(f"data folder {str(folder)!r} does not exist.")
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files: list[tuple[Path, int]] = [(p, -1) for p in _image_files(folder)]
+    files = _image_files(folder)
+    labels = [-1] * len(files)
     class_names: list[str] = []
     if not files:
-        for subfolder in subfolders:
+        for subfolder in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
             found = _image_files(subfolder)
             if found:
-                files.extend((p, len(class_names)) for p in found)
+                files.extend(found)
+                labels.extend([len(class_names)] * len(found))
                 class_names.append(subfolder.name)
     if not files:
         raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {str(folder)!r} or its subfolders.")
+    return files, labels, tuple(class_names)
 
-    arrays, channels, size = [], None, None
-    for path, _label in files:
-        try:
-            with Image.open(path) as image:
-                image.load()
-                mode = "L" if image.mode in ("1", "L", "I", "I;16", "F") else "RGB"
-                image = image.convert(mode)
-                if image_size is not None:
-                    image = _resize_crop(image, image_size)
-                array = np.asarray(image, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"cannot read image {str(path)!r}: {exc}.") from None
-        except Exception as exc:  # decoders raise many kinds of errors on malformed files
-            raise DataError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}.") from None
-        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-        if channels is None:
-            channels, size, first = array.shape[0], array.shape[1:], path
-        elif array.shape[0] != channels:
-            raise DataError(f"image {str(path)!r} has {array.shape[0]} channel(s) but {str(first)!r} has "
-                            f"{channels}; convert them to one mode.")
-        elif array.shape[1:] != size:
-            raise DataError(f"image {str(path)!r} is {array.shape[2]}x{array.shape[1]} but {str(first)!r} is "
-                            f"{size[1]}x{size[0]}; pass --image-size N to resize all images.")
-        arrays.append(array)
+
+def _image_mode(mode: str) -> str:
+    """Greyscale images give 1 channel, everything else 3 (RGB)."""
+    return "L" if mode in ("1", "L", "I", "I;16", "F") else "RGB"
+
+
+def _cannot_read(path: Path, exc: Exception) -> DataError:
+    if isinstance(exc, (OSError, SyntaxError, ValueError)):  # PIL's UnidentifiedImageError is an OSError
+        return DataError(f"cannot read image {str(path)!r}: {exc}.")
+    # decoders raise many kinds of errors on malformed files
+    return DataError(f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}.")
+
+
+def image_shape(path: Path, image_size: int | None = None) -> tuple[int, int, int]:
+    """``(C, H, W)`` that :func:`read_image` will give for ``path``, from its header alone."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            channels, (width, height) = (1 if _image_mode(image.mode) == "L" else 3), image.size
+    except Exception as exc:
+        raise _cannot_read(path, exc) from None
+    return (channels, image_size, image_size) if image_size is not None else (channels, height, width)
+
+
+def read_image(path: Path, image_size: int | None = None) -> np.ndarray:
+    """Decode one image to a ``uint8`` ``(C, H, W)`` array (resized and centre-cropped to ``image_size``)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = image.convert(_image_mode(image.mode))
+            if image_size is not None:
+                image = _resize_crop(image, image_size)
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as exc:
+        raise _cannot_read(path, exc) from None
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def check_like(array: np.ndarray, path: Path, shape: tuple[int, ...], first: Path) -> None:
+    """Refuse an image whose shape differs from the first one's, naming both files."""
+    if array.shape[0] != shape[0]:
+        raise DataError(f"image {str(path)!r} has {array.shape[0]} channel(s) but {str(first)!r} has "
+                        f"{shape[0]}; convert them to one mode.")
+    if array.shape[1:] != tuple(shape[1:]):
+        raise DataError(f"image {str(path)!r} is {array.shape[2]}x{array.shape[1]} but {str(first)!r} is "
+                        f"{shape[2]}x{shape[1]}; pass --image-size N to resize all images.")
+
+
+def load_image_folder(folder: Path, image_size: int | None = None,
+                      listing: tuple[list[Path], list[int], tuple[str, ...]] | None = None) -> Dataset:
+    """Load every image of a folder into memory (see :func:`list_image_folder` for the layouts).
+
+    Greyscale images give 1 channel, everything else 3 (RGB).
+
+    :param listing: what :func:`list_image_folder` gave for ``folder``, if known.
+    """
+    files, labels, class_names = listing or list_image_folder(folder)
+    arrays = [read_image(files[0], image_size)]
+    for path in files[1:]:
+        arrays.append(read_image(path, image_size))
+        check_like(arrays[-1], path, arrays[0].shape, files[0])
     x = torch.from_numpy(np.stack(arrays))
-    labels = torch.tensor([label for _, label in files], dtype=torch.int64) if class_names else None
-    spec = DataSpec(str(folder), tuple(x.shape[1:]), len(class_names), tuple(class_names))
-    return Dataset(spec, x, labels)
+    spec = DataSpec(str(folder), tuple(x.shape[1:]), len(class_names), class_names)
+    return Dataset(spec, x, torch.tensor(labels, dtype=torch.int64) if class_names else None)
 
 
 def _resize_crop(image, size: int):
@@ -400,19 +448,29 @@ def _resize_crop(image, size: int):
 
 
 def load_data(name: str, data_root: str | None = None, download: bool = False,
-              image_size: int | None = None, layout: str = "auto") -> Dataset:
+              image_size: int | None = None, layout: str = "auto", mode: str = "auto"):
     """Load a data set by name (see the module docstring) or folder path.
 
     :param layout: how to read an image folder: ``auto``, ``classes``,
         ``paired``, ``unpaired`` or ``side-by-side`` (see
         :func:`gancore.domains.load_folder`).
+    :param mode: the data path, ``auto``, ``memory`` or ``stream`` (see
+        :mod:`gancore.stream`): a :class:`Dataset`, or a
+        :class:`gancore.stream.StreamingDataset` for a streamed image folder.
     """
     from gancore import domains
+    from gancore.config import DATA_MODES
 
     if layout not in domains.LAYOUTS:
         raise DataError(f"unknown layout {layout!r}: use one of {', '.join(domains.LAYOUTS)}.")
-    if layout != "auto" and (data_root is not None or not Path(name).exists()):
+    if mode not in DATA_MODES:
+        raise DataError(f"unknown data mode {mode!r}: use one of {', '.join(DATA_MODES)}.")
+    folder = data_root is None and Path(name).exists()
+    if layout != "auto" and not folder:
         raise DataError(f"--layout {layout} applies to an image folder; {name!r} is not one.")
+    if mode == "stream" and not folder:
+        raise DataError(f"--data-mode stream reads an image folder from disk; {name!r} is not one (it is held "
+                        "in memory: use --data-mode auto or memory).")
     if data_root is not None:
         if name not in ON_DISK:
             raise DataError(f"--data-root needs --data one of {', '.join(ON_DISK)}; got {name!r}.")
@@ -430,7 +488,7 @@ def load_data(name: str, data_root: str | None = None, download: bool = False,
         raise DataError(f"--data {name} reads torchvision's on-disk files: add --data-root DIR "
                         f"(and --download to fetch them).")
     elif Path(name).exists():
-        return domains.load_folder(Path(name), image_size, layout)
+        return domains.load_folder(Path(name), image_size, layout, mode)
     else:
         raise DataError(f"unknown data {name!r}: use one of {', '.join(EMBEDDED + domains.TASKS)} (embedded), "
                         f"{', '.join(ON_DISK)} with --data-root, or a path to an image folder.")

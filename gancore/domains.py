@@ -158,19 +158,28 @@ def _same_channels(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torc
     raise DataError(f"the two domains have {a.shape[1]} and {b.shape[1]} channels.")
 
 
-def load_folder(folder: Path, image_size: int | None = None, layout: str = "auto") -> Dataset:
-    """Read an image folder in one of :data:`LAYOUTS` (see the module docstring)."""
+def load_folder(folder: Path, image_size: int | None = None, layout: str = "auto", mode: str = "auto"):
+    """Read an image folder in one of :data:`LAYOUTS` (see the module docstring).
+
+    :param mode: the data path (:data:`gancore.config.DATA_MODES`). Only
+        single-domain folders (layout ``classes``) can stream; two-domain
+        folders are held in memory.
+    """
+    from gancore.stream import open_image_folder
+
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}.")
     if not folder.is_dir():
         raise DataError(f"data folder {str(folder)!r} does not exist.")
-    if layout == "side-by-side":
-        return _side_by_side(folder, image_size)
     pair = _domain_folders(folder)
     if layout == "classes" or (layout == "auto" and pair is None):
-        return load_image_folder(folder, image_size)
+        return open_image_folder(folder, image_size, mode)
+    if layout == "side-by-side":
+        _refuse_stream(mode, folder, "side-by-side pairs")
+        return _side_by_side(folder, image_size)
     if pair is None:
         raise DataError(f"--layout {layout} needs subfolders A and B (or trainA and trainB) in {str(folder)!r}.")
+    _refuse_stream(mode, folder, f"domains {pair[0].name} and {pair[1].name}")
     names_a = [p.name for p in _image_files(pair[0])]
     names_b = [p.name for p in _image_files(pair[1])]
     matching = bool(names_a) and sorted(names_a) == sorted(names_b)
@@ -191,6 +200,13 @@ def load_folder(folder: Path, image_size: int | None = None, layout: str = "auto
         # load_image_folder sorts by file name, so row i of both is the same file name.
         return Dataset(spec, xa, extra={SECOND: xb})
     return Dataset(spec, xa, unpaired={SECOND: xb})
+
+
+def _refuse_stream(mode: str, folder: Path, read_as: str) -> None:
+    if mode == "stream":
+        raise DataError(f"--data-mode stream reads single-domain image folders (flat or class subfolders); "
+                        f"{str(folder)!r} is two-domain data ({read_as}), which is held in memory: use "
+                        "--data-mode auto or memory.")
 
 
 def _side_by_side(folder: Path, image_size: int | None) -> Dataset:

@@ -156,11 +156,19 @@ def _to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def inception_outputs(net: torch.nn.Module, x: torch.Tensor, batch: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pool features ``(N, 2048)`` and class probabilities ``(N, 1008)`` of images in ``[-1, 1]``."""
+def inception_outputs(net: torch.nn.Module, x, batch: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pool features ``(N, 2048)`` and class probabilities ``(N, 1008)`` of images in ``[-1, 1]``.
+
+    :param x: a tensor, or a :class:`gancore.stream.StreamingDataset`, read
+        ``batch`` images at a time so that it is never held whole.
+    """
+    from gancore.stream import StreamingDataset
+
+    chunks = (x.images(batch) if isinstance(x, StreamingDataset)
+              else (x[start:start + batch] for start in range(0, len(x), batch)))
     features, probs = [], []
-    for start in range(0, len(x), batch):
-        pool, logits = net._torch_fidelity_forward(_to_uint8_rgb(x[start:start + batch]))
+    for chunk in chunks:
+        pool, logits = net._torch_fidelity_forward(_to_uint8_rgb(chunk))
         features.append(pool.double())
         probs.append(torch.softmax(logits.double(), dim=1))
     return torch.cat(features), torch.cat(probs)
@@ -189,7 +197,7 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
     """Measure ``metrics`` of ``generator`` on ``n`` seeded samples.
 
     :param real: for Inception metrics, a function returning the real images
-        (``[-1, 1]``) to compare with.
+        (``[-1, 1]``) to compare with, or a streamed data set of them.
     :return: ``{"results": {metric: {...}}, "provenance": {...}}``; every
         result holds its value(s) and the extractor, sample counts and split
         it was measured with.
@@ -296,10 +304,14 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
 
     generator, spec, config, checkpoint = load_generator(registry, path)
 
-    def real() -> torch.Tensor:
+    def real():
         from gancore.data import load_data
+        from gancore.stream import StreamingDataset
 
-        dataset = load_data(config.data, config.data_root, False, config.image_size)
+        dataset = load_data(config.data, config.data_root, False, config.image_size, config.layout,
+                            config.data_mode)
+        if isinstance(dataset, StreamingDataset):
+            return dataset  # too large to hold decoded: inception_outputs reads it batch by batch
         return dataset.x.float().div(127.5).sub(1.0) if dataset.x.dtype == torch.uint8 else dataset.x
 
     record = evaluate(generator, spec, metrics, n, seed, inception_weights, real, log)

@@ -42,7 +42,7 @@ from gancore.plugins import Registry, Run
 
 #: Settings a resumed run may change; all others must match the saved run.
 RESUME_OVERRIDES = ("steps", "log_every", "sample_every", "checkpoint_every", "keep", "device", "nan",
-                    "nan_limit", "eval_every", "eval_samples", "out", "name")
+                    "nan_limit", "eval_every", "eval_samples", "data_mode", "data_workers", "out", "name")
 
 
 def find_run(target: str | Path, out: str | None = None) -> Path:

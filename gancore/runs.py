@@ -23,13 +23,14 @@ from gancore.data import Dataset, DataSpec, load_data
 from gancore.errors import CheckpointError, ConfigError, PluginError
 from gancore.generator import check_generator
 from gancore.plugins import Registry, Run
+from gancore.stream import StreamingDataset
 
 # A family's defaults may not choose these: they decide which family and data
 # the defaults are asked of in the first place.
-NOT_DEFAULTABLE = ("plugins", "options", "data", "data_root", "download", "image_size", "layout")
+NOT_DEFAULTABLE = ("plugins", "options", "data", "data_root", "download", "image_size", "layout", "data_mode")
 
 
-def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset]:
+def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset | StreamingDataset]:
     """Turn user settings (file and flags, merged) into a run.
 
     Loads the data, activates the plugins, applies the family's defaults
@@ -38,7 +39,8 @@ def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, R
     first = make_config(user)
     if not first.plugins:
         raise ConfigError("no plugin given: use --plugin NAME (see `gan plugins` for the installed ones).")
-    dataset = load_data(first.data, first.data_root, first.download, first.image_size, first.layout)
+    dataset = load_data(first.data, first.data_root, first.download, first.image_size, first.layout,
+                        first.data_mode)
     run = registry.activate(first.plugins, first.options)
     chosen = None if first.regularizers is None else tuple(first.regularizers)
     defaults = dict(run.hook.default_config(data=dataset.spec, regularizers=chosen) or {})

@@ -28,6 +28,7 @@ from gancore.guard import NanGuard, StopSignals
 from gancore.losses import loss_scaling
 from gancore.plugins import Run
 from gancore.step import Step, loss_terms
+from gancore.stream import Batches, StreamingDataset
 
 
 def make_accelerator(config: TrainConfig):
@@ -105,12 +106,12 @@ class Trainer:
 
     :param config: the resolved configuration.
     :param run: the activated plugins (:meth:`gancore.plugins.Registry.activate`).
-    :param dataset: the training data.
+    :param dataset: the training data, in memory or streamed (:mod:`gancore.stream`).
     :param run_dir: where ``metrics.jsonl``, ``samples/`` and ``checkpoints/`` go.
     :param progress: show a progress bar (main process only).
     """
 
-    def __init__(self, config: TrainConfig, run: Run, dataset: Dataset, run_dir: str | Path,
+    def __init__(self, config: TrainConfig, run: Run, dataset: Dataset | StreamingDataset, run_dir: str | Path,
                  accelerator: Any = None, progress: bool = True):
         from accelerate.utils import set_seed
 
@@ -128,8 +129,10 @@ class Trainer:
         # unwrap_model walks the module tree (~0.5 ms); the loop asks for the bare modules every update.
         self._bare = (self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D))
         self.dataset = dataset.to(self.acc.device)
+        #: The data order of the batches trained on so far (workers may have read further).
         self.sampler = Sampler(len(dataset), config.batch_size, config.seed, self.acc.process_index,
                                self.acc.num_processes)
+        self.batches = Batches(self.dataset, self.sampler, config.data_workers)
         self.plugin_state: dict[str, dict[str, torch.Tensor]] = {}
         self.index = 0
         self.progress = progress and self.acc.is_main_process
@@ -165,7 +168,7 @@ class Trainer:
         return generator.latent(n, labels=labels, batch=self.dataset.batch(indices), rng=rng)
 
     def _new_step(self) -> Step:
-        batch = self.dataset.batch(self.sampler.next_indices())
+        batch = next(self.batches)
         if self.config.channels_last and batch.x.dim() == 4:
             batch = attrs.evolve(batch, x=batch.x.contiguous(memory_format=torch.channels_last))
         return Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
@@ -212,8 +215,11 @@ class Trainer:
         bar = tqdm(total=config.steps, initial=self.index, disable=not self.progress, dynamic_ncols=True,
                    desc=self.run.family)
         started = time.perf_counter()
-        with StopSignals() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, return
-            last = self._loop(bar, started, stop)
+        try:
+            with StopSignals() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, return
+                last = self._loop(bar, started, stop)
+        finally:
+            self.batches.close()
         bar.close()
         return last
 
@@ -383,7 +389,7 @@ class Trainer:
         self.plugin_state.clear()
         self.plugin_state.update({name: {key: value.to(self.acc.device) for key, value in values.items()}
                                   for name, values in state["plugins"].items()})
-        self.sampler.load_state_dict(state["sampler"])
+        self.batches.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
         self.guard.skipped = int(state.get("nan_skipped", 0))
         if self.acc.scaler is not None and state.get("scaler"):
