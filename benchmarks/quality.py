@@ -80,6 +80,9 @@ def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int
         started = time.perf_counter()
         trainer.fit()
         seconds = time.perf_counter() - started
+        if trainer.stopped_by:  # Ctrl-C / SIGTERM: the trainer checkpointed and returned early
+            raise SystemExit(f"{variant} on {data}: stopped by signal {trainer.stopped_by} at step "
+                             f"{trainer.index} of {steps}; nothing recorded.")
         samples = generate(trainer.sampling_generator(), n, seed + 1)
     row = {"steps": steps, "seed": seed, "seconds": seconds, "threads": threads, "n_critic": config.n_critic,
            "batch": config.batch_size, "optimizer": config.optimizer, "lr_g": config.lr_g, "lr_d": config.lr_d,

@@ -14,7 +14,9 @@ with the spread of the per-round ratios as the noise):
   DataLoader over torchvision's ``MNIST`` dataset (the same 5,000 images,
   written as IDX files), ToTensor/Normalize per image, a fresh ``Variable``-
   style target and numpy noise tensor per step, BCELoss on sigmoid outputs,
-  the same networks. Ratio = gancore / classic (target >= 1.3 on the CPU).
+  the same networks. Ratio = gancore / classic (target >= 1.3 on the CPU), for
+  gancore's defaults (like for like) and for gancore with its CPU speed options
+  (--precision bf16 --channels-last), each timed in a fresh process.
 * ``scaling``: ``torchrun --nproc_per_node 1`` vs ``2`` running ``gan train``
   on the CPU (gloo), per-process batch fixed: steps/s and images/s.
 * ``data``: the two data paths of an image folder (``mnist``'s 5,000 images
@@ -135,6 +137,7 @@ def time_bare(name: str, out: str, steps: int, warmup: int, batch: int, device: 
     images = dataset.x.to(device)
     n, latent_dim, gp = len(images), config.latent_dim, "gp" in config.regularizers
     perm, cursor = torch.randperm(n, device=device), 0
+    batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())
 
     def real_batch():
         nonlocal perm, cursor
@@ -163,7 +166,9 @@ def time_bare(name: str, out: str, steps: int, warmup: int, batch: int, device: 
             opt_d.step()
         D.requires_grad_(False)
         opt_g.zero_grad(set_to_none=True)
-        fake_scores = D(G(torch.randn(batch, latent_dim, device=device)))
+        fake = G(torch.randn(batch, latent_dim, device=device))
+        # As gancore's Step.fake_scores: a BatchNorm D scores fakes inside a real+fake batch.
+        fake_scores = D(torch.cat([real, fake]))[batch:] if batch_norm else D(fake)
         loss = -fake_scores.mean() if gp else F.softplus(-fake_scores).mean()
         loss.backward()
         opt_g.step()
@@ -282,17 +287,43 @@ def section_overhead(args, out):
         print(ratio_row(name, results["gancore"], results["bare"]), flush=True)
 
 
+#: gancore's settings in the classic comparison: its defaults (the like-for-like row), then its CPU
+#: speed options, which the classic script does not have (bf16 autocast changes the arithmetic).
+CLASSIC_SIDES = {"gancore (fp32, defaults)": {},
+                 "gancore --precision bf16 --channels-last": {"precision": "bf16", "channels_last": True}}
+
+
+def time_gancore_in_child(name: str, steps: int, warmup: int, batch: int, device: str, threads: int,
+                          extra: dict) -> float:
+    """:func:`time_gancore` in a fresh process: Accelerate fixes the precision once per process."""
+    command = [sys.executable, __file__, "--child", json.dumps({"name": name, "steps": steps, "warmup": warmup,
+                                                               "batch": batch, "device": device, "extra": extra}),
+               "--threads", str(threads)] + (["--width", str(WIDTH[0])] if WIDTH[0] is not None else [])
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def child(spec: str) -> int:
+    job = json.loads(spec)
+    with tempfile.TemporaryDirectory() as out:
+        print(time_gancore(job["name"], out, job["steps"], job["warmup"], job["batch"], job["device"], **job["extra"]))
+    return 0
+
+
 def section_classic(args, out):
     root = Path(out) / "torchvision"
     write_mnist_idx(root)
     print("\n### gancore vs a PyTorch-GAN-style per-script DCGAN loop, mnist 28x28, batch "
           f"{args.batch_size}, {args.threads} thread(s), device {args.device}\n")
-    print("| family | gancore steps/s | classic steps/s | ratio (median) | per-round ratio range |")
+    print("| gancore side | gancore steps/s | classic steps/s (fp32) | ratio (median) | per-round ratio range |")
     print("|---|---|---|---|---|")
-    results = alternate(args.rounds, {
-        "gancore": lambda: time_gancore("DCGAN", out, args.steps, args.warmup, args.batch_size, args.device),
-        "classic": lambda: time_classic(out, args.steps, args.warmup, args.batch_size, args.device, root)})
-    print(ratio_row("DCGAN", results["gancore"], results["classic"]), flush=True)
+    sides = {label: (lambda extra=extra: time_gancore_in_child("DCGAN", args.steps, args.warmup, args.batch_size,
+                                                               args.device, args.threads, extra))
+             for label, extra in CLASSIC_SIDES.items()}
+    sides["classic"] = lambda: time_classic(out, args.steps, args.warmup, args.batch_size, args.device, root)
+    results = alternate(args.rounds, sides)
+    for label in CLASSIC_SIDES:
+        print(ratio_row(label, results[label], results["classic"]), flush=True)
 
 
 def torchrun_steps_per_second(processes: int, args, out) -> float:
@@ -400,9 +431,12 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--width", type=int, default=None,
                         help="base width of both convolutional networks, every side (default: the family's, 64)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # one timing in a fresh process (JSON)
     args = parser.parse_args(argv)
     WIDTH[0] = args.width
     torch.set_num_threads(args.threads)
+    if args.child:
+        return child(args.child)
     os.environ.setdefault("GANCORE_PROGRESS", "0")
     print(f"speed benchmark: {' '.join(sys.argv)}")
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU(s), threads {args.threads}, device {args.device}, "
