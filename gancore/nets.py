@@ -175,18 +175,32 @@ class ConvDiscriminator(nn.Module):
         return self.head(self.features(x)).squeeze(1)
 
 
-def standard_generator(spec: DataSpec, latent_dim: int, width: int = 64, hidden: int = 256) -> Generator:
-    """The generator most unconditional families share: DCGAN-style convolutions for images, an MLP
-    for vector data (``ring``)."""
-    if not spec.is_image:
+#: Network kinds of :func:`standard_generator` / :func:`standard_discriminator` for images.
+ARCHS = ("conv", "mlp")
+
+
+def check_arch(arch: str) -> str:
+    """``arch`` if it is one of :data:`ARCHS`; a ``ValueError`` naming them otherwise (plugin options)."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    return arch
+
+
+def standard_generator(spec: DataSpec, latent_dim: int, width: int = 64, hidden: int = 256,
+                       arch: str = "conv") -> Generator:
+    """The generator most unconditional families share: DCGAN-style convolutions for images
+    (``arch="conv"``), an MLP for vector data (``ring``) or for images with ``arch="mlp"`` (the
+    fully connected networks of Goodfellow et al. and of the WGAN paper's MLP experiments)."""
+    if not spec.is_image or check_arch(arch) == "mlp":
         return MLPGenerator(spec, latent_dim, hidden)
     return ConvGenerator(spec, latent_dim, width)
 
 
-def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, norm: str = "batch") -> nn.Module:
+def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, norm: str = "batch",
+                           arch: str = "conv") -> nn.Module:
     """The discriminator matching :func:`standard_generator`: strided convolutions with ``norm`` for
-    images, an MLP for vector data."""
-    if not spec.is_image:
+    images, an MLP for vector data or with ``arch="mlp"``."""
+    if not spec.is_image or check_arch(arch) == "mlp":
         return MLPDiscriminator(spec, hidden)
     return ConvDiscriminator(spec, width, norm=norm)
 

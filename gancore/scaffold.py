@@ -113,8 +113,9 @@ class $cls:
 
     @hookimpl
     def g_loss(self, step):
-        """G's loss: D is frozen in this phase, so the gradient reaches G only."""
-        return g_loss_from_scores(step.discriminator(step.fake))
+        """G's loss: D is frozen in this phase, so the gradient reaches G only. ``fake_scores``
+        scores the fakes as D's own update does (inside a real+fake batch if D has BatchNorm)."""
+        return g_loss_from_scores(step.fake_scores())
 '''
 
 REGULARIZER = '''\

@@ -227,3 +227,16 @@ def test_third_party_plugin_trains_and_a_broken_one_errors_only_when_asked_for(h
     broken = subprocess.run(cmd + ["--plugin", "hello-broken", "--name", "b"], env=env, capture_output=True, text=True)
     assert broken.returncode == 1
     assert "failed to load" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_standard_networks_take_an_mlp_for_images_when_asked():
+    from gancore.data import DataSpec
+    from gancore.nets import ConvGenerator, MLPDiscriminator, MLPGenerator, standard_discriminator, standard_generator
+
+    spec = DataSpec("digits", (1, 8, 8))
+    assert isinstance(standard_generator(spec, 4, width=4), ConvGenerator)
+    G, D = standard_generator(spec, 4, hidden=8, arch="mlp"), standard_discriminator(spec, hidden=8, arch="mlp")
+    assert isinstance(G, MLPGenerator) and isinstance(D, MLPDiscriminator)
+    assert G(G.latent(3)).shape == (3, 1, 8, 8) and D(torch.zeros(3, 1, 8, 8)).shape == (3,)
+    with pytest.raises(ValueError, match="arch must be one of conv, mlp"):
+        standard_generator(spec, 4, arch="resnet")

@@ -33,10 +33,9 @@ from gancore import hookimpl
 from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, check_arch
 from gancore.step import DiscriminatorView
 
-ARCHS = ("conv", "mlp")
 
 
 def require_labels(data: DataSpec, family: str) -> int:
@@ -76,8 +75,7 @@ class CGAN:
     """Mirza & Osindero 2014: the label conditions both G and D (logistic loss)."""
 
     def __init__(self, arch: str = "conv", hidden: int = 256, layers: int = 3, width: int = 64, norm: str = "batch"):
-        if arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+        check_arch(arch)
         self.arch, self.hidden, self.layers, self.width, self.norm = arch, int(hidden), int(layers), int(width), norm
 
     def _conv(self, data: DataSpec) -> bool:

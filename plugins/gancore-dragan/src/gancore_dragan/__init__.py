@@ -27,7 +27,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, logistic_d, logistic_g
-from gancore.nets import standard_discriminator, standard_generator
+from gancore.nets import check_arch, standard_discriminator, standard_generator
 
 
 def perturb(real: torch.Tensor, noise: torch.Tensor | None = None, alpha: torch.Tensor | None = None,
@@ -71,8 +71,9 @@ class DraganPenalty:
 class DRAGAN:
     """Kodali et al. 2017: the GAN's logistic losses with the dragan penalty (lambda = 10)."""
 
-    def __init__(self, width: int = 64, hidden: int = 256, norm: str = "layer"):
+    def __init__(self, width: int = 64, hidden: int = 256, norm: str = "layer", arch: str = "conv"):
         self.width, self.hidden, self.norm = int(width), int(hidden), norm
+        self.arch = check_arch(arch)
 
     @hookimpl
     def default_config(self, data):
@@ -84,11 +85,11 @@ class DRAGAN:
 
     @hookimpl
     def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden)
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
 
     @hookimpl
     def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm)
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
     @hookimpl
     def d_loss(self, step):

@@ -17,18 +17,19 @@ from __future__ import annotations
 
 from gancore import hookimpl
 from gancore.losses import least_squares_d, least_squares_g
-from gancore.nets import standard_discriminator, standard_generator
+from gancore.nets import check_arch, standard_discriminator, standard_generator
 
 
 class LSGAN:
     """Mao et al. 2017: least-squares losses (a-b-c = 0-1-1), DCGAN-style networks."""
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, width: int = 64, hidden: int = 256,
-                 norm: str = "batch"):
+                 norm: str = "batch", arch: str = "conv"):
         if float(a) == float(b):
             raise ValueError(f"the fake target a and the real target b must differ, got a = b = {a}")
         self.a, self.b, self.c = float(a), float(b), float(c)
         self.width, self.hidden, self.norm = int(width), int(hidden), norm
+        self.arch = check_arch(arch)
 
     @hookimpl
     def default_config(self, data):
@@ -39,11 +40,11 @@ class LSGAN:
 
     @hookimpl
     def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden)
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
 
     @hookimpl
     def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm)
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
     @hookimpl
     def d_loss(self, step):

@@ -26,7 +26,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import least_squares_d, logistic_d
-from gancore.nets import standard_discriminator, standard_generator
+from gancore.nets import check_arch, standard_discriminator, standard_generator
 
 LOSSES = ("ragan", "ralsgan")
 
@@ -63,12 +63,13 @@ def ralsgan_g(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Ten
 class Relativistic:
     """Jolicoeur-Martineau 2019: relativistic average losses, loss=ragan|ralsgan."""
 
-    def __init__(self, loss: str = "ragan", width: int = 64, hidden: int = 256, norm: str = "batch"):
+    def __init__(self, loss: str = "ragan", width: int = 64, hidden: int = 256, norm: str = "batch", arch: str = "conv"):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         self.loss = loss
         self._d, self._g = (ragan_d, ragan_g) if loss == "ragan" else (ralsgan_d, ralsgan_g)
         self.width, self.hidden, self.norm = int(width), int(hidden), norm
+        self.arch = check_arch(arch)
 
     @hookimpl
     def default_config(self, data):
@@ -79,11 +80,11 @@ class Relativistic:
 
     @hookimpl
     def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden)
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
 
     @hookimpl
     def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm)
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
     @hookimpl
     def d_loss(self, step):

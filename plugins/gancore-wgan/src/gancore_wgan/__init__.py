@@ -22,16 +22,17 @@ from __future__ import annotations
 
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, interpolate, wasserstein_d, wasserstein_g
-from gancore.nets import standard_discriminator, standard_generator
+from gancore.nets import check_arch, standard_discriminator, standard_generator
 
 
 class WGAN:
     """Arjovsky et al. 2017: Wasserstein critic and generator losses (weight clipping by default)."""
 
-    def __init__(self, width: int = 64, hidden: int = 512, norm: str = "layer"):
+    def __init__(self, width: int = 64, hidden: int = 512, norm: str = "layer", arch: str = "conv"):
         # LayerNorm, not BatchNorm, in the critic: a gradient penalty is
         # defined per sample, and BatchNorm mixes the samples of a batch.
         self.width, self.hidden, self.norm = int(width), int(hidden), norm
+        self.arch = check_arch(arch)
 
     @hookimpl
     def default_config(self, data, regularizers):
@@ -46,11 +47,11 @@ class WGAN:
 
     @hookimpl
     def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden)
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
 
     @hookimpl
     def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm)
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
     @hookimpl
     def d_loss(self, step):

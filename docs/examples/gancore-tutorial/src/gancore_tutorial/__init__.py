@@ -53,4 +53,4 @@ class HingeGAN:
 
     @hookimpl
     def g_loss(self, step):
-        return hinge_g(step.discriminator(step.fake))
+        return hinge_g(step.fake_scores())
