@@ -123,11 +123,11 @@ def write_markdown(rows: dict, path: Path) -> None:
     grouped: dict[tuple, dict] = {}
     for row in rows.values():
         grouped.setdefault((row["variant"], row["steps"], row["seed"]), {})[row["data"]] = row
-    commands = []
+    commands, skipped = [], []
     for (variant, steps, seed), by_data in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1])):
         d, r = by_data.get("digits", {}), by_data.get("ring", {})
-        if "skipped" in d and "skipped" in r:
-            lines.append(f"| `{variant}` | skipped: {d['skipped']} |||||||||")
+        if all("skipped" in row for row in by_data.values()):
+            skipped.append(f"`{variant}` ({next(iter(by_data.values()))['skipped'].split(';')[0].split('(')[0].strip()})")
             continue
 
         def cell(row, key, fmt):
@@ -147,6 +147,8 @@ def write_markdown(rows: dict, path: Path) -> None:
         for row in by_data.values():
             if row.get("command") and row["command"] not in commands:
                 commands.append(row["command"])
+    if skipped:
+        lines += ["", "Not in this table (measured in their own sections): " + "; ".join(skipped) + "."]
     floors = sorted({round(row["floor"], 3) for row in rows.values() if "floor" in row})
     lines += ["", f"Real-vs-real floor of classifier-FID on `digits`: {', '.join(map(str, floors))}.", "",
               "Resolved settings of each row (family defaults plus the flags named):", ""]
