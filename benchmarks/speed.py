@@ -3,13 +3,16 @@
     python benchmarks/speed.py                      # everything that this machine can run
     python benchmarks/speed.py --sections overhead,classic --rounds 7 --steps 40
 
-Sections (each prints a table; ratios are medians over alternating rounds,
-with the spread of the per-round ratios as the noise):
+Sections (each prints a table; ratios are medians of the per-round ratios of
+alternating rounds, with their range as the noise):
 
 * ``overhead``: gancore's Trainer vs a bare hand-written PyTorch loop doing
   the same steps (same networks, optimizers, batch, losses and penalty; data
   on the same device, sampled by index) for DCGAN and WGAN-GP on ``mnist``.
   Ratio = gancore steps/s / bare steps/s (target >= 0.97).
+* ``interleaved``: the same comparison with the two loops interleaved step by
+  step in one process (an add-on runs one bare step after each gancore step and
+  reads the clock around it), so a machine whose speed drifts moves both alike.
 * ``classic``: gancore (DCGAN) vs a PyTorch-GAN-style per-script loop: a
   DataLoader over torchvision's ``MNIST`` dataset (the same 5,000 images,
   written as IDX files), ToTensor/Normalize per image, a fresh ``Variable``-
@@ -123,12 +126,23 @@ def time_gancore(name: str, out: str, steps: int, warmup: int, batch: int, devic
 # --- the bare hand-written loop --------------------------------------------------
 
 def time_bare(name: str, out: str, steps: int, warmup: int, batch: int, device: str) -> float:
-    """The same steps written out by hand: no hooks, no Step, no Accelerate."""
+    """Steps/s of the same steps written out by hand: no hooks, no Step, no Accelerate."""
+    one_step = bare_step(name, out, batch, device)
+    for _ in range(warmup):
+        one_step()
+    started = clock(device)
+    for _ in range(steps):
+        one_step()
+    return steps / (clock(device) - started)
+
+
+def bare_step(name: str, out: str, batch: int, device: str):
+    """A function doing one training step of ``name`` by hand, on networks of its own."""
     from accelerate.utils import set_seed
 
     from gancore.trainer import build_models, make_optimizer
 
-    config, run, dataset = resolve_run(name, out, warmup + steps, batch, warmup, device)
+    config, run, dataset = resolve_run(name, out, 1, batch, 1, device)
     set_seed(config.seed)
     G, D = build_models(run, config, dataset.spec)
     G, D = G.to(device), D.to(device)
@@ -174,12 +188,51 @@ def time_bare(name: str, out: str, steps: int, warmup: int, batch: int, device: 
         opt_g.step()
         D.requires_grad_(True)
 
-    for _ in range(warmup):
-        one_step()
-    started = clock(device)
-    for _ in range(steps):
-        one_step()
-    return steps / (clock(device) - started)
+    return one_step
+
+
+class Interleaved:
+    """An add-on that runs one bare step after each of gancore's steps and reads the clock around it.
+
+    Both loops then run under the same conditions to within a step, so a machine whose speed
+    drifts (other jobs, a noisy host) moves both alike.
+    """
+
+    def __init__(self, step=None, device: str = "cpu"):
+        self.bare, self.device, self.marks = step, device, []
+
+    def post_step(self, phase):
+        if phase == "g":
+            started = clock(self.device)
+            with torch.enable_grad():  # post_step runs under no_grad
+                self.bare()
+            self.marks.append((started, clock(self.device)))
+
+
+def time_interleaved(name: str, out: str, steps: int, warmup: int, batch: int, device: str) -> tuple[float, float]:
+    """(gancore steps/s, bare steps/s), one bare step run after each gancore step."""
+    from gancore import hookimpl
+    from gancore.plugins import Registry
+    from gancore.runs import resolve
+    from gancore.trainer import Trainer
+
+    step = bare_step(name, out, batch, device)
+    registry = Registry.discover()
+    registry.add("interleaved", type("Interleave", (Interleaved,), {"post_step": hookimpl(Interleaved.post_step)}))
+    user = {**FAMILIES[name], "plugins": [*FAMILIES[name]["plugins"], "interleaved"], "data": "mnist",
+            "steps": warmup + steps, "batch_size": batch, "seed": 0, "log_every": warmup, "sample_every": 0,
+            "checkpoint_every": 0, "grid_size": 4, "out": out, "name": f"{name}-{time.monotonic_ns()}",
+            "device": device}
+    if WIDTH[0] is not None:
+        user["options"] = {plugin: {"width": WIDTH[0]} for plugin in FAMILIES[name]["plugins"]}
+    config, run, dataset = resolve(registry, user)
+    plugin = run.pm.get_plugin("interleaved")
+    plugin.bare, plugin.device = step, device
+    Trainer(config, run, dataset, Path(out) / config.name, progress=False).fit()
+    marks = plugin.marks[warmup - 1:warmup + steps]
+    bare_time = sum(end - start for start, end in marks[1:])
+    ours_time = sum(start - previous_end for (_, previous_end), (start, _) in zip(marks, marks[1:]))
+    return steps / ours_time, steps / bare_time
 
 
 # --- the classic PyTorch-GAN-style script ------------------------------------------
@@ -268,10 +321,23 @@ def alternate(rounds: int, sides: dict) -> dict:
 
 
 def ratio_row(label: str, ours: list, theirs: list) -> str:
+    # The median of per-round ratios: each pairs two runs made back to back, so a slow drift of
+    # the machine's speed cancels out of it, which it does not out of a ratio of medians.
     ratios = [a / b for a, b in zip(ours, theirs)]
     return (f"| {label} | {statistics.median(ours):.2f} | {statistics.median(theirs):.2f} | "
-            f"**{statistics.median(ours) / statistics.median(theirs):.3f}** | "
-            f"{min(ratios):.3f} - {max(ratios):.3f} |")
+            f"**{statistics.median(ratios):.3f}** | {min(ratios):.3f} - {max(ratios):.3f} |")
+
+
+def section_interleaved(args, out):
+    print("\n### gancore Trainer vs a bare hand-written loop, interleaved step by step, mnist 28x28, batch "
+          f"{args.batch_size}, {args.threads} thread(s), device {args.device}\n")
+    print("| family | gancore steps/s | bare steps/s | ratio (median) | per-round ratio range |")
+    print("|---|---|---|---|---|")
+    for name in FAMILIES:
+        steps = args.steps if name == "DCGAN" else max(args.warmup, args.steps // 5 // args.warmup * args.warmup)
+        pairs = [time_interleaved(name, out, steps, args.warmup, args.batch_size, args.device)
+                 for _ in range(args.rounds)]
+        print(ratio_row(name, [a for a, _ in pairs], [b for _, b in pairs]), flush=True)
 
 
 def section_overhead(args, out):
@@ -413,7 +479,7 @@ def section_data(args, out):
               flush=True)
 
 
-SECTIONS = {"overhead": section_overhead, "classic": section_classic, "scaling": section_scaling,
+SECTIONS = {"overhead": section_overhead, "interleaved": section_interleaved, "classic": section_classic, "scaling": section_scaling,
             "data": section_data, "gpu": section_gpu}
 
 
