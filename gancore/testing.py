@@ -60,6 +60,7 @@ from gancore.generator import samples_of
 from gancore.hookspecs import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.step import Step
 
 #: The data shapes the kit trains on, by name.
 DATA_SPECS: dict[str, DataSpec] = {
@@ -72,6 +73,30 @@ DATA_SPECS: dict[str, DataSpec] = {
     "8x8 grey two domains": DataSpec("conformance-domains", (1, 8, 8), pairing="unpaired", domains=("a", "b")),
 }
 REFERENCE = "gancore-testing-reference"
+
+
+class ScriptedStep:
+    """A stand-in for :class:`gancore.step.Step` whose discriminator returns given scores.
+
+    For checking a family's ``d_loss``/``g_loss`` against values computed by
+    hand: real rows score ``real_scores`` in order, fake rows ``fake_scores``.
+    The real ``Step.real_and_fake_scores`` and ``Step.fake_scores`` run on it;
+    its discriminator has no batch statistics, so phase ``"g"`` scores the
+    fakes alone. ``features`` is the width of the (constant) samples.
+    """
+
+    real_and_fake_scores = Step.real_and_fake_scores
+    fake_scores = Step.fake_scores
+    _has_batch_statistics = Step._has_batch_statistics
+
+    def __init__(self, real_scores, fake_scores, features: int = 1):
+        real_scores, fake_scores = torch.as_tensor(real_scores), torch.as_tensor(fake_scores)
+        self.real, self.fake = torch.zeros(len(real_scores), features), torch.ones(len(fake_scores), features)
+        self.D = torch.nn.Identity()
+        self._scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
+
+    def discriminator(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([next(self._scores[row.item()]) for row in x[:, 0]])
 
 
 class ConformanceError(AssertionError):

@@ -7,30 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from torch import nn
 from gancore_gan import GAN
 
 from gancore.data import DataSpec
-from gancore.step import Step
+from gancore.testing import ScriptedStep
 
 
-class _Step:
-    """A step whose discriminator returns scripted scores for real (0) and fake (1) rows."""
-
-    real_and_fake_scores = Step.real_and_fake_scores
-    fake_scores = Step.fake_scores
-    _has_batch_statistics = Step._has_batch_statistics
-    D = nn.Linear(1, 1)  # no batch statistics: fakes are scored alone
-
-    def __init__(self, real_scores, fake_scores):
-        self.real, self.fake = torch.zeros(len(real_scores), 2), torch.ones(len(fake_scores), 2)
-        self.scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
-
-    def discriminator(self, x):
-        return torch.stack([next(self.scores[row.item()]) for row in x[:, 0]])
-
-
-_step = _Step
+def _step(real_scores, fake_scores):
+    return ScriptedStep(real_scores, fake_scores, features=2)
 
 
 def sigmoid(x):

@@ -14,37 +14,21 @@ from torch import nn
 from gancore.cli import main
 from gancore.data import DataSpec
 from gancore.losses import least_squares_d, least_squares_g
-from gancore.step import Step
-
-
-class _Step:
-    """A step whose discriminator returns scripted scores: real rows are 0, fake rows 1."""
-
-    real_and_fake_scores = Step.real_and_fake_scores
-    fake_scores = Step.fake_scores
-    _has_batch_statistics = Step._has_batch_statistics
-    D = nn.Linear(1, 1)  # no batch statistics: fakes are scored alone
-
-    def __init__(self, real_scores, fake_scores):
-        self.real, self.fake = torch.zeros(len(real_scores), 1), torch.ones(len(fake_scores), 1)
-        self.scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
-
-    def discriminator(self, x):
-        return torch.stack([next(self.scores[row.item()]) for row in x[:, 0]])
+from gancore.testing import ScriptedStep
 
 
 def test_losses_with_the_0_1_1_coding():
     # 1/2 mean((D(x) - 1)^2) + 1/2 mean((D(G(z)) - 0)^2) = 1/2 (0 + 4)/2 + 1/2 (0 + 4)/2 = 2
-    step = _Step(torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0]))
+    step = ScriptedStep(torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0]))
     assert LSGAN().d_loss(step=step).item() == pytest.approx(2.0)
     # 1/2 mean((D(G(z)) - 1)^2) = 1/2 (0.25 + 9) / 2
-    step = _Step(torch.tensor([]), torch.tensor([0.5, 4.0]))
+    step = ScriptedStep(torch.tensor([]), torch.tensor([0.5, 4.0]))
     assert LSGAN().g_loss(step=step).item() == pytest.approx(9.25 / 4)
 
 
 def test_losses_with_the_chi_square_coding():
     # a=-1, b=1, c=0: 1/2 mean((D(x)-1)^2) + 1/2 mean((D(G(z))+1)^2) = 1/2 * 1 + 1/2 * 4
-    step = _Step(torch.tensor([2.0]), torch.tensor([1.0]))
+    step = ScriptedStep(torch.tensor([2.0]), torch.tensor([1.0]))
     assert LSGAN(a=-1, b=1, c=0).d_loss(step=step).item() == pytest.approx(2.5)
     assert least_squares_g(torch.tensor([3.0]), c=0).item() == pytest.approx(4.5)
     assert least_squares_d(torch.tensor([1.0]), torch.tensor([0.0])).item() == 0.0

@@ -11,22 +11,11 @@ from click.testing import CliRunner
 from gancore_relativistic import Relativistic, ralsgan_g
 
 from gancore.cli import main
-from gancore.step import Step
+from gancore.testing import ScriptedStep
 
 
 def softplus(x):
     return math.log1p(math.exp(x))
-
-
-class _Step:
-    real_and_fake_scores = Step.real_and_fake_scores
-
-    def __init__(self, real_scores, fake_scores):
-        self.real, self.fake = torch.zeros(len(real_scores), 1), torch.ones(len(fake_scores), 1)
-        self.scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
-
-    def discriminator(self, x):
-        return torch.stack([next(self.scores[row.item()]) for row in x[:, 0]])
 
 
 # C_r = [1, 3], C_f = [0, -2]: E[C_r] = 2, E[C_f] = -1, so r = C_r - E[C_f] = [2, 4], f = C_f - E[C_r] = [-2, -4].
@@ -34,7 +23,7 @@ REAL, FAKE = [1.0, 3.0], [0.0, -2.0]
 
 
 def _step():
-    return _Step(torch.tensor(REAL), torch.tensor(FAKE))
+    return ScriptedStep(torch.tensor(REAL), torch.tensor(FAKE))
 
 
 def test_ragan_losses():

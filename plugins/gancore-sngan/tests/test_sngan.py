@@ -16,28 +16,14 @@ from gancore.cli import main
 from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.plugins import Registry
-from gancore.step import Step
-
-
-class _Step:
-    real_and_fake_scores = Step.real_and_fake_scores
-    fake_scores = Step.fake_scores
-    _has_batch_statistics = Step._has_batch_statistics
-    D = nn.Linear(1, 1)  # no batch statistics: fakes are scored alone
-
-    def __init__(self, real_scores, fake_scores):
-        self.real, self.fake = torch.zeros(len(real_scores), 1), torch.ones(len(fake_scores), 1)
-        self.scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
-
-    def discriminator(self, x):
-        return torch.stack([next(self.scores[row.item()]) for row in x[:, 0]])
+from gancore.testing import ScriptedStep
 
 
 def test_hinge_losses():
     # mean(relu(1 - [0.5, 2])) + mean(relu(1 + [-2, 0.5])) = 0.25 + 0.75
-    step = _Step(torch.tensor([0.5, 2.0]), torch.tensor([-2.0, 0.5]))
+    step = ScriptedStep(torch.tensor([0.5, 2.0]), torch.tensor([-2.0, 0.5]))
     assert SNGAN().d_loss(step=step).item() == pytest.approx(1.0)
-    step = _Step(torch.tensor([]), torch.tensor([-1.0, 3.0]))
+    step = ScriptedStep(torch.tensor([]), torch.tensor([-1.0, 3.0]))
     assert SNGAN().g_loss(step=step).item() == pytest.approx(-1.0)
 
 

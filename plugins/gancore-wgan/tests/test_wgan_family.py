@@ -6,31 +6,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from torch import nn
 from gancore_wgan import WGAN
 
 from gancore.data import DataSpec
-from gancore.step import Step
-
-
-class _Step:
-    """A step whose critic returns scripted scores: real rows are 0, fake rows 1."""
-
-    real_and_fake_scores = Step.real_and_fake_scores
-    fake_scores = Step.fake_scores
-    _has_batch_statistics = Step._has_batch_statistics
-    D = nn.Linear(1, 1)  # no batch statistics: fakes are scored alone
-
-    def __init__(self, real_scores, fake_scores):
-        self.real, self.fake = torch.zeros(len(real_scores), 1), torch.ones(len(fake_scores), 1)
-        self.scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
-
-    def discriminator(self, x):
-        return torch.stack([next(self.scores[row.item()]) for row in x[:, 0]])
+from gancore.testing import ScriptedStep
 
 
 def _step(real_scores, fake_scores):
-    return _Step(real_scores, fake_scores)
+    return ScriptedStep(real_scores, fake_scores)
 
 
 def test_critic_and_generator_losses():
