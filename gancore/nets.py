@@ -25,6 +25,7 @@ from torch import nn
 from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.generator import Generator, Translator
+from gancore.hookspecs import hookimpl
 
 NORMS = ("batch", "instance", "layer", "none")
 
@@ -204,6 +205,20 @@ def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, n
         return MLPDiscriminator(spec, hidden)
     return ConvDiscriminator(spec, width, norm=norm)
 
+
+
+class StandardNetworks:
+    """A family mixin: the ``build_generator`` and ``build_discriminator`` hook implementations
+    over :func:`standard_generator` / :func:`standard_discriminator`, from the family's ``width``,
+    ``hidden``, ``norm`` and ``arch`` attributes (set from its options in ``__init__``)."""
+
+    @hookimpl
+    def build_generator(self, config, data):
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
 # --- auto-encoders (discriminators whose score is a reconstruction error) ---
 

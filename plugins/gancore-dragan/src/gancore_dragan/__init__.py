@@ -27,7 +27,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, logistic_d, logistic_g
-from gancore.nets import check_arch, standard_discriminator, standard_generator
+from gancore.nets import StandardNetworks, check_arch
 
 
 def perturb(real: torch.Tensor, noise: torch.Tensor | None = None, alpha: torch.Tensor | None = None,
@@ -68,7 +68,7 @@ class DraganPenalty:
         return self.weight * ((gradient_norm(grad) - self.center) ** 2).mean()
 
 
-class DRAGAN:
+class DRAGAN(StandardNetworks):
     """Kodali et al. 2017: the GAN's logistic losses with the dragan penalty (lambda = 10)."""
 
     def __init__(self, width: int = 64, hidden: int = 256, norm: str = "layer", arch: str = "conv"):
@@ -82,14 +82,6 @@ class DRAGAN:
         if not data.is_image:
             defaults["latent_dim"] = 8
         return defaults
-
-    @hookimpl
-    def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
-
-    @hookimpl
-    def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
     @hookimpl
     def d_loss(self, step):

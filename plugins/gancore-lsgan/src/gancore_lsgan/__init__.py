@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from gancore import hookimpl
 from gancore.losses import least_squares_d, least_squares_g
-from gancore.nets import check_arch, standard_discriminator, standard_generator
+from gancore.nets import StandardNetworks, check_arch
 
 
-class LSGAN:
+class LSGAN(StandardNetworks):
     """Mao et al. 2017: least-squares losses (a-b-c = 0-1-1), DCGAN-style networks."""
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, width: int = 64, hidden: int = 256,
@@ -37,14 +37,6 @@ class LSGAN:
         if not data.is_image:
             defaults["latent_dim"] = 8
         return defaults
-
-    @hookimpl
-    def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
-
-    @hookimpl
-    def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
     @hookimpl
     def d_loss(self, step):

@@ -26,7 +26,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import least_squares_d, logistic_d
-from gancore.nets import check_arch, standard_discriminator, standard_generator
+from gancore.nets import StandardNetworks, check_arch
 
 LOSSES = ("ragan", "ralsgan")
 
@@ -60,7 +60,7 @@ def ralsgan_g(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Ten
     return 2 * least_squares_d(f, r, a=-1.0, b=1.0)
 
 
-class Relativistic:
+class Relativistic(StandardNetworks):
     """Jolicoeur-Martineau 2019: relativistic average losses, loss=ragan|ralsgan."""
 
     def __init__(self, loss: str = "ragan", width: int = 64, hidden: int = 256, norm: str = "batch", arch: str = "conv"):
@@ -77,14 +77,6 @@ class Relativistic:
         if not data.is_image:
             defaults["latent_dim"] = 8
         return defaults
-
-    @hookimpl
-    def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
-
-    @hookimpl
-    def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
     @hookimpl
     def d_loss(self, step):

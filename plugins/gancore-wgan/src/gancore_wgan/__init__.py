@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, interpolate, wasserstein_d, wasserstein_g
-from gancore.nets import check_arch, standard_discriminator, standard_generator
+from gancore.nets import StandardNetworks, check_arch
 
 
-class WGAN:
+class WGAN(StandardNetworks):
     """Arjovsky et al. 2017: Wasserstein critic and generator losses (weight clipping by default)."""
 
     def __init__(self, width: int = 64, hidden: int = 512, norm: str = "layer", arch: str = "conv"):
@@ -44,14 +44,6 @@ class WGAN:
         else:
             defaults.update({"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9)})
         return defaults
-
-    @hookimpl
-    def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
-
-    @hookimpl
-    def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
 
     @hookimpl
     def d_loss(self, step):
