@@ -181,7 +181,7 @@ def train_classifier(name: str, recipe: Mapping[str, Any] | None = None,
             optimizer.step()
             schedule.step()
         if log is not None:
-            log(f"classifier {name}: epoch {epoch + 1}/{epochs}, loss {float(loss):.4f}")
+            log(f"classifier {name}: epoch {epoch + 1}/{epochs}, loss {loss.item():.4f}")
     net.eval()
     with torch.no_grad():
         accuracy = float((_batched(net, split["test_x"]).argmax(1) == split["test_y"]).float().mean())

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -33,12 +34,19 @@ SCAFFOLDS = (("demo", "family"), ("demo-penalty", "regularizer"), ("demo-addon",
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Path:
-    """A new venv that sees the system's packages (torch, ...) and holds, editable, gancore, gancore-gan,
-    the tutorial's package and one package of each kind written by `gan new-plugin`."""
+    """A new venv that sees the test run's own packages (torch, pip, setuptools, ...) and holds, editable,
+    gancore, gancore-gan, the tutorial's package and one package of each kind written by `gan new-plugin`."""
     root = tmp_path_factory.mktemp("authoring")
     path = root / "venv"
-    # --without-pip: the system's pip (and its setuptools) installs into the venv.
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", path])
+    # Not --system-site-packages: run from a virtual environment, that exposes the base interpreter's
+    # packages (which may lack torch, or hold a setuptools without bdist_wheel), not the environment
+    # the tests run in. A .pth file in the new venv lists this environment's site directories instead,
+    # so its pip and setuptools (the test extra asks for one that builds wheels unaided) install there.
+    _run([sys.executable, "-m", "venv", "--without-pip", path])
+    site_dirs = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    inner = subprocess.run([path / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    Path(inner, "gancore-test-outer.pth").write_text("".join(f"{d}\n" for d in site_dirs))
     for name, kind in SCAFFOLDS:
         _run([sys.executable, "-m", "gancore.cli", "new-plugin", name, "--kind", kind, "--dir", root / "new"])
     args = [a for p in (ROOT, ROOT / "plugins" / "gancore-gan", TUTORIAL, *scaffolds(root)) for a in ("-e", p)]
