@@ -100,7 +100,7 @@ FLAG_FIELDS = {
     "keep": "keep", "grid_size": "grid_size", "device": "device", "precision": "precision",
     "channels_last": "channels_last", "compile": "compile",
     "nan": "nan", "nan_limit": "nan_limit", "deterministic": "deterministic",
-    "eval_every": "eval_every", "eval_samples": "eval_samples",
+    "eval_every": "eval_every", "eval_samples": "eval_samples", "default_plugins": "default_plugins",
 }
 
 
@@ -111,6 +111,9 @@ FLAG_FIELDS = {
 @click.option("--regularizer", "-r", "regularizers", multiple=True, metavar="NAME[=WEIGHT]",
               help="Regularizer to add, with an optional weight (default: the plugin's). Repeatable; when "
                    "given, replaces the family's default regularizers. `-r none` uses none.")
+@click.option("--default-plugins/--no-default-plugins", default=None,
+              help="Turn on the add-ons the family uses by default for the data (such as ema; `gan train "
+                   "--help` and the run's first line name them). [default: on]")
 @click.option("--set", "-o", "sets", multiple=True, metavar="PLUGIN.OPTION=VALUE",
               help="A plugin option (VALUE is read as TOML: 0.5, true, \"text\"). Repeatable.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),

@@ -1,7 +1,9 @@
 """Run configuration: one frozen attrs class, loaded from TOML and flags.
 
-Precedence, lowest first: the defaults below, the family's ``default_config``
-hook, a ``--config`` TOML file, command-line flags. The resolved
+Precedence, lowest first: the defaults below, the defaults for the data's
+kind (:data:`KIND_DEFAULTS`), the family's ``default_config`` hook (which
+also sees the data, so it states its own defaults per kind), a ``--config``
+TOML file, command-line flags. The resolved
 configuration is written to ``<run>/config.toml``; loading that file gives
 the same configuration back. Change a configuration with ``attrs.evolve``.
 """
@@ -26,6 +28,15 @@ NAN_POLICIES = ("stop", "skip")
 LAYOUTS = ("auto", "classes", "paired", "unpaired", "side-by-side")
 #: How data is held: see :mod:`gancore.stream`.
 DATA_MODES = ("auto", "memory", "stream")
+
+
+#: Defaults that follow from the kind of data (:attr:`gancore.data.DataSpec.kind`), whatever the family:
+#: above gancore's own defaults, below the family's. Vector data (``ring``) needs no 100-d noise.
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "vector": {"latent_dim": 8},
+    "small-image": {},
+    "image": {},
+}
 
 
 def _check(condition: bool, name: str, rule: str, value: Any) -> None:
@@ -102,6 +113,9 @@ class TrainConfig:
     #: ``None`` as a whole means "the family's default regularizers".
     regularizers: dict[str, float | None] | None = attrs.field(
         default=None, converter=_regularizers, validator=_weights)
+    #: Turn on the add-ons the family's ``default_config`` names (such as ``ema``); false trains with
+    #: only the plugins given in ``plugins``.
+    default_plugins: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     #: Plugin name -> {option: value}, passed to the plugin when it is created.
     options: dict[str, dict[str, Any]] = attrs.field(factory=dict, converter=_options)
 

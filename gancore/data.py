@@ -41,6 +41,11 @@ EMBEDDED = ("ring", "digits", "mnist")
 ON_DISK = ("mnist", "fashion-mnist", "cifar10")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
+#: What kind of data a :class:`DataSpec` describes (:attr:`DataSpec.kind`); defaults are chosen per kind.
+DATA_KINDS = ("vector", "small-image", "image")
+#: Images this size or smaller are ``small-image`` (the embedded 8x8 ``digits``).
+SMALL_IMAGE_MAX = 16
+
 RING_MODES = 8
 RING_RADIUS = 2.0
 RING_STD = 0.02
@@ -75,6 +80,15 @@ class DataSpec:
     @property
     def is_image(self) -> bool:
         return len(self.shape) == 3
+
+    @property
+    def kind(self) -> str:
+        """``"vector"`` (``ring``), ``"small-image"`` (at most 16 px a side, such as the 8x8 ``digits``)
+        or ``"image"`` (28x28 and larger): what training defaults are chosen by
+        (:data:`gancore.config.KIND_DEFAULTS`, and a family's ``default_config``)."""
+        if not self.is_image:
+            return "vector"
+        return "small-image" if self.image_size <= SMALL_IMAGE_MAX else "image"
 
     @property
     def channels(self) -> int:

@@ -58,8 +58,12 @@ def default_config(data, regularizers):
     lowest first: gancore's defaults, this hook, the ``--config`` TOML file,
     command-line flags.
 
-    :param data: the :class:`gancore.data.DataSpec` of the run's data, so a
-        family can choose, say, a smaller latent size for 2-D data.
+    :param data: the :class:`gancore.data.DataSpec` of the run's data. Its
+        ``kind`` (``"vector"``, ``"small-image"`` or ``"image"``) is what a
+        family states its defaults by: architecture-independent settings that
+        hold for every family (an 8-d latent for vector data) are already
+        applied by the core (:data:`gancore.config.KIND_DEFAULTS`), under
+        this hook's result.
     :param regularizers: the regularizer names the user chose (a tuple), or
         ``None`` when the user chose none and the family's defaults apply; a
         family may pick the paper's optimizer for each variant (WGAN with
@@ -68,7 +72,12 @@ def default_config(data, regularizers):
         to values (for example ``{"optimizer": "rmsprop", "lr_d": 5e-5,
         "n_critic": 5, "regularizers": {"clip": None}}``), or ``None``.
         ``regularizers`` given here are the family's defaults and are replaced
-        as a whole when the user names any ``--regularizer``.
+        as a whole when the user names any ``--regularizer``. ``plugins``
+        names add-ons the family trains with by default (``["ema"]``); they
+        are activated beside the user's plugins unless the user turns them
+        off (``--no-default-plugins``). A family's own options (network
+        sizes, architecture) are not settings: it reads ``data.kind`` for
+        them in its build hooks.
     """
 
 

@@ -18,7 +18,7 @@ import attrs
 from torch import nn
 
 from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_weights
-from gancore.config import TrainConfig, make_config
+from gancore.config import KIND_DEFAULTS, TrainConfig, make_config
 from gancore.data import Dataset, DataSpec, load_data
 from gancore.errors import CheckpointError, ConfigError, PluginError
 from gancore.generator import check_generator
@@ -26,8 +26,39 @@ from gancore.plugins import Registry, Run
 from gancore.stream import StreamingDataset
 
 # A family's defaults may not choose these: they decide which family and data
-# the defaults are asked of in the first place.
-NOT_DEFAULTABLE = ("plugins", "options", "data", "data_root", "download", "image_size", "layout", "data_mode")
+# the defaults are asked of in the first place. (``plugins`` in the defaults
+# names add-ons to turn on, see ``defaults_for``.)
+NOT_DEFAULTABLE = ("options", "data", "data_root", "download", "image_size", "layout", "data_mode",
+                   "default_plugins")
+
+
+def defaults_for(run: Run, spec: DataSpec, chosen: tuple[str, ...] | None) -> tuple[dict[str, Any], list[str]]:
+    """The defaults under the user's settings: the data kind's, then the family's ``default_config``.
+
+    Returns the settings and the add-ons the family turns on by default (its
+    defaults' ``plugins``), which the caller activates unless the user's
+    settings say ``default_plugins = false``.
+    """
+    family = dict(run.hook.default_config(data=spec, regularizers=chosen) or {})
+    bad = [key for key in family if key in NOT_DEFAULTABLE]
+    if bad:
+        raise PluginError(f"family {run.family!r}: default_config may not set {bad[0]!r}.")
+    addons = list(family.pop("plugins", ()))
+    for name in addons:
+        if run.registry.get(name).kind != "add-on":
+            raise PluginError(f"family {run.family!r}: default_config's plugins may name add-ons only; "
+                              f"{name!r} is a {run.registry.get(name).kind}.")
+    return {**KIND_DEFAULTS[spec.kind], **family}, addons
+
+
+def add_default_plugins(run: Run, config: TrainConfig, addons: list[str]) -> TrainConfig:
+    """Activate the family's default add-ons not already active (unless ``default_plugins`` is off)."""
+    if not config.default_plugins:
+        return config
+    new = [name for name in addons if name not in run.names]
+    for name in new:
+        run.register(run.registry.get(name))
+    return attrs.evolve(config, plugins=(*config.plugins, *new))
 
 
 def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset | StreamingDataset]:
@@ -43,11 +74,8 @@ def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, R
                         first.data_mode)
     run = registry.activate(first.plugins, first.options)
     chosen = None if first.regularizers is None else tuple(first.regularizers)
-    defaults = dict(run.hook.default_config(data=dataset.spec, regularizers=chosen) or {})
-    bad = [key for key in defaults if key in NOT_DEFAULTABLE]
-    if bad:
-        raise PluginError(f"family {run.family!r}: default_config may not set {bad[0]!r}.")
-    config = make_config(defaults, user)
+    defaults, addons = defaults_for(run, dataset.spec, chosen)
+    config = add_default_plugins(run, make_config(defaults, user), addons)
     weights = run.add_regularizers(config.regularizers or {})
     name = config.name or f"{run.family}-{Path(config.data).name}-{time.strftime('%Y%m%d-%H%M%S')}"
     return attrs.evolve(config, regularizers=weights, name=name), run, dataset
