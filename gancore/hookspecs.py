@@ -75,9 +75,12 @@ def default_config(data, regularizers):
         as a whole when the user names any ``--regularizer``. ``plugins``
         names add-ons the family trains with by default (``["ema"]``); they
         are activated beside the user's plugins unless the user turns them
-        off (``--no-default-plugins``). A family's own options (network
-        sizes, architecture) are not settings: it reads ``data.kind`` for
-        them in its build hooks.
+        off (``--no-default-plugins``). ``options`` may set options of
+        those add-ons and of the regularizers (``{"dragan": {"center":
+        10.0}}``), under the user's ``--set``. The family's own options
+        (network sizes, architecture) are not settings: the family exists
+        when this hook is called, so it reads ``data.kind`` for them in its
+        build hooks.
     """
 
 

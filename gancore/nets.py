@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from gancore.data import DataSpec
+from gancore.data import SMALL_IMAGE_MAX, DataSpec
 from gancore.errors import PluginError
 from gancore.generator import Generator, Translator
 from gancore.hookspecs import hookimpl
@@ -30,12 +30,32 @@ from gancore.hookspecs import hookimpl
 NORMS = ("batch", "instance", "layer", "none")
 
 
+def by_kind(value, data: DataSpec, choices, fallback):
+    """A network option's value: ``value`` as the user gave it, or, when it is ``None``, the
+    family's choice for the data's kind (``choices[data.kind]``, else ``fallback``).
+
+    Families take options such as ``hidden=None`` so that their networks follow the data
+    (wider MLPs for small images, say) while ``--set FAMILY.hidden=N`` still wins.
+    """
+    if value is not None:
+        return value
+    return choices.get(data.kind, fallback)
+
+
 def conv_plan(size: int) -> tuple[int, int]:
-    """``(base, n)`` with ``size == base * 2**n``, ``base`` in 3..7 and n >= 1."""
+    """``(base, n)`` with ``size == base * 2**n``, ``base`` in 3..7 and n >= 1.
+
+    Small images (at most :data:`gancore.data.SMALL_IMAGE_MAX` px) go down to
+    ``base`` 2: an 8x8 image is 2 * 2**2, so networks on it have three
+    resolutions (2, 4, 8) rather than one 4 -> 8 step, which is too shallow
+    to model the 8x8 digits (classifier-FID 7.3x the floor against 3.9x,
+    3,000 steps; see docs/results.md).
+    """
+    smallest = 2 if size <= SMALL_IMAGE_MAX else 3
     base, n = size, 0
-    while base % 2 == 0 and base > 7:
+    while base % 2 == 0 and (base > 7 or base // 2 >= smallest):
         base, n = base // 2, n + 1
-    if n == 0 or not 3 <= base <= 7:
+    if n == 0 or not smallest <= base <= 7:
         raise PluginError(f"convolutional networks need an image size base * 2**n with base in 3..7 "
                           f"(8, 28, 32, 64, ...); got {size}. Use --image-size.")
     return base, n

@@ -27,22 +27,27 @@ from gancore.stream import StreamingDataset
 
 # A family's defaults may not choose these: they decide which family and data
 # the defaults are asked of in the first place. (``plugins`` in the defaults
-# names add-ons to turn on, see ``defaults_for``.)
-NOT_DEFAULTABLE = ("options", "data", "data_root", "download", "image_size", "layout", "data_mode",
-                   "default_plugins")
+# names add-ons to turn on, and ``options`` sets options of those add-ons and
+# of the regularizers, which are created after the defaults: see
+# ``defaults_for``.)
+NOT_DEFAULTABLE = ("data", "data_root", "download", "image_size", "layout", "data_mode", "default_plugins")
 
 
 def defaults_for(run: Run, spec: DataSpec, chosen: tuple[str, ...] | None) -> tuple[dict[str, Any], list[str]]:
     """The defaults under the user's settings: the data kind's, then the family's ``default_config``.
 
     Returns the settings and the add-ons the family turns on by default (its
-    defaults' ``plugins``), which the caller activates unless the user's
-    settings say ``default_plugins = false``.
+    defaults' ``plugins``).
     """
     family = dict(run.hook.default_config(data=spec, regularizers=chosen) or {})
     bad = [key for key in family if key in NOT_DEFAULTABLE]
     if bad:
         raise PluginError(f"family {run.family!r}: default_config may not set {bad[0]!r}.")
+    if run.family in family.get("options", {}):
+        # The family object exists already (it was asked); its own options follow the data in its
+        # build hooks instead.
+        raise PluginError(f"family {run.family!r}: default_config may set options of its regularizers and "
+                          "add-ons only, not its own.")
     addons = list(family.pop("plugins", ()))
     for name in addons:
         if run.registry.get(name).kind != "add-on":
@@ -51,34 +56,46 @@ def defaults_for(run: Run, spec: DataSpec, chosen: tuple[str, ...] | None) -> tu
     return {**KIND_DEFAULTS[spec.kind], **family}, addons
 
 
-def add_default_plugins(run: Run, config: TrainConfig, addons: list[str]) -> TrainConfig:
-    """Activate the family's default add-ons not already active (unless ``default_plugins`` is off)."""
-    if not config.default_plugins:
-        return config
-    new = [name for name in addons if name not in run.names]
-    for name in new:
-        run.register(run.registry.get(name))
-    return attrs.evolve(config, plugins=(*config.plugins, *new))
+def configure(registry: Registry, spec: DataSpec, user: Mapping[str, Any]) -> tuple[TrainConfig, Run]:
+    """Activate a run's plugins and resolve its configuration for data ``spec``.
+
+    The family is created first and asked for its defaults (:func:`defaults_for`); the user's
+    settings go over them; then the add-ons (the user's, and the family's default ones unless
+    ``default_plugins`` is off) and the regularizers are created with the merged options, so
+    options a family's defaults give its regularizers and add-ons apply, under the user's.
+    """
+    first = make_config(user)
+    family = registry.family_of(first.plugins)
+    run = registry.activate([family.name], first.options)
+    chosen = None if first.regularizers is None else tuple(first.regularizers)
+    defaults, addons = defaults_for(run, spec, chosen)
+    config = make_config(defaults, user)
+    run.options = config.options
+    plugins = list(dict.fromkeys(config.plugins))
+    if config.default_plugins:
+        named = {registry.get(name).name for name in plugins}
+        plugins += [name for name in addons if name not in named]
+    for name in plugins:
+        if registry.get(name).name != family.name:
+            run.register(registry.get(name))
+    weights = run.add_regularizers(config.regularizers or {})
+    return attrs.evolve(config, plugins=tuple(plugins), regularizers=weights), run
 
 
 def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset | StreamingDataset]:
     """Turn user settings (file and flags, merged) into a run.
 
-    Loads the data, activates the plugins, applies the family's defaults
-    under the user's settings and resolves regularizer weights.
+    Loads the data, activates the plugins, applies the defaults under the
+    user's settings and resolves regularizer weights (:func:`configure`).
     """
     first = make_config(user)
     if not first.plugins:
         raise ConfigError("no plugin given: use --plugin NAME (see `gan plugins` for the installed ones).")
     dataset = load_data(first.data, first.data_root, first.download, first.image_size, first.layout,
                         first.data_mode)
-    run = registry.activate(first.plugins, first.options)
-    chosen = None if first.regularizers is None else tuple(first.regularizers)
-    defaults, addons = defaults_for(run, dataset.spec, chosen)
-    config = add_default_plugins(run, make_config(defaults, user), addons)
-    weights = run.add_regularizers(config.regularizers or {})
+    config, run = configure(registry, dataset.spec, user)
     name = config.name or f"{run.family}-{Path(config.data).name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return attrs.evolve(config, regularizers=weights, name=name), run, dataset
+    return attrs.evolve(config, name=name), run, dataset
 
 
 def run_dir(config: TrainConfig) -> Path:

@@ -153,7 +153,7 @@ class Step:
         scores = self.discriminator(torch.cat([self.real, self.fake]))
         return scores.split([len(self.real), len(self.fake)])
 
-    def fake_scores(self) -> torch.Tensor:
+    def fake_scores(self, score: Callable[[torch.Tensor], Any] | None = None) -> Any:
         """``D(fake)`` scored the way the discriminator scores fakes in its own update.
 
         A discriminator with batch statistics (BatchNorm) normalises each
@@ -162,10 +162,19 @@ class Step:
         phase would be normalised differently from what D learned on. So with
         BatchNorm the fakes are scored inside a real+fake batch (the real
         half's scores are dropped); without it, alone (one forward fewer).
+
+        :param score: what to apply instead of ``step.discriminator``, for a
+            family that needs more of D than its score (an auto-encoder's
+            reconstruction error *and* code): a function of a batch returning
+            a tensor or a tuple of per-sample tensors; the fakes' rows of each
+            are returned.
         """
-        if self._has_batch_statistics():
-            return self.real_and_fake_scores()[1]
-        return self.discriminator(self.fake)
+        score = score or self.discriminator
+        if not self._has_batch_statistics():
+            return score(self.fake)
+        out = score(torch.cat([self.real, self.fake]))
+        n = len(self.real)
+        return tuple(part[n:] for part in out) if isinstance(out, tuple) else out[n:]
 
     def _has_batch_statistics(self) -> bool:
         found = getattr(self.D, "_gancore_batch_statistics", None)

@@ -242,23 +242,18 @@ class _Checker:
         raise ConformanceError(f"plugin {self.plugin!r} ({self.kind}) on {where}: {message}")
 
     def trainer(self, spec: DataSpec, run_dir: Path, probe: bool = False, **overrides):
-        from gancore.config import make_config
-        from gancore.runs import add_default_plugins, defaults_for
+        from gancore.runs import configure
         from gancore.trainer import Trainer
 
         plugins = [self.family] + ([self.plugin] if self.kind == "add-on" else [])
         chosen = {self.plugin: self.weight} if self.kind == "regularizer" else None
         options = {k: v for k, v in self.options.items() if v}
-        run = self.registry.activate(plugins, options)
-        defaults, addons = defaults_for(run, spec, None if chosen is None else tuple(chosen))
         user = {"plugins": plugins, "options": options, "data": spec.name, "steps": 2, "batch_size": 8,
                 "device": "cpu", "log_every": 1, "sample_every": 0, "checkpoint_every": 0, "grid_size": 8,
                 "keep": 10, "name": "conformance", **self.settings, **overrides}
         if chosen is not None:
             user["regularizers"] = chosen
-        config = add_default_plugins(run, make_config(defaults, user), addons)
-        weights = run.add_regularizers(config.regularizers or {})
-        config = attrs.evolve(config, regularizers=weights)
+        config, run = configure(self.registry, spec, user)
         if probe:
             try:
                 run.hook.build_generator(config=config, data=spec)

@@ -30,8 +30,24 @@ def test_all_convolutional_networks_sized_from_the_data(shape):
         [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]) - 1
     d_layers = list(D.body)
     assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == sum(
-        isinstance(m, nn.Conv2d) for m in D.modules()) - 1
+    # BN in D on 28x28 and larger images (the paper's); none on small images, where R1 (a per-sample
+    # penalty) is the default regularizer.
+    expected_bn = 0 if spec.kind == "small-image" else sum(isinstance(m, nn.Conv2d) for m in D.modules()) - 1
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == expected_bn
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in DCGAN(width=4, norm="batch").build_discriminator(
+        data=spec).modules()) == sum(isinstance(m, nn.Conv2d) for m in D.modules()) - 1
+
+
+@pytest.mark.parametrize("shape,kind", [((2,), "vector"), ((1, 8, 8), "small-image"), ((1, 28, 28), "image")])
+def test_defaults_follow_the_data_kind(shape, kind):
+    spec = DataSpec("x", shape)
+    assert spec.kind == kind
+    defaults = DCGAN().default_config(data=spec)
+    if kind == "image":
+        assert defaults == {}  # the paper's settings: gancore's Adam 2e-4, betas (0.5, 0.999)
+    else:
+        assert defaults["lr_schedule"] == "linear" and "r1" in defaults["regularizers"]
+    assert ("ema" in defaults.get("plugins", ())) == (kind == "small-image")
 
 
 def test_discriminator_sees_real_and_fake_in_one_batchnorm_pass():

@@ -79,8 +79,10 @@ class EBGAN:
 
     @hookimpl
     def g_loss(self, step):
-        # In phase "g", step.D is the frozen discriminator module itself.
-        energy, codes = step.D.error_and_code(step.fake)
+        # In phase "g", step.D is the frozen discriminator module itself. Its BatchNorm must see the
+        # fakes inside a real+fake batch, as in D's own update: scored alone, each fake batch is
+        # normalised by its own statistics and its energy says little about D's (digits: 2/10 classes).
+        energy, codes = step.fake_scores(step.D.error_and_code)
         terms = {"loss": energy.mean()}
         if self.pt_weight:
             terms["pt"] = self.pt_weight * pulling_away(codes)
