@@ -74,7 +74,7 @@ class TrainCommand(click.Command):
             for info in registry:
                 if info.kind != kind:
                     continue
-                options = ", ".join(f"{k}={v!r}" for k, v in info.options.items())
+                options = ", ".join(info.option_text(k) for k in info.options)
                 rows.append((info.name, info.doc + (f"  [options: {options}]" if options else "")))
             if rows:
                 with formatter.section(title):
@@ -308,7 +308,7 @@ def plugins(as_json):
         click.echo(f"    hooks: {', '.join(info.hooks) or '-'}"
                    + (f"; wrappers: {', '.join(info.wrappers)}" if info.wrappers else ""))
         if info.options:
-            click.echo("    options: " + ", ".join(f"{k}={v!r}" for k, v in info.options.items()))
+            click.echo("    options: " + ", ".join(info.option_text(k) for k in info.options))
 
 
 @main.command()

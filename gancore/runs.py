@@ -77,8 +77,11 @@ def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, R
     defaults, addons = defaults_for(run, dataset.spec, chosen)
     config = add_default_plugins(run, make_config(defaults, user), addons)
     weights = run.add_regularizers(config.regularizers or {})
+    run.check_all_used()
+    # The options as the plugins got them (checked and converted: 4.0 -> 4 for an int option).
+    options = {name: dict(table) for name, table in run.given_options.items() if table}
     name = config.name or f"{run.family}-{Path(config.data).name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return attrs.evolve(config, regularizers=weights, name=name), run, dataset
+    return attrs.evolve(config, regularizers=weights, name=name, options=options), run, dataset
 
 
 def run_dir(config: TrainConfig) -> Path:

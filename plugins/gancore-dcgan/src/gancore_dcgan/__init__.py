@@ -14,12 +14,13 @@ from __future__ import annotations
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import standard_discriminator, standard_generator
+from gancore.plugins import Norm, PositiveInt
 
 
 class DCGAN:
     """Radford et al. 2016: all-convolutional G and D with BatchNorm, logistic loss."""
 
-    def __init__(self, width: int = 64, norm: str = "batch"):
+    def __init__(self, width: PositiveInt = 64, norm: Norm = "batch"):
         self.width, self.norm = int(width), norm
 
     @hookimpl

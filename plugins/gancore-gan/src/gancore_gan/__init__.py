@@ -11,9 +11,12 @@ Defaults: Adam, lr 2e-4, betas (0.5, 0.999), one D update per G update
 
 from __future__ import annotations
 
+from typing import Literal
+
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.plugins import PositiveInt
 
 LOSSES = ("non-saturating", "saturating")
 
@@ -21,7 +24,8 @@ LOSSES = ("non-saturating", "saturating")
 class GAN:
     """Goodfellow et al. 2014: MLP networks, minimax game (non-saturating G loss by default)."""
 
-    def __init__(self, loss: str = "non-saturating", hidden: int = 256, layers: int = 3):
+    def __init__(self, loss: Literal["non-saturating", "saturating"] = "non-saturating", hidden: PositiveInt = 256,
+                 layers: PositiveInt = 3):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         self.saturating = loss == "saturating"
