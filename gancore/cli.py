@@ -145,7 +145,8 @@ FLAG_FIELDS = {
 @click.option("--latent-dim", type=int, help="Size of the generator's noise vector. [default: family's, or 100]")
 @click.option("--seed", type=int, help="Random seed. [default: 0]")
 @click.option("--out", type=click.Path(file_okay=False), help="Parent directory of run directories. [default: runs]")
-@click.option("--name", help="Run directory name. [default: FAMILY-DATA-TIMESTAMP]")
+@click.option("--name", help="Run directory name, one directory under --out. [default: "
+                             "FAMILY-DATA-TIMESTAMP-RANDOM]")
 @click.option("--log-every", type=int, help="Steps between metrics lines. [default: 50]")
 @click.option("--sample-every", type=int, help="Steps between sample grids, 0 for only the last. [default: 500]")
 @click.option("--checkpoint-every", type=int, help="Steps between checkpoints, 0 for only the last. [default: 1000]")
@@ -226,6 +227,21 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
 
     Every process of a distributed launch runs this.
     """
+    import os
+
+    from gancore.runs import RunLock
+
+    # The main process holds the run directory's lock for the life of the run (the
+    # others of a torchrun / accelerate launch have RANK > 0 and write nothing there).
+    lock = RunLock() if os.environ.get("RANK", "0") == "0" else None
+    try:
+        return _train_run(user, progress, resume, out, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_run(user, progress, resume, out, lock):
     import attrs
 
     from gancore.runs import create_run_dir, resolve, run_dir
@@ -233,8 +249,12 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
 
     checkpoint = None
     if resume:
-        from gancore.resume import prepare_resume
+        from gancore.resume import find_run, prepare_resume
 
+        resume = find_run(resume, out)
+        if lock is not None:
+            # Before anything is cleaned or rewritten: a run still training keeps its directory.
+            lock.acquire(resume)
         config, run, dataset, path, checkpoint, notes = prepare_resume(_registry(), resume, user, out)
     else:
         config, run, dataset = resolve(_registry(), user)
@@ -244,6 +264,8 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
     # writes the run directory and talks.
     accelerator = make_accelerator(config)
     config = attrs.evolve(config, name=broadcast_text(accelerator, config.name))
+    if not resume and lock is not None and accelerator.is_main_process:
+        lock.acquire(run_dir(config))
     echo = click.echo if accelerator.is_main_process else (lambda *args, **kwargs: None)
     for note in notes:
         echo(note, err=True)

@@ -10,6 +10,9 @@ A run directory holds::
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -80,12 +83,81 @@ def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, R
     run.check_all_used()
     # The options as the plugins got them (checked and converted: 4.0 -> 4 for an int option).
     options = {name: dict(table) for name, table in run.given_options.items() if table}
-    name = config.name or f"{run.family}-{Path(config.data).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = config.name or default_name(run.family, config.data)
     return attrs.evolve(config, regularizers=weights, name=name, options=options), run, dataset
 
 
+def default_name(family: str, data: str) -> str:
+    """``FAMILY-DATA-YYYYmmdd-HHMMSS-xxxxxx``: the time, and a random suffix so that runs started
+    in the same second get directories of their own."""
+    return f"{family}-{Path(data).name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+
+
 def run_dir(config: TrainConfig) -> Path:
-    return Path(config.out) / str(config.name)
+    name = str(config.name)
+    if not name or name in (".", "..") or Path(name).name != name or "/" in name or os.sep in name:
+        raise ConfigError(f"bad --name {name!r}: a run name is one directory name under --out (no '/', "
+                          "'.' or '..'); use --out to choose where runs go.")
+    return Path(config.out) / name
+
+
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run directory for the life of one run (``gan train``, new or resumed).
+
+    ``fcntl.flock`` on ``RUN/.lock``, which holds the PID of the process holding it. The
+    operating system releases the lock when that process ends, however it ends (SIGKILL
+    included), so a lock is never left stale; the file itself stays.
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else None
+        self._fd: int | None = None
+
+    def acquire(self, path: str | Path | None = None) -> "RunLock":
+        """Take the lock of ``path`` (or of the directory given when created); a :class:`ConfigError`
+        naming the holder's PID when another process holds it."""
+        if path is not None:
+            self.path = Path(path)
+        file = self.path / LOCK_FILE
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the run directory {str(self.path)!r}: {exc.strerror}.") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise ConfigError(f"cannot lock the run directory {str(self.path)!r}: {exc.strerror}.") from None
+            raise ConfigError(f"run directory {str(self.path)!r} is in use by another run (PID {holder}, which "
+                              "holds its lock): wait for it to end or stop it, then `gan train --resume "
+                              f"{self.path}`; or start a new run with another --name.") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds all the same, only the PID is not recorded
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def create_run_dir(config: TrainConfig) -> Path:

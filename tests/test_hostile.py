@@ -191,3 +191,73 @@ def test_full_disk_while_writing_metrics(gan, tmp_path, monkeypatch):
     fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--out", tmp_path, "--name", "r",
               "--log-every", 1, "--no-progress"),
           "No space left on device", "metrics.jsonl", "--resume")
+
+
+# --- issue 19: two runs in one directory, run names ---------------------------------------------------
+
+def test_a_run_directory_in_use_is_refused_to_a_second_run(gan, tmp_path):
+    from gancore.runs import RunLock
+
+    run = run_ok(gan, tmp_path, "r", *TINY_GAN)
+    with RunLock(run):  # another process's lock: flock is per open file, so this stands for one
+        fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--out", tmp_path, "--name", "r"),
+              f"run directory '{run}' is in use by another run (PID {os.getpid()}", "another --name")
+        fails(gan("train", "--resume", run, "--steps", 4, "--no-progress"),
+              f"run directory '{run}' is in use by another run (PID {os.getpid()}")
+        assert len(json.loads("[" + ",".join((run / "metrics.jsonl").read_text().splitlines()) + "]")) == 1
+    result = gan("train", "--resume", run, "--steps", 4, "--no-progress")
+    assert result.exit_code == 0, result.output
+
+
+def test_the_lock_is_held_for_the_life_of_the_run(gan, tmp_path, monkeypatch):
+    import gancore.cli
+    from gancore import hookimpl
+    from gancore.errors import ConfigError
+    from gancore.plugins import Registry
+    from gancore.runs import RunLock
+
+    seen = []
+
+    class LockProbe:
+        """Test add-on: tries to take the run's lock while the run trains."""
+
+        @hookimpl
+        def post_step(self, step, phase):
+            if phase == "g":
+                try:
+                    RunLock(tmp_path / "r").acquire().release()
+                    seen.append("free")
+                except ConfigError as exc:
+                    seen.append(str(exc))
+
+    registry = Registry.discover()
+    registry.add("lock-probe", LockProbe)
+    monkeypatch.setattr(gancore.cli, "_registry", lambda: registry)
+    run_ok(gan, tmp_path, "r", *TINY_GAN, "--plugin", "lock-probe", steps=3)
+    assert len(seen) == 3 and all(f"is in use by another run (PID {os.getpid()}" in s for s in seen), seen
+    RunLock(tmp_path / "r").acquire().release()  # released when the run ended
+    result = gan("train", "--resume", tmp_path / "r", "--steps", 5, "--no-progress")  # a resumed run holds it too
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 5 and "free" not in seen
+
+
+def test_default_run_names_are_unique_within_one_second(gan, tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setattr(time, "strftime", lambda fmt, *args: "20260101-000000")
+    for _ in range(2):
+        result = gan("train", *TINY_GAN, "--data", "ring", "--steps", 1, "--batch-size", 8, "--out", tmp_path,
+                     "--sample-every", 0, "--grid-size", 4, "--no-progress")
+        assert result.exit_code == 0, result.output
+    runs = sorted(p.name for p in tmp_path.iterdir())
+    assert len(runs) == 2 and all(name.startswith("gancore-gan-ring-20260101-000000-") for name in runs), runs
+    for name in runs:
+        assert len((tmp_path / name / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".", "/tmp/abs"])
+def test_a_run_name_cannot_leave_out(gan, tmp_path, name):
+    out = tmp_path / "out"
+    fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 1, "--out", out, "--name", name),
+          f"bad --name {name!r}: a run name is one directory name under --out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "nothing is written"
