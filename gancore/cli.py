@@ -400,6 +400,8 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
         out.parent.mkdir(parents=True, exist_ok=True)
         vutils.save_image(samples_to_image(samples, spec, nrow=nrow), str(out))
     except OSError as exc:
+        if out.is_file():
+            out.unlink(missing_ok=True)  # a grid cut short by a full disk
         raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror}.") from None
     click.echo(f"Wrote {num} samples from {checkpoint.path} (step {checkpoint.step}) to {out}")
 

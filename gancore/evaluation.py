@@ -333,6 +333,7 @@ def write_eval(record: Mapping[str, Any], path: Path) -> Path:
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True, allow_nan=True))
         tmp.replace(path)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror}.") from None
     return path
 

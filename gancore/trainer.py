@@ -101,6 +101,18 @@ def build_models(run: Run, config: TrainConfig, spec) -> tuple[nn.Module, nn.Mod
     return generator, discriminator
 
 
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Append ``lines`` to a JSON-lines file; an ``OSError`` (a full disk) names the file.
+
+    A line cut short by a full disk is dropped on resume (see :func:`gancore.resume.truncate_metrics`).
+    """
+    try:
+        with path.open("a") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
 class Trainer:
     """Trains one run; ``fit()`` runs it to ``config.steps``.
 
@@ -266,11 +278,10 @@ class Trainer:
             return
         import sys
 
-        with (self.run_dir / "warnings.jsonl").open("a") as handle:
-            for warning in warnings:
-                handle.write(json.dumps(warning) + "\n")
-                bar.write(f"warning at step {warning['step']} [{warning['code']}]: {warning['message']}",
-                          file=sys.stderr)
+        for warning in warnings:
+            bar.write(f"warning at step {warning['step']} [{warning['code']}]: {warning['message']}",
+                      file=sys.stderr)
+        append_lines(self.run_dir / "warnings.jsonl", [json.dumps(warning) for warning in warnings])
         bar.set_postfix_str(f"warning: {warnings[-1]['code']}", refresh=False)
 
     def _set_learning_rates(self) -> None:
@@ -309,8 +320,7 @@ class Trainer:
         if self.guard.skipped:
             row["nan_skipped"] = self.guard.skipped
         if self.acc.is_main_process:
-            with (self.run_dir / "metrics.jsonl").open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            append_lines(self.run_dir / "metrics.jsonl", [json.dumps(row)])
         return row
 
     def log_evaluation(self) -> dict[str, float]:
@@ -325,8 +335,7 @@ class Trainer:
         values = training_metrics(self.sampling_generator(), self.spec, self.config.eval_samples, self.config.seed)
         torch.set_rng_state(rng_before)
         if values:
-            with (self.run_dir / "metrics.jsonl").open("a") as handle:
-                handle.write(json.dumps({"step": self.index, **values}) + "\n")
+            append_lines(self.run_dir / "metrics.jsonl", [json.dumps({"step": self.index, **values})])
         return values
 
     # -- outputs -----------------------------------------------------------------
@@ -350,11 +359,15 @@ class Trainer:
         import torchvision.utils as vutils
 
         path = self.run_dir / "samples" / f"step-{self.index:06d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
         image = samples_to_image(self.sample_fixed(), self.spec)
         tmp = path.with_suffix(".tmp.png")
-        vutils.save_image(image, str(tmp))
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            vutils.save_image(image, str(tmp))
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)  # no half-written grid is left behind
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         return path
 
     def state_dict(self) -> dict[str, Any]:
