@@ -273,6 +273,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return Checkpoint(path, meta, generator, discriminator, state)
 
 
+def load_newest_intact(found: list[Path], map_location: str | torch.device = "cpu"
+                       ) -> tuple[Checkpoint, list[str]]:
+    """The newest of the checkpoint directories ``found`` (oldest first) that verifies, and a note
+    for each newer one skipped (``--resume``, ``gan sample``, ``gan eval`` and ``gan translate`` on a
+    run directory). Raises :class:`CheckpointError` with those notes when none verifies."""
+    notes = []
+    for candidate in reversed(found):
+        try:
+            checkpoint = load_checkpoint(candidate, map_location=map_location)
+        except CheckpointError as exc:
+            notes.append(f"Skipping {candidate.name}: {exc}")
+            continue
+        if notes:
+            notes.append(f"Falling back to {candidate.name}, the newest intact checkpoint.")
+        return checkpoint, notes
+    raise CheckpointError("it has no intact checkpoint." + ("".join(" " + note for note in notes)))
+
+
 def load_weights(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], what: str) -> None:
     """Load ``tensors`` into ``module``, naming the first mismatch if any."""
     expected = module.state_dict()

@@ -361,7 +361,8 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
     if label is not None and traverse is not None:
         raise ConfigError("use either --label or --traverse, not both.")
-    generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights)
+    generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights,
+                                                          log=lambda text: click.echo(text, err=True))
     labels, nrow, latent = None, None, None
     if traverse is not None:
         codes = getattr(generator, "latent_codes", {}) or {}
@@ -432,7 +433,8 @@ def translate(checkpoint, inputs, target, output, grid, device):
     from gancore.runs import load_generator
     from gancore.translate import read_images, resolve_targets, translate_images, write_outputs
 
-    generator, spec, _config, ckpt = load_generator(_registry(), checkpoint, device)
+    generator, spec, _config, ckpt = load_generator(_registry(), checkpoint, device,
+                                                    log=lambda text: click.echo(text, err=True))
     if not getattr(generator, "translates", False):
         raise ConfigError(f"{str(checkpoint)!r} holds a {ckpt.meta.get('family')!r} generator, which does not "
                           "translate images: use `gan sample`.")

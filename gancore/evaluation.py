@@ -302,7 +302,7 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
     """Evaluate a run's newest checkpoint (or the given one); returns the record and the run directory."""
     from gancore.runs import load_generator
 
-    generator, spec, config, checkpoint = load_generator(registry, path)
+    generator, spec, config, checkpoint = load_generator(registry, path, log=log)
 
     def real():
         from gancore.data import load_data

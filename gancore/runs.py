@@ -15,12 +15,12 @@ import fcntl
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import attrs
 from torch import nn
 
-from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_weights
+from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_newest_intact, load_weights
 from gancore.config import KIND_DEFAULTS, TrainConfig, make_config
 from gancore.data import Dataset, DataSpec, load_data
 from gancore.errors import CheckpointError, ConfigError, PluginError
@@ -185,15 +185,50 @@ def find_checkpoint(path: str | Path) -> Path:
     return found[-1]
 
 
-def load_generator(registry: Registry, path: str | Path, device: str = "cpu", trained_weights: bool = False
-                   ) -> tuple[nn.Module, DataSpec, TrainConfig, Checkpoint]:
+def check_device(device: str) -> None:
+    """Refuse a torch device string that does not parse, or a CUDA device without a GPU."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"bad --device {device!r}: use cpu, cuda or cuda:N.") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}, but no CUDA GPU is available to torch; use --device cpu.")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {device}: there are only {torch.cuda.device_count()} CUDA device(s).")
+
+
+def newest_checkpoint(path: str | Path, device: str = "cpu", log: Callable[[str], None] | None = None
+                      ) -> Checkpoint:
+    """A checkpoint directory, read and verified; or a run directory's newest *intact* checkpoint, as
+    ``--resume`` finds it: newer damaged ones are skipped, each with a note to ``log``."""
+    path = Path(path)
+    if (path / "meta.json").is_file():
+        return load_checkpoint(path, map_location=device)
+    found = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
+    if not found:
+        raise CheckpointError(f"no checkpoint in {str(path)!r}: give a run directory or a checkpoint directory.")
+    try:
+        checkpoint, notes = load_newest_intact(found, map_location=device)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{str(path)!r}: {exc}") from None
+    for note in notes:
+        (log or (lambda text: None))(note)
+    return checkpoint
+
+
+def load_generator(registry: Registry, path: str | Path, device: str = "cpu", trained_weights: bool = False,
+                   log: Callable[[str], None] | None = None) -> tuple[nn.Module, DataSpec, TrainConfig, Checkpoint]:
     """Rebuild a run's generator from a checkpoint (or a run's newest one).
 
     The generator returned is the one an active plugin offers for sampling
     (the ``sampling_generator`` hook, e.g. an average of the weights), unless
-    ``trained_weights`` is true or no plugin offers one.
+    ``trained_weights`` is true or no plugin offers one. On a run directory a damaged newest
+    checkpoint is skipped (see :func:`newest_checkpoint`), with a note to ``log``.
     """
-    checkpoint = load_checkpoint(find_checkpoint(path), map_location=device)
+    check_device(device)
+    checkpoint = newest_checkpoint(path, device, log)
     meta = checkpoint.meta
     try:
         config = make_config(meta["config"])

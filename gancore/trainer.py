@@ -40,6 +40,11 @@ def make_accelerator(config: TrainConfig):
     # is called on real, fake and penalty inputs before one backward, and a
     # broadcast in between would modify tensors autograd still needs.
     ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
+    if config.device == "cuda" and not torch.cuda.is_available():
+        # Accelerate would silently train on the CPU (and --precision fp16 in fp32).
+        raise ConfigError("--device cuda, but no CUDA GPU is available to torch (torch.cuda.is_available() is "
+                          f"false; torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'}). Use "
+                          "--device cpu (or auto), or install a CUDA build of torch on a machine with a GPU.")
     cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
     if config.precision == "fp16" and cpu:
         # Accelerate would silently train in fp32: fp16 loss scaling is CUDA-only there.

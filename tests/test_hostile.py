@@ -261,3 +261,45 @@ def test_a_run_name_cannot_leave_out(gan, tmp_path, name):
     fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 1, "--out", out, "--name", name),
           f"bad --name {name!r}: a run name is one directory name under --out")
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "nothing is written"
+
+
+# --- issue 19: --device cuda without a GPU; sample/eval on a damaged newest checkpoint -------------------
+
+@pytest.mark.parametrize("extra", [[], ["--precision", "fp16"]], ids=["fp32", "fp16"])
+def test_device_cuda_without_a_gpu_is_refused(gan, tmp_path, monkeypatch, extra):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 1, "--device", "cuda", *extra, "--out", tmp_path,
+              "--name", "r"), "--device cuda, but no CUDA GPU is available to torch", "--device cpu")
+    assert not (tmp_path / "r").exists()
+
+
+def test_sample_device_is_checked(gan, tmp_path, monkeypatch):
+    import torch
+
+    run = run_ok(gan, tmp_path, "r", *TINY_GAN)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    fails(gan("sample", run, "--device", "cuda", "-o", tmp_path / "s.png"), "--device cuda, but no CUDA GPU")
+    fails(gan("sample", run, "--device", "bogus", "-o", tmp_path / "s.png"), "bad --device 'bogus'")
+
+
+@pytest.mark.parametrize("command", ["sample", "eval"])
+def test_sample_and_eval_fall_back_to_the_newest_intact_checkpoint(gan, tmp_path, command):
+    run = tmp_path / "r"
+    result = gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--batch-size", 8, "--out", tmp_path,
+                 "--name", "r", "--checkpoint-every", 1, "--sample-every", 0, "--grid-size", 4, "--no-progress")
+    assert result.exit_code == 0, result.output
+    damaged = run / "checkpoints" / "step-000002" / "generator.safetensors"
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    args = ["-o", tmp_path / "s.png"] if command == "sample" else ["-n", 200]
+    result = gan(command, run, *args)
+    assert result.exit_code == 0, result.output
+    assert "Skipping step-000002: checkpoint" in result.output and "does not match its checksum" in result.output
+    assert "Falling back to step-000001, the newest intact checkpoint." in result.output
+    assert "step-000001 (step 1" in result.output
+    for checkpoint in ("step-000001", "step-000002"):
+        meta = run / "checkpoints" / checkpoint / "meta.json"
+        meta.write_text("{")
+    fails(gan(command, run, *args), f"'{run}': it has no intact checkpoint. Skipping step-000002",
+          "Skipping step-000001")
