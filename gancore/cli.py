@@ -57,6 +57,33 @@ def parse_set(text: str) -> tuple[str, str, Any]:
     return plugin, option, parse_option_value(value)
 
 
+def _no_output_flag(ctx, param, value):
+    """``gan train -o``: ``-o`` is ``--output`` in the other commands; plugin options are ``--set``/``-s``."""
+    if value:
+        raise click.UsageError(f"gan train has no -o (in gan sample, eval, translate and report it is --output): "
+                               f"give plugin options with --set/-s PLUGIN.OPTION=VALUE, e.g. -s {value[0]}.", ctx)
+    return value
+
+
+class GanGroup(click.Group):
+    """The ``gan`` group: click's own usage errors (an unknown flag, a bad number) exit 1 like every
+    other error, as the docs promise, instead of click's 2."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
 class TrainCommand(click.Command):
     """``gan train --help`` ends with the installed plugins and their options."""
 
@@ -81,7 +108,7 @@ class TrainCommand(click.Command):
                     formatter.write_dl(rows)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gancore")
 def main():
     """gancore: train GANs where every family is a plugin.
@@ -114,8 +141,10 @@ FLAG_FIELDS = {
 @click.option("--default-plugins/--no-default-plugins", default=None,
               help="Turn on the add-ons the family uses by default for the data (such as ema; `gan train "
                    "--help` and the run's first line name them). [default: on]")
-@click.option("--set", "-o", "sets", multiple=True, metavar="PLUGIN.OPTION=VALUE",
-              help="A plugin option (VALUE is read as TOML: 0.5, true, \"text\"). Repeatable.")
+@click.option("--set", "-s", "sets", multiple=True, metavar="PLUGIN.OPTION=VALUE",
+              help="A plugin option (VALUE is read as TOML: 0.5, true, \"text\"), checked against the "
+                   "plugin's signature (`gan plugins` lists options and types). Repeatable.")
+@click.option("-o", "output_flag", multiple=True, hidden=True, expose_value=False, callback=_no_output_flag)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML file of settings; flags override it.")
 @click.option("--data", help="Embedded data set (ring, digits, mnist), mnist/fashion-mnist/cifar10 with "
@@ -158,7 +187,7 @@ FLAG_FIELDS = {
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "no"]),
               help="Mixed precision through Accelerate: bf16 (CPU or GPU), fp16 (GPU, with loss scaling), or "
-                   "fp32 (= no). [default: fp32]")
+                   "fp32 (= no; config.toml records fp32). [default: fp32]")
 @click.option("--channels-last/--no-channels-last", default=None,
               help="Channels-last memory layout for image models and batches. [default: off]")
 @click.option("--compile/--no-compile", default=None,

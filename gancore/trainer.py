@@ -31,15 +31,36 @@ from gancore.step import Step, loss_terms
 from gancore.stream import Batches, StreamingDataset
 
 
+def ddp_kwargs():
+    """Accelerate's DDP settings: buffers are not synced on every forward.
+
+    A BatchNorm discriminator is called on real, fake and penalty inputs before one backward,
+    and a broadcast in between would modify tensors autograd still needs. torch 2.13 renamed
+    ``broadcast_buffers`` to ``forward_sync_buffers`` (the old name warns, a FutureWarning on
+    every process); Accelerate's handler knows only the old name, so a subclass adds the new one
+    (Accelerate accepts only its own class in ``kwargs_handlers``: :func:`make_accelerator` sets it
+    as the accelerator's ``ddp_handler``, which ``prepare`` reads).
+    """
+    import dataclasses
+    import inspect
+
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    if "forward_sync_buffers" not in inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters:
+        return DistributedDataParallelKwargs(broadcast_buffers=False)
+
+    @dataclasses.dataclass
+    class Kwargs(DistributedDataParallelKwargs):
+        forward_sync_buffers: bool | None = None
+
+    return Kwargs(forward_sync_buffers=False)
+
+
 def make_accelerator(config: TrainConfig):
     """The run's Accelerator: device, mixed precision, DDP settings."""
     from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs
 
-    # Buffers are not broadcast on every forward: a BatchNorm discriminator
-    # is called on real, fake and penalty inputs before one backward, and a
-    # broadcast in between would modify tensors autograd still needs.
-    ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
+    ddp = ddp_kwargs()
     if config.device == "cuda" and not torch.cuda.is_available():
         # Accelerate would silently train on the CPU (and --precision fp16 in fp32).
         raise ConfigError("--device cuda, but no CUDA GPU is available to torch (torch.cuda.is_available() is "
@@ -49,8 +70,10 @@ def make_accelerator(config: TrainConfig):
     if config.precision == "fp16" and cpu:
         # Accelerate would silently train in fp32: fp16 loss scaling is CUDA-only there.
         raise ConfigError("--precision fp16 needs a CUDA GPU; on the CPU use --precision bf16 (or fp32).")
-    mixed = "no" if config.precision == "fp32" else config.precision
-    return Accelerator(cpu=cpu, mixed_precision=mixed, kwargs_handlers=[ddp])
+    mixed = "no" if config.precision in ("fp32", "no") else config.precision
+    accelerator = Accelerator(cpu=cpu, mixed_precision=mixed)
+    accelerator.ddp_handler = ddp
+    return accelerator
 
 
 def broadcast_text(accelerator, text: str, size: int = 1024) -> str:

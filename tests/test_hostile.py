@@ -303,3 +303,83 @@ def test_sample_and_eval_fall_back_to_the_newest_intact_checkpoint(gan, tmp_path
         meta.write_text("{")
     fails(gan(command, run, *args), f"'{run}': it has no intact checkpoint. Skipping step-000002",
           "Skipping step-000001")
+
+
+# --- issue 19, item 6: smaller ones ------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--stpes", "3"], "No such option '--stpes'"),
+    (["train", "--steps", "abc"], "Invalid value for '--steps': 'abc' is not a valid integer"),
+    (["train", "--device", "tpu"], "Invalid value for '--device'"),
+    (["sample"], "Missing argument 'PATH'"),
+    (["nope"], "No such command 'nope'"),
+], ids=["unknown-flag", "not-a-number", "bad-choice", "missing-argument", "unknown-command"])
+def test_click_usage_errors_exit_1(gan, args, message):
+    fails(gan(*args), message)
+
+
+def test_dash_o_is_not_set_in_train(gan, tmp_path):
+    fails(gan("train", *TINY_GAN, "-o", "gancore-gan.hidden=4", "--data", "ring", "--out", tmp_path),
+          "gan train has no -o (in gan sample, eval, translate and report it is --output)", "-s gancore-gan.hidden=4")
+    run = run_ok(gan, tmp_path, "r", "--plugin", "gancore-gan", "-s", "gancore-gan.hidden=4", "-s",
+                 "gancore-gan.layers=1")
+    assert "hidden = 4" in (run / "config.toml").read_text()
+
+
+def test_missing_data_folder_says_no_such_folder(gan, tmp_path):
+    missing = tmp_path / "nowhere" / "images"
+    fails(gan("train", *TINY_GAN, "--data", missing, "--out", tmp_path), f"--data '{missing}': no such folder")
+    fails(gan("train", *TINY_GAN, "--data", "./imgs", "--out", tmp_path), "--data './imgs': no such folder")
+    fails(gan("train", *TINY_GAN, "--data", "rnig", "--out", tmp_path), "unknown data 'rnig'")
+
+
+def test_precision_is_recorded_as_the_help_says(gan, tmp_path):
+    import tomllib
+
+    from gancore.config import make_config
+
+    run = run_ok(gan, tmp_path, "r", *TINY_GAN)
+    assert tomllib.loads((run / "config.toml").read_text())["precision"] == "fp32"
+    run = run_ok(gan, tmp_path, "no", *TINY_GAN, "--precision", "no")
+    assert tomllib.loads((run / "config.toml").read_text())["precision"] == "fp32"
+    assert make_config({"precision": "no"}).precision == "fp32"  # configurations saved before read the same
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace('precision = "fp32"', 'precision = "no"'))
+    result = gan("train", "--resume", run, "--steps", 4, "--precision", "fp32", "--no-progress")
+    assert result.exit_code == 0, result.output
+
+
+def test_ddp_settings_raise_no_deprecation_warning():
+    import warnings
+
+    import torch
+    import torch.distributed as dist
+
+    from gancore.config import make_config
+    from gancore.trainer import ddp_kwargs, make_accelerator
+
+    kwargs = make_accelerator(make_config({"device": "cpu"})).ddp_handler.to_kwargs()
+    assert kwargs == ddp_kwargs().to_kwargs()
+    assert kwargs in ({"forward_sync_buffers": False}, {"broadcast_buffers": False})
+    if dist.is_initialized():
+        pytest.skip("a process group already exists")
+    dist.init_process_group("gloo", rank=0, world_size=1, store=dist.HashStore())
+    try:
+        module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ddp = torch.nn.parallel.DistributedDataParallel(module, **kwargs)
+        assert getattr(ddp, "forward_sync_buffers", getattr(ddp, "broadcast_buffers", None)) is False
+    finally:
+        dist.destroy_process_group()
+
+
+def test_training_the_eval_classifier_raises_no_warning():
+    import warnings
+
+    from gancore import metrics
+
+    recipe = {**metrics.recipe_of("digits"), "epochs": 1, "channels": [4, 8], "features": 8}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics.train_classifier("digits", recipe, log=lambda text: None)
