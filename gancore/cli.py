@@ -293,8 +293,6 @@ def _train_run(user, progress, resume, out, lock):
     # writes the run directory and talks.
     accelerator = make_accelerator(config)
     config = attrs.evolve(config, name=broadcast_text(accelerator, config.name))
-    if not resume and lock is not None and accelerator.is_main_process:
-        lock.acquire(run_dir(config))
     echo = click.echo if accelerator.is_main_process else (lambda *args, **kwargs: None)
     for note in notes:
         echo(note, err=True)
@@ -304,6 +302,10 @@ def _train_run(user, progress, resume, out, lock):
         path = run_dir(config)
     trainer = Trainer(config, run, dataset, path, accelerator=accelerator, progress=progress)
     if not resume and accelerator.is_main_process:
+        # Taken where the directory is first written: a run refused before (such as --compile
+        # with a gradient penalty) leaves nothing behind.
+        if lock is not None:
+            lock.acquire(path)
         create_run_dir(config)
     processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
     held = ""

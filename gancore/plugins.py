@@ -26,8 +26,9 @@ mechanism for every plugin (:func:`check_option`): ``int``, ``float``,
                  norm: Literal["batch", "layer"] = "batch", weight: NonNegativeFloat = 10.0): ...
 
 An ``int`` option refuses ``true`` and ``1.5`` (``4.0`` is taken as 4); a
-``float`` option takes an integer as a float and refuses NaN and infinities.
-Options without an annotation are passed on unchecked.
+``float`` option takes an integer as a float. A ``Range`` holds finite numbers
+only (``FiniteFloat`` is ``Annotated[float, Range()]``), so it refuses NaN and
+infinities. Options without an annotation are passed on unchecked.
 """
 
 from __future__ import annotations
@@ -113,13 +114,15 @@ class Range:
     lt: float | None = None
 
     def __contains__(self, value: Any) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False  # a range holds finite numbers only: NaN and infinities are refused
         return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
                 and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
 
     def __str__(self) -> str:
         bounds = [f"{op} {bound:g}" for op, bound in ((">=", self.ge), (">", self.gt), ("<=", self.le),
                                                          ("<", self.lt)) if bound is not None]
-        return " and ".join(bounds)
+        return " and ".join(bounds) or "(finite)"
 
 
 #: Common option types (``Annotated`` aliases over :class:`Range`).
@@ -127,6 +130,7 @@ PositiveInt = Annotated[int, Range(ge=1)]
 NonNegativeInt = Annotated[int, Range(ge=0)]
 PositiveFloat = Annotated[float, Range(gt=0)]
 NonNegativeFloat = Annotated[float, Range(ge=0)]
+FiniteFloat = Annotated[float, Range()]
 #: The normalizations of :mod:`gancore.nets` (``NORMS``) and its architectures (``ARCHS``).
 Norm = Literal["batch", "instance", "layer", "none"]
 Arch = Literal["conv", "mlp"]
@@ -204,7 +208,7 @@ def _coerce_base(annotation: Any, value: Any) -> Any:
             return int(value)
         raise bad
     if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         raise bad
     if annotation is str:

@@ -328,8 +328,8 @@ def test_dash_o_is_not_set_in_train(gan, tmp_path):
 
 def test_missing_data_folder_says_no_such_folder(gan, tmp_path):
     missing = tmp_path / "nowhere" / "images"
-    fails(gan("train", *TINY_GAN, "--data", missing, "--out", tmp_path), f"--data '{missing}': no such folder")
-    fails(gan("train", *TINY_GAN, "--data", "./imgs", "--out", tmp_path), "--data './imgs': no such folder")
+    fails(gan("train", *TINY_GAN, "--data", missing, "--out", tmp_path), f"unknown data '{missing}': no such folder")
+    fails(gan("train", *TINY_GAN, "--data", "./imgs", "--out", tmp_path), "unknown data './imgs': no such folder")
     fails(gan("train", *TINY_GAN, "--data", "rnig", "--out", tmp_path), "unknown data 'rnig'")
 
 

@@ -11,7 +11,7 @@ import tomllib
 
 from gancore import hookimpl
 from gancore.errors import PluginError
-from gancore.plugins import (Arch, NonNegativeFloat, Norm, OptionValueError, PositiveInt, Range, Registry,
+from gancore.plugins import (Arch, FiniteFloat, NonNegativeFloat, Norm, OptionValueError, PositiveInt, Range, Registry,
                              coerce_option, describe_type)
 
 def fails(result, *messages):
@@ -30,7 +30,7 @@ QUICK = ["--data", "ring", "--steps", "1", "--batch-size", "8", "--sample-every"
 
 @pytest.mark.parametrize("annotation, value, expected", [
     (PositiveInt, 4, 4), (PositiveInt, 4.0, 4), (int, -3, -3), (float, 5, 5.0), (NonNegativeFloat, 0, 0.0),
-    (bool, False, False), (str, "x", "x"), (Norm, "layer", "layer"), (int | None, 3, 3),
+    (bool, False, False), (str, "x", "x"), (float, float("inf"), float("inf")), (Norm, "layer", "layer"), (int | None, 3, 3),
     (Annotated[float, Range(ge=0, lt=1)], 0.5, 0.5), (typing.Any, [1], [1]), (list[int], "unchecked", "unchecked"),
 ])
 def test_values_that_fit_are_converted(annotation, value, expected):
@@ -40,7 +40,8 @@ def test_values_that_fit_are_converted(annotation, value, expected):
 
 @pytest.mark.parametrize("annotation, value", [
     (PositiveInt, -4), (PositiveInt, 0), (PositiveInt, 1.5), (PositiveInt, True), (int, "3"), (float, True),
-    (float, float("nan")), (float, float("inf")), (NonNegativeFloat, -1.0), (bool, 1), (str, 3), (Norm, "bogus"),
+    (FiniteFloat, float("nan")), (FiniteFloat, float("inf")), (NonNegativeFloat, float("inf")),
+    (NonNegativeFloat, -1.0), (bool, 1), (str, 3), (Norm, "bogus"),
     (Literal[1, 2], True), (Annotated[float, Range(ge=0, lt=1)], 1.0), (Arch, "resnet"),
 ])
 def test_values_that_do_not_fit_are_refused(annotation, value):
@@ -52,6 +53,7 @@ def test_type_descriptions():
     assert describe_type(PositiveInt) == "int >= 1"
     assert describe_type(Annotated[float, Range(gt=0, le=1)]) == "float > 0 and <= 1"
     assert describe_type(Norm) == "one of 'batch', 'instance', 'layer', 'none'"
+    assert describe_type(FiniteFloat) == "float (finite)"
 
 
 def test_norm_and_arch_match_the_networks():
