@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -133,6 +134,19 @@ def module_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().to("cpu", copy=True).contiguous() for name, value in module.state_dict().items()}
 
 
+def write_error(exc: BaseException) -> str:
+    """The reason a write failed, in words: ``No space left on device`` for ENOSPC, whether the
+    error came from the OS or from the safetensors writer (``... I/O error: No space left on device
+    (os error 28)``)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    match = re.search(r"os error (\d+)", text)
+    if match:
+        return os.strerror(int(match.group(1)))
+    return text.removeprefix("Error while serializing: ") or type(exc).__name__
+
+
 def save_checkpoint(root: str | Path, step: int, generator: Mapping[str, torch.Tensor],
                     discriminator: Mapping[str, torch.Tensor], state: Mapping[str, Any],
                     meta: Mapping[str, Any], keep: int | None = None) -> Path:
@@ -171,14 +185,15 @@ def save_checkpoint(root: str | Path, step: int, generator: Mapping[str, torch.T
         else:
             tmp.rename(final)
         _fsync(root)
-    except OSError as exc:
-        # A full disk, a read-only or vanished directory: nothing older is touched.
+    except (OSError, SafetensorError) as exc:
+        # A full disk, a read-only or vanished directory (the safetensors writer reports these as a
+        # SafetensorError): nothing older is touched.
         shutil.rmtree(tmp, ignore_errors=True)
         previous = [p for p in list_checkpoints(root) if p != final]
         kept = (f"the previous checkpoint {str(previous[-1])!r} is intact" if previous
                 else "no earlier checkpoint exists")
         raise CheckpointError(f"cannot write checkpoint {final.name} in {str(root)!r}: "
-                              f"{exc.strerror or exc}; {kept}. Free space or fix the directory's permissions, "
+                              f"{write_error(exc)}; {kept}. Free space or fix the directory's permissions, "
                               "then continue with `gan train --resume RUN`.") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -256,6 +271,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {str(path)!r} has a damaged state description.")
     return Checkpoint(path, meta, generator, discriminator, state)
+
+
+def load_newest_intact(found: list[Path], map_location: str | torch.device = "cpu"
+                       ) -> tuple[Checkpoint, list[str]]:
+    """The newest of the checkpoint directories ``found`` (oldest first) that verifies, and a note
+    for each newer one skipped (``--resume``, ``gan sample``, ``gan eval`` and ``gan translate`` on a
+    run directory). Raises :class:`CheckpointError` with those notes when none verifies."""
+    notes = []
+    for candidate in reversed(found):
+        try:
+            checkpoint = load_checkpoint(candidate, map_location=map_location)
+        except CheckpointError as exc:
+            notes.append(f"Skipping {candidate.name}: {exc}")
+            continue
+        if notes:
+            notes.append(f"Falling back to {candidate.name}, the newest intact checkpoint.")
+        return checkpoint, notes
+    raise CheckpointError("it has no intact checkpoint." + ("".join(" " + note for note in notes)))
 
 
 def load_weights(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], what: str) -> None:

@@ -57,6 +57,33 @@ def parse_set(text: str) -> tuple[str, str, Any]:
     return plugin, option, parse_option_value(value)
 
 
+def _no_output_flag(ctx, param, value):
+    """``gan train -o``: ``-o`` is ``--output`` in the other commands; plugin options are ``--set``/``-s``."""
+    if value:
+        raise click.UsageError(f"gan train has no -o (in gan sample, eval, translate and report it is --output): "
+                               f"give plugin options with --set/-s PLUGIN.OPTION=VALUE, e.g. -s {value[0]}.", ctx)
+    return value
+
+
+class GanGroup(click.Group):
+    """The ``gan`` group: click's own usage errors (an unknown flag, a bad number) exit 1 like every
+    other error, as the docs promise, instead of click's 2."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
 class TrainCommand(click.Command):
     """``gan train --help`` ends with the installed plugins and their options."""
 
@@ -74,14 +101,14 @@ class TrainCommand(click.Command):
             for info in registry:
                 if info.kind != kind:
                     continue
-                options = ", ".join(f"{k}={v!r}" for k, v in info.options.items())
+                options = ", ".join(info.option_text(k) for k in info.options)
                 rows.append((info.name, info.doc + (f"  [options: {options}]" if options else "")))
             if rows:
                 with formatter.section(title):
                     formatter.write_dl(rows)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gancore")
 def main():
     """gancore: train GANs where every family is a plugin.
@@ -114,8 +141,10 @@ FLAG_FIELDS = {
 @click.option("--default-plugins/--no-default-plugins", default=None,
               help="Turn on the add-ons the family uses by default for the data (such as ema; `gan train "
                    "--help` and the run's first line name them). [default: on]")
-@click.option("--set", "-o", "sets", multiple=True, metavar="PLUGIN.OPTION=VALUE",
-              help="A plugin option (VALUE is read as TOML: 0.5, true, \"text\"). Repeatable.")
+@click.option("--set", "-s", "sets", multiple=True, metavar="PLUGIN.OPTION=VALUE",
+              help="A plugin option (VALUE is read as TOML: 0.5, true, \"text\"), checked against the "
+                   "plugin's signature (`gan plugins` lists options and types). Repeatable.")
+@click.option("-o", "output_flag", multiple=True, hidden=True, expose_value=False, callback=_no_output_flag)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML file of settings; flags override it.")
 @click.option("--data", help="Embedded data set (ring, digits, mnist), mnist/fashion-mnist/cifar10 with "
@@ -145,7 +174,8 @@ FLAG_FIELDS = {
 @click.option("--latent-dim", type=int, help="Size of the generator's noise vector. [default: family's, or 100]")
 @click.option("--seed", type=int, help="Random seed. [default: 0]")
 @click.option("--out", type=click.Path(file_okay=False), help="Parent directory of run directories. [default: runs]")
-@click.option("--name", help="Run directory name. [default: FAMILY-DATA-TIMESTAMP]")
+@click.option("--name", help="Run directory name, one directory under --out. [default: "
+                             "FAMILY-DATA-TIMESTAMP-RANDOM]")
 @click.option("--log-every", type=int, help="Steps between metrics lines. [default: 50]")
 @click.option("--sample-every", type=int, help="Steps between sample grids, 0 for only the last. [default: 500]")
 @click.option("--checkpoint-every", type=int, help="Steps between checkpoints, 0 for only the last. [default: 1000]")
@@ -157,7 +187,7 @@ FLAG_FIELDS = {
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "no"]),
               help="Mixed precision through Accelerate: bf16 (CPU or GPU), fp16 (GPU, with loss scaling), or "
-                   "fp32 (= no). [default: fp32]")
+                   "fp32 (= no; config.toml records fp32). [default: fp32]")
 @click.option("--channels-last/--no-channels-last", default=None,
               help="Channels-last memory layout for image models and batches. [default: off]")
 @click.option("--compile/--no-compile", default=None,
@@ -226,6 +256,21 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
 
     Every process of a distributed launch runs this.
     """
+    import os
+
+    from gancore.runs import RunLock
+
+    # The main process holds the run directory's lock for the life of the run (the
+    # others of a torchrun / accelerate launch have RANK > 0 and write nothing there).
+    lock = RunLock() if os.environ.get("RANK", "0") == "0" else None
+    try:
+        return _train_run(user, progress, resume, out, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_run(user, progress, resume, out, lock):
     import attrs
 
     from gancore.runs import create_run_dir, resolve, run_dir
@@ -233,8 +278,12 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
 
     checkpoint = None
     if resume:
-        from gancore.resume import prepare_resume
+        from gancore.resume import find_run, prepare_resume
 
+        resume = find_run(resume, out)
+        if lock is not None:
+            # Before anything is cleaned or rewritten: a run still training keeps its directory.
+            lock.acquire(resume)
         config, run, dataset, path, checkpoint, notes = prepare_resume(_registry(), resume, user, out)
     else:
         config, run, dataset = resolve(_registry(), user)
@@ -253,6 +302,10 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
         path = run_dir(config)
     trainer = Trainer(config, run, dataset, path, accelerator=accelerator, progress=progress)
     if not resume and accelerator.is_main_process:
+        # Taken where the directory is first written: a run refused before (such as --compile
+        # with a gradient penalty) leaves nothing behind.
+        if lock is not None:
+            lock.acquire(path)
         create_run_dir(config)
     processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
     held = ""
@@ -308,7 +361,7 @@ def plugins(as_json):
         click.echo(f"    hooks: {', '.join(info.hooks) or '-'}"
                    + (f"; wrappers: {', '.join(info.wrappers)}" if info.wrappers else ""))
         if info.options:
-            click.echo("    options: " + ", ".join(f"{k}={v!r}" for k, v in info.options.items()))
+            click.echo("    options: " + ", ".join(info.option_text(k) for k in info.options))
 
 
 @main.command()
@@ -339,7 +392,8 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
     if label is not None and traverse is not None:
         raise ConfigError("use either --label or --traverse, not both.")
-    generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights)
+    generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights,
+                                                          log=lambda text: click.echo(text, err=True))
     labels, nrow, latent = None, None, None
     if traverse is not None:
         codes = getattr(generator, "latent_codes", {}) or {}
@@ -378,6 +432,8 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
         out.parent.mkdir(parents=True, exist_ok=True)
         vutils.save_image(samples_to_image(samples, spec, nrow=nrow), str(out))
     except OSError as exc:
+        if out.is_file():
+            out.unlink(missing_ok=True)  # a grid cut short by a full disk
         raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror}.") from None
     click.echo(f"Wrote {num} samples from {checkpoint.path} (step {checkpoint.step}) to {out}")
 
@@ -408,7 +464,8 @@ def translate(checkpoint, inputs, target, output, grid, device):
     from gancore.runs import load_generator
     from gancore.translate import read_images, resolve_targets, translate_images, write_outputs
 
-    generator, spec, _config, ckpt = load_generator(_registry(), checkpoint, device)
+    generator, spec, _config, ckpt = load_generator(_registry(), checkpoint, device,
+                                                    log=lambda text: click.echo(text, err=True))
     if not getattr(generator, "translates", False):
         raise ConfigError(f"{str(checkpoint)!r} holds a {ckpt.meta.get('family')!r} generator, which does not "
                           "translate images: use `gan sample`.")

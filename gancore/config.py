@@ -71,6 +71,10 @@ def _betas(_inst, attribute, value):
            attribute.name, "must be two numbers in [0, 1)", value)
 
 
+def _precision(value):
+    return "fp32" if value == "no" else value
+
+
 def _tuple_of_str(value):
     if isinstance(value, str):
         return (value,)
@@ -167,7 +171,8 @@ class TrainConfig:
     eval_samples: int = attrs.field(default=2000, validator=_positive_int)
 
     device: str = attrs.field(default="auto", validator=_one_of(DEVICES))
-    precision: str = attrs.field(default="no", validator=_one_of(PRECISIONS))
+    #: ``fp32`` (full precision; ``no``, Accelerate's name for it, is read as ``fp32``), ``bf16`` or ``fp16``.
+    precision: str = attrs.field(default="fp32", converter=_precision, validator=_one_of(PRECISIONS))
     #: Keep image models and batches in the channels-last memory layout (faster convolutions on GPUs).
     channels_last: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     #: ``torch.compile`` the generator and discriminator; refused when an

@@ -503,6 +503,10 @@ def load_data(name: str, data_root: str | None = None, download: bool = False,
                         f"(and --download to fetch them).")
     elif Path(name).exists():
         return domains.load_folder(Path(name), image_size, layout, mode)
+    elif "/" in name or os.sep in name or name.startswith((".", "~")):
+        # It reads as a path, not as a data set's name.
+        raise DataError(f"unknown data {name!r}: no such folder. Give an existing image folder, or one of "
+                        f"{', '.join(EMBEDDED + domains.TASKS)} (embedded), {', '.join(ON_DISK)} with --data-root.")
     else:
         raise DataError(f"unknown data {name!r}: use one of {', '.join(EMBEDDED + domains.TASKS)} (embedded), "
                         f"{', '.join(ON_DISK)} with --data-root, or a path to an image folder.")

@@ -302,7 +302,7 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
     """Evaluate a run's newest checkpoint (or the given one); returns the record and the run directory."""
     from gancore.runs import load_generator
 
-    generator, spec, config, checkpoint = load_generator(registry, path)
+    generator, spec, config, checkpoint = load_generator(registry, path, log=log)
 
     def real():
         from gancore.data import load_data
@@ -333,6 +333,7 @@ def write_eval(record: Mapping[str, Any], path: Path) -> Path:
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True, allow_nan=True))
         tmp.replace(path)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror}.") from None
     return path
 

@@ -14,14 +14,32 @@ Kinds (shown by ``gan plugins``):
 
 A run activates one family, its regularizers and its add-ons in a plugin
 manager of its own, so "exactly one family" is checked once, up front.
+
+Option values (``--set PLUGIN.OPTION=VALUE``, ``[options.PLUGIN]`` in a
+config file, a regularizer's ``--regularizer NAME=WEIGHT``) are checked
+against the ``__init__`` annotations before the plugin is created, by one
+mechanism for every plugin (:func:`check_option`): ``int``, ``float``,
+``bool``, ``str``, ``Literal[...]`` for choices, unions of those, and
+``Annotated[T, Range(...)]`` for an allowed interval::
+
+    def __init__(self, hidden: Annotated[int, Range(ge=1)] = 256,
+                 norm: Literal["batch", "layer"] = "batch", weight: NonNegativeFloat = 10.0): ...
+
+An ``int`` option refuses ``true`` and ``1.5`` (``4.0`` is taken as 4); a
+``float`` option takes an integer as a float. A ``Range`` holds finite numbers
+only (``FiniteFloat`` is ``Annotated[float, Range()]``), so it refuses NaN and
+infinities. Options without an annotation are passed on unchecked.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import math
 import os
-from typing import Any, Iterable, Mapping
+import types
+import typing
+from typing import Annotated, Any, Iterable, Literal, Mapping
 
 import attrs
 import pluggy
@@ -49,6 +67,14 @@ class PluginInfo:
     wrappers: tuple[str, ...] = ()
     options: Mapping[str, Any] = attrs.field(factory=dict)
     doc: str = ""
+    #: Option name -> its annotation (see :func:`option_types`).
+    types: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def option_text(self, name: str) -> str:
+        """``name=default`` with the option's type, for listings: ``hidden=256 (int >= 1)``."""
+        default = self.options[name]
+        text = f"{name}={'(required)' if default is REQUIRED else repr(default)}"
+        return text + (f" ({describe_type(self.types[name])})" if name in self.types else "")
 
     @property
     def kind(self) -> str:
@@ -64,6 +90,7 @@ class PluginInfo:
         return {"name": self.name, "distribution": self.distribution, "version": self.version,
                 "value": self.value, "kind": self.kind, "hooks": list(self.hooks),
                 "wrappers": list(self.wrappers), "options": {k: _jsonable(v) for k, v in self.options.items()},
+                "option_types": {k: describe_type(v) for k, v in self.types.items()},
                 "doc": self.doc, "error": self.error}
 
 
@@ -72,6 +99,162 @@ def _jsonable(value: Any) -> Any:
 
 
 REQUIRED = object()
+
+
+@attrs.frozen
+class Range:
+    """The allowed interval of a numeric plugin option: ``Annotated[int, Range(ge=1)]``.
+
+    ``ge``/``le`` are inclusive bounds, ``gt``/``lt`` exclusive ones; any may be left out.
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __contains__(self, value: Any) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False  # a range holds finite numbers only: NaN and infinities are refused
+        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+
+    def __str__(self) -> str:
+        bounds = [f"{op} {bound:g}" for op, bound in ((">=", self.ge), (">", self.gt), ("<=", self.le),
+                                                         ("<", self.lt)) if bound is not None]
+        return " and ".join(bounds) or "(finite)"
+
+
+#: Common option types (``Annotated`` aliases over :class:`Range`).
+PositiveInt = Annotated[int, Range(ge=1)]
+NonNegativeInt = Annotated[int, Range(ge=0)]
+PositiveFloat = Annotated[float, Range(gt=0)]
+NonNegativeFloat = Annotated[float, Range(ge=0)]
+FiniteFloat = Annotated[float, Range()]
+#: The normalizations of :mod:`gancore.nets` (``NORMS``) and its architectures (``ARCHS``).
+Norm = Literal["batch", "instance", "layer", "none"]
+Arch = Literal["conv", "mlp"]
+
+
+class OptionValueError(ValueError):
+    """A value that does not fit an option's annotation; the message says what would."""
+
+
+def describe_type(annotation: Any) -> str:
+    """``annotation`` in words, for messages and ``gan plugins``: ``int >= 1``, ``one of 'a', 'b'``."""
+    ranges: list[Range] = []
+    if typing.get_origin(annotation) is Annotated:
+        annotation, *extras = typing.get_args(annotation)
+        ranges = [extra for extra in extras if isinstance(extra, Range)]
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        text = "one of " + ", ".join(repr(choice) for choice in typing.get_args(annotation))
+    elif origin in (typing.Union, types.UnionType):
+        text = " or ".join(describe_type(arm) for arm in typing.get_args(annotation))
+    elif annotation is bool:
+        text = "bool (true or false)"
+    else:
+        text = getattr(annotation, "__name__", None) or str(annotation)
+    return " ".join([text, *map(str, ranges)])
+
+
+def coerce_option(annotation: Any, value: Any) -> Any:
+    """``value`` checked against ``annotation`` (and converted: int to float, 4.0 to 4).
+
+    Raises :class:`OptionValueError`; unknown annotations pass the value through.
+    """
+    ranges: list[Range] = []
+    if typing.get_origin(annotation) is Annotated:
+        annotation, *extras = typing.get_args(annotation)
+        ranges = [extra for extra in extras if isinstance(extra, Range)]
+    value = _coerce_base(annotation, value)
+    for allowed in ranges:
+        if value not in allowed:
+            raise OptionValueError(str(allowed))
+    return value
+
+
+def _coerce_base(annotation: Any, value: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    bad = OptionValueError(describe_type(annotation))
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return value
+    if annotation is None or annotation is type(None):
+        if value is None:
+            return value
+        raise bad
+    if origin is Literal:
+        for choice in typing.get_args(annotation):
+            if type(choice) is type(value) and choice == value:
+                return value
+        raise bad
+    if origin in (typing.Union, types.UnionType):
+        for arm in typing.get_args(annotation):
+            try:
+                return coerce_option(arm, value)
+            except OptionValueError:
+                continue
+        raise bad
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad
+    if annotation is int:
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise bad
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise bad
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise bad
+    if inspect.isclass(annotation) and origin is None:
+        if isinstance(value, annotation):
+            return value
+        raise bad
+    return value  # a generic or otherwise unchecked annotation
+
+
+def check_option(info: PluginInfo, option: str, value: Any) -> Any:
+    """``value`` for ``info``'s ``option``, checked against its annotation and converted; a
+    :class:`PluginError` naming the plugin, the option, its type and allowed values otherwise."""
+    if option not in info.types:
+        return value
+    try:
+        return coerce_option(info.types[option], value)
+    except OptionValueError:
+        expected = describe_type(info.types[option])
+        how = (f"--regularizer {info.name}=W" if option == "weight" and info.kind == "regularizer"
+               else f"--set {info.name}.{option}=VALUE")
+        raise PluginError(f"bad value for option {option!r} of plugin {info.name!r}: got {value!r}; expected "
+                          f"{expected} ({how}).") from None
+
+
+def option_types(obj: Any) -> dict[str, Any]:
+    """A class plugin's option annotations (``Annotated`` extras kept), by option name.
+
+    Annotations that cannot be resolved (a name the plugin's module lacks) are left out: unchecked.
+    """
+    if not inspect.isclass(obj):
+        return {}
+    try:
+        hints = typing.get_type_hints(obj.__init__, include_extras=True)
+    except Exception:
+        hints = {}
+        module = inspect.getmodule(obj)
+        for name, text in getattr(obj.__init__, "__annotations__", {}).items():
+            try:
+                hints[name] = eval(text, vars(module)) if isinstance(text, str) else text  # noqa: S307
+            except Exception:
+                continue
+    return {name: hints[name] for name in plugin_options(obj) if name in hints}
 
 
 def hook_names(obj: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -107,7 +290,7 @@ def describe(name: str, obj: Any, distribution: str = "(in-process)", version: s
     plain, wrappers = hook_names(obj)
     doc = inspect.getdoc(obj) or ""
     return PluginInfo(name=name, distribution=distribution, version=version, value=value, obj=obj,
-                      hooks=plain, wrappers=wrappers, options=plugin_options(obj),
+                      hooks=plain, wrappers=wrappers, options=plugin_options(obj), types=option_types(obj),
                       doc=doc.strip().splitlines()[0] if doc else "")
 
 
@@ -223,6 +406,8 @@ class Run:
         self.pm.add_hookspecs(hookspecs)
         self.regularizers: dict[str, float] = {}
         self.addons: list[str] = []
+        #: The options given to each registered plugin, checked and converted (see :func:`check_option`).
+        self.given_options: dict[str, dict[str, Any]] = {}
 
     @property
     def hook(self):
@@ -241,8 +426,9 @@ class Run:
     def register(self, info: PluginInfo, extra: Mapping[str, Any] | None = None) -> object:
         if self.pm.has_plugin(info.name):
             raise PluginError(f"plugin {info.name!r} is given twice.")
-        options = {**self.options.get(info.name, {}), **(extra or {})}
-        obj = self._instantiate(info, options)
+        given = self._check_options(info, self.options.get(info.name, {}))
+        self.given_options[info.name] = given
+        obj = self._instantiate(info, {**given, **self._check_options(info, extra or {})})
         try:
             self.pm.register(obj, name=info.name)
             self.pm.check_pending()
@@ -264,13 +450,38 @@ class Run:
                 known = ", ".join(self.registry.names("regularizer"))
                 raise PluginError(f"{name!r} is a {info.kind}, not a regularizer (it takes no weight). "
                                   f"Available regularizers: {known}.")
+            if "weight" in self.options.get(name, {}):
+                raise PluginError(f"regularizer {name!r}: its weight is set with --regularizer {name}=W (in a "
+                                  f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
+                                  f"[options.{name}].")
             if weight is None:
                 weight = info.options["weight"]
                 if weight is REQUIRED:
                     raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
+            weight = self._check_options(info, {"weight": weight})["weight"]
             self.register(info, {"weight": weight})
             self.regularizers[name] = float(weight)
         return dict(self.regularizers)
+
+    def _check_options(self, info: PluginInfo, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` checked against the plugin's annotations and converted (:func:`check_option`)."""
+        return {key: check_option(info, key, value) for key, value in options.items()}
+
+    def check_all_used(self) -> None:
+        """Refuse options given for plugins that are not active in this run."""
+        unused = [name for name in self.options if name not in self.names]
+        if unused:
+            name = unused[0]
+            option = next(iter(self.options[name]), "OPTION")
+            try:
+                kind = self.registry.get(name).kind if name in self.registry else None
+            except PluginError:
+                kind = None
+            how = f"--regularizer {name}" if kind == "regularizer" else f"--plugin {name}"
+            raise PluginError(f"--set {name}.{option}: plugin {name!r} is not active in this run "
+                              f"(active: {', '.join(self.names)}); add it with {how}, or drop the option."
+                              + ("" if name in self.registry else
+                                 f" Installed plugins: {', '.join(self.registry.names())}."))
 
     def _instantiate(self, info: PluginInfo, options: Mapping[str, Any]) -> object:
         if not info.options and options:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gancore import __version__
-from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint
+from gancore.checkpoint import Checkpoint, list_checkpoints, load_newest_intact
 from gancore.config import TrainConfig, make_config, read_toml
 from gancore.data import Dataset
 from gancore.errors import CheckpointError, ConfigError
@@ -102,18 +102,10 @@ def clean_partial(path: Path) -> list[str]:
 
 def newest_intact(path: Path) -> tuple[Checkpoint, list[str]]:
     """The newest checkpoint that verifies, and a note for each newer one skipped."""
-    notes = []
-    for candidate in reversed(list_checkpoints(path / "checkpoints")):
-        try:
-            checkpoint = load_checkpoint(candidate)
-        except CheckpointError as exc:
-            notes.append(f"Skipping {candidate.name}: {exc}")
-            continue
-        if notes:
-            notes.append(f"Falling back to {candidate.name}, the newest intact checkpoint.")
-        return checkpoint, notes
-    detail = (" " + " ".join(notes)) if notes else ""
-    raise CheckpointError(f"cannot resume {str(path)!r}: it has no intact checkpoint.{detail}")
+    try:
+        return load_newest_intact(list_checkpoints(path / "checkpoints"))
+    except CheckpointError as exc:
+        raise CheckpointError(f"cannot resume {str(path)!r}: {exc}") from None
 
 
 def _release(version: str) -> tuple[int, ...] | None:

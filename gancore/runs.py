@@ -10,14 +10,17 @@ A run directory holds::
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import attrs
 from torch import nn
 
-from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_weights
+from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_newest_intact, load_weights
 from gancore.config import KIND_DEFAULTS, TrainConfig, make_config
 from gancore.data import Dataset, DataSpec, load_data
 from gancore.errors import CheckpointError, ConfigError, PluginError
@@ -79,7 +82,10 @@ def configure(registry: Registry, spec: DataSpec, user: Mapping[str, Any]) -> tu
         if registry.get(name).name != family.name:
             run.register(registry.get(name))
     weights = run.add_regularizers(config.regularizers or {})
-    return attrs.evolve(config, plugins=tuple(plugins), regularizers=weights), run
+    run.check_all_used()
+    # The options as the plugins got them (checked and converted: 4.0 -> 4 for an int option).
+    options = {name: dict(table) for name, table in run.given_options.items() if table}
+    return attrs.evolve(config, plugins=tuple(plugins), regularizers=weights, options=options), run
 
 
 def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset | StreamingDataset]:
@@ -94,12 +100,81 @@ def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, R
     dataset = load_data(first.data, first.data_root, first.download, first.image_size, first.layout,
                         first.data_mode)
     config, run = configure(registry, dataset.spec, user)
-    name = config.name or f"{run.family}-{Path(config.data).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = config.name or default_name(run.family, config.data)
     return attrs.evolve(config, name=name), run, dataset
 
 
+def default_name(family: str, data: str) -> str:
+    """``FAMILY-DATA-YYYYmmdd-HHMMSS-xxxxxx``: the time, and a random suffix so that runs started
+    in the same second get directories of their own."""
+    return f"{family}-{Path(data).name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+
+
 def run_dir(config: TrainConfig) -> Path:
-    return Path(config.out) / str(config.name)
+    name = str(config.name)
+    if not name or name in (".", "..") or Path(name).name != name or "/" in name or os.sep in name:
+        raise ConfigError(f"bad --name {name!r}: a run name is one directory name under --out (no '/', "
+                          "'.' or '..'); use --out to choose where runs go.")
+    return Path(config.out) / name
+
+
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run directory for the life of one run (``gan train``, new or resumed).
+
+    ``fcntl.flock`` on ``RUN/.lock``, which holds the PID of the process holding it. The
+    operating system releases the lock when that process ends, however it ends (SIGKILL
+    included), so a lock is never left stale; the file itself stays.
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else None
+        self._fd: int | None = None
+
+    def acquire(self, path: str | Path | None = None) -> "RunLock":
+        """Take the lock of ``path`` (or of the directory given when created); a :class:`ConfigError`
+        naming the holder's PID when another process holds it."""
+        if path is not None:
+            self.path = Path(path)
+        file = self.path / LOCK_FILE
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the run directory {str(self.path)!r}: {exc.strerror}.") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise ConfigError(f"cannot lock the run directory {str(self.path)!r}: {exc.strerror}.") from None
+            raise ConfigError(f"run directory {str(self.path)!r} is in use by another run (PID {holder}, which "
+                              "holds its lock): wait for it to end or stop it, then `gan train --resume "
+                              f"{self.path}`; or start a new run with another --name.") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds all the same, only the PID is not recorded
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def create_run_dir(config: TrainConfig) -> Path:
@@ -127,15 +202,50 @@ def find_checkpoint(path: str | Path) -> Path:
     return found[-1]
 
 
-def load_generator(registry: Registry, path: str | Path, device: str = "cpu", trained_weights: bool = False
-                   ) -> tuple[nn.Module, DataSpec, TrainConfig, Checkpoint]:
+def check_device(device: str) -> None:
+    """Refuse a torch device string that does not parse, or a CUDA device without a GPU."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"bad --device {device!r}: use cpu, cuda or cuda:N.") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}, but no CUDA GPU is available to torch; use --device cpu.")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {device}: there are only {torch.cuda.device_count()} CUDA device(s).")
+
+
+def newest_checkpoint(path: str | Path, device: str = "cpu", log: Callable[[str], None] | None = None
+                      ) -> Checkpoint:
+    """A checkpoint directory, read and verified; or a run directory's newest *intact* checkpoint, as
+    ``--resume`` finds it: newer damaged ones are skipped, each with a note to ``log``."""
+    path = Path(path)
+    if (path / "meta.json").is_file():
+        return load_checkpoint(path, map_location=device)
+    found = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
+    if not found:
+        raise CheckpointError(f"no checkpoint in {str(path)!r}: give a run directory or a checkpoint directory.")
+    try:
+        checkpoint, notes = load_newest_intact(found, map_location=device)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{str(path)!r}: {exc}") from None
+    for note in notes:
+        (log or (lambda text: None))(note)
+    return checkpoint
+
+
+def load_generator(registry: Registry, path: str | Path, device: str = "cpu", trained_weights: bool = False,
+                   log: Callable[[str], None] | None = None) -> tuple[nn.Module, DataSpec, TrainConfig, Checkpoint]:
     """Rebuild a run's generator from a checkpoint (or a run's newest one).
 
     The generator returned is the one an active plugin offers for sampling
     (the ``sampling_generator`` hook, e.g. an average of the weights), unless
-    ``trained_weights`` is true or no plugin offers one.
+    ``trained_weights`` is true or no plugin offers one. On a run directory a damaged newest
+    checkpoint is skipped (see :func:`newest_checkpoint`), with a note to ``log``.
     """
-    checkpoint = load_checkpoint(find_checkpoint(path), map_location=device)
+    check_device(device)
+    checkpoint = newest_checkpoint(path, device, log)
     meta = checkpoint.meta
     try:
         config = make_config(meta["config"])

@@ -69,6 +69,7 @@ import torch
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.plugins import PositiveInt
 
 
 def d_loss_from_scores(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -84,10 +85,9 @@ def g_loss_from_scores(fake: torch.Tensor) -> torch.Tensor:
 class $cls:
     """$summary"""
 
-    # The __init__ arguments are the plugin's options: `--set $entry.hidden=128`.
-    def __init__(self, hidden: int = 128, layers: int = 2):
-        if hidden < 1 or layers < 1:
-            raise ValueError(f"hidden and layers must be >= 1, got {hidden} and {layers}")
+    # The __init__ arguments are the plugin's options: `--set $entry.hidden=128`. gancore checks
+    # values against the annotations (PositiveInt is Annotated[int, Range(ge=1)]) before calling it.
+    def __init__(self, hidden: PositiveInt = 128, layers: PositiveInt = 2):
         self.hidden, self.layers = int(hidden), int(layers)
 
     @hookimpl
@@ -135,6 +135,7 @@ from __future__ import annotations
 import torch
 
 from gancore import hookimpl
+from gancore.plugins import NonNegativeFloat
 
 
 def drift(scores: torch.Tensor) -> torch.Tensor:
@@ -145,10 +146,9 @@ def drift(scores: torch.Tensor) -> torch.Tensor:
 class $cls:
     """$summary"""
 
-    # A `weight` option makes this a regularizer: `--regularizer $entry=0.01`.
-    def __init__(self, weight: float = 0.001):
-        if weight < 0:
-            raise ValueError(f"weight must be >= 0, got {weight}")
+    # A `weight` option makes this a regularizer: `--regularizer $entry=0.01`; gancore refuses a
+    # weight that does not fit the annotation (NonNegativeFloat: a finite float >= 0).
+    def __init__(self, weight: NonNegativeFloat = 0.001):
         self.weight = float(weight)
 
     @hookimpl

@@ -31,21 +31,49 @@ from gancore.step import Step, loss_terms
 from gancore.stream import Batches, StreamingDataset
 
 
+def ddp_kwargs():
+    """Accelerate's DDP settings: buffers are not synced on every forward.
+
+    A BatchNorm discriminator is called on real, fake and penalty inputs before one backward,
+    and a broadcast in between would modify tensors autograd still needs. torch 2.13 renamed
+    ``broadcast_buffers`` to ``forward_sync_buffers`` (the old name warns, a FutureWarning on
+    every process); Accelerate's handler knows only the old name, so a subclass adds the new one
+    (Accelerate accepts only its own class in ``kwargs_handlers``: :func:`make_accelerator` sets it
+    as the accelerator's ``ddp_handler``, which ``prepare`` reads).
+    """
+    import dataclasses
+    import inspect
+
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    if "forward_sync_buffers" not in inspect.signature(torch.nn.parallel.DistributedDataParallel).parameters:
+        return DistributedDataParallelKwargs(broadcast_buffers=False)
+
+    @dataclasses.dataclass
+    class Kwargs(DistributedDataParallelKwargs):
+        forward_sync_buffers: bool | None = None
+
+    return Kwargs(forward_sync_buffers=False)
+
+
 def make_accelerator(config: TrainConfig):
     """The run's Accelerator: device, mixed precision, DDP settings."""
     from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs
 
-    # Buffers are not broadcast on every forward: a BatchNorm discriminator
-    # is called on real, fake and penalty inputs before one backward, and a
-    # broadcast in between would modify tensors autograd still needs.
-    ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
+    ddp = ddp_kwargs()
+    if config.device == "cuda" and not torch.cuda.is_available():
+        # Accelerate would silently train on the CPU (and --precision fp16 in fp32).
+        raise ConfigError("--device cuda, but no CUDA GPU is available to torch (torch.cuda.is_available() is "
+                          f"false; torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'}). Use "
+                          "--device cpu (or auto), or install a CUDA build of torch on a machine with a GPU.")
     cpu = config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
     if config.precision == "fp16" and cpu:
         # Accelerate would silently train in fp32: fp16 loss scaling is CUDA-only there.
         raise ConfigError("--precision fp16 needs a CUDA GPU; on the CPU use --precision bf16 (or fp32).")
-    mixed = "no" if config.precision == "fp32" else config.precision
-    return Accelerator(cpu=cpu, mixed_precision=mixed, kwargs_handlers=[ddp])
+    mixed = "no" if config.precision in ("fp32", "no") else config.precision
+    accelerator = Accelerator(cpu=cpu, mixed_precision=mixed)
+    accelerator.ddp_handler = ddp
+    return accelerator
 
 
 def broadcast_text(accelerator, text: str, size: int = 1024) -> str:
@@ -99,6 +127,18 @@ def build_models(run: Run, config: TrainConfig, spec) -> tuple[nn.Module, nn.Mod
         raise PluginError(f"plugin {run.family!r}: build_discriminator must return an nn.Module; got "
                           f"{type(discriminator).__name__}.")
     return generator, discriminator
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Append ``lines`` to a JSON-lines file; an ``OSError`` (a full disk) names the file.
+
+    A line cut short by a full disk is dropped on resume (see :func:`gancore.resume.truncate_metrics`).
+    """
+    try:
+        with path.open("a") as handle:
+            handle.write("".join(line + "\n" for line in lines))
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
 class Trainer:
@@ -266,11 +306,10 @@ class Trainer:
             return
         import sys
 
-        with (self.run_dir / "warnings.jsonl").open("a") as handle:
-            for warning in warnings:
-                handle.write(json.dumps(warning) + "\n")
-                bar.write(f"warning at step {warning['step']} [{warning['code']}]: {warning['message']}",
-                          file=sys.stderr)
+        for warning in warnings:
+            bar.write(f"warning at step {warning['step']} [{warning['code']}]: {warning['message']}",
+                      file=sys.stderr)
+        append_lines(self.run_dir / "warnings.jsonl", [json.dumps(warning) for warning in warnings])
         bar.set_postfix_str(f"warning: {warnings[-1]['code']}", refresh=False)
 
     def _set_learning_rates(self) -> None:
@@ -309,8 +348,7 @@ class Trainer:
         if self.guard.skipped:
             row["nan_skipped"] = self.guard.skipped
         if self.acc.is_main_process:
-            with (self.run_dir / "metrics.jsonl").open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            append_lines(self.run_dir / "metrics.jsonl", [json.dumps(row)])
         return row
 
     def log_evaluation(self) -> dict[str, float]:
@@ -325,8 +363,7 @@ class Trainer:
         values = training_metrics(self.sampling_generator(), self.spec, self.config.eval_samples, self.config.seed)
         torch.set_rng_state(rng_before)
         if values:
-            with (self.run_dir / "metrics.jsonl").open("a") as handle:
-                handle.write(json.dumps({"step": self.index, **values}) + "\n")
+            append_lines(self.run_dir / "metrics.jsonl", [json.dumps({"step": self.index, **values})])
         return values
 
     # -- outputs -----------------------------------------------------------------
@@ -350,11 +387,15 @@ class Trainer:
         import torchvision.utils as vutils
 
         path = self.run_dir / "samples" / f"step-{self.index:06d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
         image = samples_to_image(self.sample_fixed(), self.spec)
         tmp = path.with_suffix(".tmp.png")
-        vutils.save_image(image, str(tmp))
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            vutils.save_image(image, str(tmp))
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)  # no half-written grid is left behind
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         return path
 
     def state_dict(self) -> dict[str, Any]:

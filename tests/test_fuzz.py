@@ -1,6 +1,7 @@
 """Seeded fuzzing of the CLI's inputs: random and mutated images, checkpoints and config files.
 
-Every case must end cleanly: exit 0, or exit 1 with one "Error: ..." paragraph.
+Every case must end cleanly: exit 0, or exit 1 with one "Error: ..." paragraph. Four kinds:
+image files, checkpoints, config files, and plugin options (issue 19).
 An exception escaping the CLI (a traceback) fails the test, because the `gan`
 fixture does not catch exceptions. Sizes are kept small: the fuzzing is of
 formats and types, not of resource limits (a valid but huge --latent-dim is
@@ -138,3 +139,59 @@ def test_fuzz_config_files(gan, tmp_path):
                     values[key] = rng.choice(hostile)
             path.write_text(tomli_w.dumps(values))
         clean_exit(gan("train", "--config", path, "--out", tmp_path, "--name", f"r{case}", *QUICK))
+
+
+def plausible(default, annotation, rng: random.Random):
+    """A value like ``default``: a choice of a Literal, a small number of its type."""
+    import typing
+
+    choices = [arg for arg in typing.get_args(annotation) if isinstance(arg, str)]
+    if isinstance(default, bool):
+        return rng.choice([True, False])
+    if isinstance(default, int):
+        return rng.randint(0, 3)
+    if isinstance(default, float):
+        return rng.choice([0.0, 0.1, 0.5, 1.0, 2.0])
+    return rng.choice(choices) if choices else default
+
+
+def test_fuzz_plugin_options(gan, tmp_path):
+    """Hostile values for the options of the run's plugins (and regularizer weights), through a
+    config file: checked against each plugin's signature, so nothing reaches torch unchecked."""
+    from gancore.plugins import Registry
+
+    rng = random.Random(19)
+    registry = Registry.discover()
+    runs = [("gancore-gan", [], []), ("gancore-dcgan", [], []), ("gancore-wgan", ["gp", "div"], []),
+            ("gancore-wgan", ["clip"], []), ("gancore-lsgan", [], ["gancore-monitor"]),
+            ("gancore-gan", ["r1"], ["ema"]), ("gancore-gan", ["dragan"], ["spectral-norm"])]
+    hostile = [-2, -1, 0, 1, 2, 3, 2.5, -0.5, 1e-3, "", "x", "batch", "layer", "none", "mlp", "saturating",
+               True, False, float("nan"), float("inf"), [], [1], {}, {"a": 1}]
+    outcomes = []
+    for case in range(CASES):
+        family, regularizers, addons = rng.choice(runs)
+        plugins = [family, *addons, *regularizers]
+        options: dict = {family: {"hidden": 4, "width": 4}} if family != "gancore-gan" else {family: {"hidden": 4}}
+        options[family] = {k: v for k, v in options[family].items() if k in registry.get(family).options}
+        for _ in range(rng.randint(1, 2)):
+            plugin = rng.choice(plugins)
+            info = registry.get(plugin)
+            names = sorted(info.options) + ["nope"] * (rng.random() < 0.1)
+            name = rng.choice(names)
+            if rng.random() < 0.5:
+                value = rng.choice(hostile)
+            else:  # a value of the option's own kind, often a fitting one
+                value = plausible(info.options.get(name, 1), info.types.get(name), rng)
+            if name != "weight" or plugin not in regularizers or rng.random() < 0.1:
+                options.setdefault(plugin, {})[name] = value
+        weights = {name: rng.choice([None, None, 0.5, *hostile]) for name in regularizers}
+        values = {"plugins": [family, *addons], "data": "ring", "batch_size": 4, "options": options,
+                  "regularizers": {k: v for k, v in weights.items() if v is not None}}
+        if not values["regularizers"] and not regularizers:
+            del values["regularizers"]
+        path = tmp_path / f"o{case}.toml"
+        path.write_text(tomli_w.dumps(values))
+        result = gan("train", "--config", path, "--out", tmp_path, "--name", f"r{case}", *QUICK)
+        clean_exit(result)
+        outcomes.append(result.exit_code)
+    assert outcomes.count(0) >= 10 and outcomes.count(1) >= 10, outcomes  # both paths are exercised

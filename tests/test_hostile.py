@@ -191,3 +191,195 @@ def test_full_disk_while_writing_metrics(gan, tmp_path, monkeypatch):
     fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--out", tmp_path, "--name", "r",
               "--log-every", 1, "--no-progress"),
           "No space left on device", "metrics.jsonl", "--resume")
+
+
+# --- issue 19: two runs in one directory, run names ---------------------------------------------------
+
+def test_a_run_directory_in_use_is_refused_to_a_second_run(gan, tmp_path):
+    from gancore.runs import RunLock
+
+    run = run_ok(gan, tmp_path, "r", *TINY_GAN)
+    with RunLock(run):  # another process's lock: flock is per open file, so this stands for one
+        fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--out", tmp_path, "--name", "r"),
+              f"run directory '{run}' is in use by another run (PID {os.getpid()}", "another --name")
+        fails(gan("train", "--resume", run, "--steps", 4, "--no-progress"),
+              f"run directory '{run}' is in use by another run (PID {os.getpid()}")
+        assert len(json.loads("[" + ",".join((run / "metrics.jsonl").read_text().splitlines()) + "]")) == 1
+    result = gan("train", "--resume", run, "--steps", 4, "--no-progress")
+    assert result.exit_code == 0, result.output
+
+
+def test_the_lock_is_held_for_the_life_of_the_run(gan, tmp_path, monkeypatch):
+    import gancore.cli
+    from gancore import hookimpl
+    from gancore.errors import ConfigError
+    from gancore.plugins import Registry
+    from gancore.runs import RunLock
+
+    seen = []
+
+    class LockProbe:
+        """Test add-on: tries to take the run's lock while the run trains."""
+
+        @hookimpl
+        def post_step(self, step, phase):
+            if phase == "g":
+                try:
+                    RunLock(tmp_path / "r").acquire().release()
+                    seen.append("free")
+                except ConfigError as exc:
+                    seen.append(str(exc))
+
+    registry = Registry.discover()
+    registry.add("lock-probe", LockProbe)
+    monkeypatch.setattr(gancore.cli, "_registry", lambda: registry)
+    run_ok(gan, tmp_path, "r", *TINY_GAN, "--plugin", "lock-probe", steps=3)
+    assert len(seen) == 3 and all(f"is in use by another run (PID {os.getpid()}" in s for s in seen), seen
+    RunLock(tmp_path / "r").acquire().release()  # released when the run ended
+    result = gan("train", "--resume", tmp_path / "r", "--steps", 5, "--no-progress")  # a resumed run holds it too
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 5 and "free" not in seen
+
+
+def test_default_run_names_are_unique_within_one_second(gan, tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setattr(time, "strftime", lambda fmt, *args: "20260101-000000")
+    for _ in range(2):
+        result = gan("train", *TINY_GAN, "--data", "ring", "--steps", 1, "--batch-size", 8, "--out", tmp_path,
+                     "--sample-every", 0, "--grid-size", 4, "--no-progress")
+        assert result.exit_code == 0, result.output
+    runs = sorted(p.name for p in tmp_path.iterdir())
+    assert len(runs) == 2 and all(name.startswith("gancore-gan-ring-20260101-000000-") for name in runs), runs
+    for name in runs:
+        assert len((tmp_path / name / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".", "/tmp/abs"])
+def test_a_run_name_cannot_leave_out(gan, tmp_path, name):
+    out = tmp_path / "out"
+    fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 1, "--out", out, "--name", name),
+          f"bad --name {name!r}: a run name is one directory name under --out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "nothing is written"
+
+
+# --- issue 19: --device cuda without a GPU; sample/eval on a damaged newest checkpoint -------------------
+
+@pytest.mark.parametrize("extra", [[], ["--precision", "fp16"]], ids=["fp32", "fp16"])
+def test_device_cuda_without_a_gpu_is_refused(gan, tmp_path, monkeypatch, extra):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 1, "--device", "cuda", *extra, "--out", tmp_path,
+              "--name", "r"), "--device cuda, but no CUDA GPU is available to torch", "--device cpu")
+    assert not (tmp_path / "r").exists()
+
+
+def test_sample_device_is_checked(gan, tmp_path, monkeypatch):
+    import torch
+
+    run = run_ok(gan, tmp_path, "r", *TINY_GAN)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    fails(gan("sample", run, "--device", "cuda", "-o", tmp_path / "s.png"), "--device cuda, but no CUDA GPU")
+    fails(gan("sample", run, "--device", "bogus", "-o", tmp_path / "s.png"), "bad --device 'bogus'")
+
+
+@pytest.mark.parametrize("command", ["sample", "eval"])
+def test_sample_and_eval_fall_back_to_the_newest_intact_checkpoint(gan, tmp_path, command):
+    run = tmp_path / "r"
+    result = gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--batch-size", 8, "--out", tmp_path,
+                 "--name", "r", "--checkpoint-every", 1, "--sample-every", 0, "--grid-size", 4, "--no-progress")
+    assert result.exit_code == 0, result.output
+    damaged = run / "checkpoints" / "step-000002" / "generator.safetensors"
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    args = ["-o", tmp_path / "s.png"] if command == "sample" else ["-n", 200]
+    result = gan(command, run, *args)
+    assert result.exit_code == 0, result.output
+    assert "Skipping step-000002: checkpoint" in result.output and "does not match its checksum" in result.output
+    assert "Falling back to step-000001, the newest intact checkpoint." in result.output
+    assert "step-000001 (step 1" in result.output
+    for checkpoint in ("step-000001", "step-000002"):
+        meta = run / "checkpoints" / checkpoint / "meta.json"
+        meta.write_text("{")
+    fails(gan(command, run, *args), f"'{run}': it has no intact checkpoint. Skipping step-000002",
+          "Skipping step-000001")
+
+
+# --- issue 19, item 6: smaller ones ------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--stpes", "3"], "No such option '--stpes'"),
+    (["train", "--steps", "abc"], "Invalid value for '--steps': 'abc' is not a valid integer"),
+    (["train", "--device", "tpu"], "Invalid value for '--device'"),
+    (["sample"], "Missing argument 'PATH'"),
+    (["nope"], "No such command 'nope'"),
+], ids=["unknown-flag", "not-a-number", "bad-choice", "missing-argument", "unknown-command"])
+def test_click_usage_errors_exit_1(gan, args, message):
+    fails(gan(*args), message)
+
+
+def test_dash_o_is_not_set_in_train(gan, tmp_path):
+    fails(gan("train", *TINY_GAN, "-o", "gancore-gan.hidden=4", "--data", "ring", "--out", tmp_path),
+          "gan train has no -o (in gan sample, eval, translate and report it is --output)", "-s gancore-gan.hidden=4")
+    run = run_ok(gan, tmp_path, "r", "--plugin", "gancore-gan", "-s", "gancore-gan.hidden=4", "-s",
+                 "gancore-gan.layers=1")
+    assert "hidden = 4" in (run / "config.toml").read_text()
+
+
+def test_missing_data_folder_says_no_such_folder(gan, tmp_path):
+    missing = tmp_path / "nowhere" / "images"
+    fails(gan("train", *TINY_GAN, "--data", missing, "--out", tmp_path), f"unknown data '{missing}': no such folder")
+    fails(gan("train", *TINY_GAN, "--data", "./imgs", "--out", tmp_path), "unknown data './imgs': no such folder")
+    fails(gan("train", *TINY_GAN, "--data", "rnig", "--out", tmp_path), "unknown data 'rnig'")
+
+
+def test_precision_is_recorded_as_the_help_says(gan, tmp_path):
+    import tomllib
+
+    from gancore.config import make_config
+
+    run = run_ok(gan, tmp_path, "r", *TINY_GAN)
+    assert tomllib.loads((run / "config.toml").read_text())["precision"] == "fp32"
+    run = run_ok(gan, tmp_path, "no", *TINY_GAN, "--precision", "no")
+    assert tomllib.loads((run / "config.toml").read_text())["precision"] == "fp32"
+    assert make_config({"precision": "no"}).precision == "fp32"  # configurations saved before read the same
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace('precision = "fp32"', 'precision = "no"'))
+    result = gan("train", "--resume", run, "--steps", 4, "--precision", "fp32", "--no-progress")
+    assert result.exit_code == 0, result.output
+
+
+def test_ddp_settings_raise_no_deprecation_warning():
+    import warnings
+
+    import torch
+    import torch.distributed as dist
+
+    from gancore.config import make_config
+    from gancore.trainer import ddp_kwargs, make_accelerator
+
+    kwargs = make_accelerator(make_config({"device": "cpu"})).ddp_handler.to_kwargs()
+    assert kwargs == ddp_kwargs().to_kwargs()
+    assert kwargs in ({"forward_sync_buffers": False}, {"broadcast_buffers": False})
+    if dist.is_initialized():
+        pytest.skip("a process group already exists")
+    dist.init_process_group("gloo", rank=0, world_size=1, store=dist.HashStore())
+    try:
+        module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ddp = torch.nn.parallel.DistributedDataParallel(module, **kwargs)
+        assert getattr(ddp, "forward_sync_buffers", getattr(ddp, "broadcast_buffers", None)) is False
+    finally:
+        dist.destroy_process_group()
+
+
+def test_training_the_eval_classifier_raises_no_warning():
+    import warnings
+
+    from gancore import metrics
+
+    recipe = {**metrics.recipe_of("digits"), "epochs": 1, "channels": [4, 8], "features": 8}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics.train_classifier("digits", recipe, log=lambda text: None)

@@ -33,6 +33,8 @@ Adam lr 2e-4, betas (0.5, 0.999) (the paper used SGD with momentum).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
@@ -42,6 +44,7 @@ from gancore.errors import PluginError
 from gancore.generator import Generator
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.plugins import NonNegativeFloat, PositiveFloat, PositiveInt
 from gancore.step import DiscriminatorView
 
 VARIANTS = ("unsupervised", "supervised")
@@ -84,8 +87,9 @@ class AdversarialAutoencoder(Generator):
 class AAE:
     """Makhzani et al. 2016: autoencoder + adversarial D on the code (Gaussian prior); supervised variant."""
 
-    def __init__(self, variant: str = "unsupervised", hidden: int = 1000, layers: int = 2,
-                 reconstruction_weight: float = 1.0, adversarial_weight: float = 1.0):
+    def __init__(self, variant: Literal["unsupervised", "supervised"] = "unsupervised", hidden: PositiveInt = 1000,
+                 layers: PositiveInt = 2, reconstruction_weight: PositiveFloat = 1.0,
+                 adversarial_weight: NonNegativeFloat = 1.0):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
         if reconstruction_weight <= 0 or adversarial_weight < 0:

@@ -27,6 +27,7 @@ from gancore import hookimpl
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from gancore.plugins import NonNegativeFloat, Norm, PositiveInt
 from gancore.step import DiscriminatorView
 
 
@@ -38,8 +39,8 @@ def source_and_class(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
 class ACGAN:
     """Odena et al. 2017: D outputs real/fake and class logits; source + class log-likelihoods."""
 
-    def __init__(self, width: int = 64, norm: str = "batch", hidden: int = 256, layers: int = 3,
-                 class_weight: float = 1.0):
+    def __init__(self, width: PositiveInt = 64, norm: Norm = "batch", hidden: PositiveInt = 256,
+                 layers: PositiveInt = 3, class_weight: NonNegativeFloat = 1.0):
         if class_weight < 0:
             raise ValueError(f"class_weight must be >= 0, got {class_weight}")
         self.width, self.norm, self.hidden, self.layers = int(width), norm, int(hidden), int(layers)

@@ -30,11 +30,14 @@ on images (the paper also halves the learning rate when M_global stalls;
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 
 from gancore import hookimpl
 from gancore.generator import Generator
 from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvDecoder, MLPGenerator
+from gancore.plugins import NonNegativeFloat, PositiveInt, Range
 
 
 def began_d_loss(real_loss: torch.Tensor, fake_loss: torch.Tensor, k: torch.Tensor | float) -> torch.Tensor:
@@ -65,8 +68,9 @@ class DecoderGenerator(Generator):
 class BEGAN:
     """Berthelot et al. 2017: auto-encoder D with L1 loss, equilibrium gamma, proportional control of k_t."""
 
-    def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k0: float = 0.0, code_dim: int = 64,
-                 width: int = 64, hidden: int = 256):
+    def __init__(self, gamma: Annotated[float, Range(ge=0, le=1)] = 0.5, lambda_k: NonNegativeFloat = 0.001,
+                 k0: Annotated[float, Range(ge=0, le=1)] = 0.0, code_dim: PositiveInt = 64,
+                 width: PositiveInt = 64, hidden: PositiveInt = 256):
         if not 0 <= gamma <= 1:
             raise ValueError(f"gamma (the diversity ratio) must be in [0, 1], got {gamma}")
         if not lambda_k >= 0:

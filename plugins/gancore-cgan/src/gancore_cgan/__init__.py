@@ -34,6 +34,7 @@ from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, check_arch
+from gancore.plugins import Arch, Norm, PositiveInt
 from gancore.step import DiscriminatorView
 
 
@@ -74,7 +75,8 @@ class LabelDiscriminator(nn.Module):
 class CGAN:
     """Mirza & Osindero 2014: the label conditions both G and D (logistic loss)."""
 
-    def __init__(self, arch: str = "conv", hidden: int = 256, layers: int = 3, width: int = 64, norm: str = "batch"):
+    def __init__(self, arch: Arch = "conv", hidden: PositiveInt = 256, layers: PositiveInt = 3,
+                 width: PositiveInt = 64, norm: Norm = "batch"):
         check_arch(arch)
         self.arch, self.hidden, self.layers, self.width, self.norm = arch, int(hidden), int(layers), int(width), norm
 

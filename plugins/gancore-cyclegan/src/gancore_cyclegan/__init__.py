@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from gancore import hookimpl
 from gancore.domains import SECOND, describe_domains, require_domains
 from gancore.nets import PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator, ResnetGenerator
+from gancore.plugins import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt
 
 
 def query_pool(state: dict, key: str, images: torch.Tensor, capacity: int = 50) -> torch.Tensor:
@@ -67,8 +68,9 @@ def split_directions(latent, output):
 class CycleGAN:
     """Zhu et al. 2017: two ResNet G, two PatchGAN D, LSGAN + 10 * cycle + 5 * identity, 50-image pool."""
 
-    def __init__(self, width: int = 64, blocks: int = 0, d_width: int = 64, norm: str = "instance",
-                 cycle: float = 10.0, identity: float = 0.5, pool: int = 50, patch_layers: int = 0):
+    def __init__(self, width: PositiveInt = 64, blocks: NonNegativeInt = 0, d_width: PositiveInt = 64,
+                 norm: Norm = "instance", cycle: NonNegativeFloat = 10.0, identity: NonNegativeFloat = 0.5,
+                 pool: NonNegativeInt = 50, patch_layers: NonNegativeInt = 0):
         if cycle < 0 or identity < 0 or pool < 0:
             raise ValueError("cycle, identity and pool must be >= 0")
         self.width, self.blocks, self.d_width, self.norm = int(width), int(blocks), int(d_width), norm

@@ -20,6 +20,7 @@ from __future__ import annotations
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import by_kind, standard_discriminator, standard_generator
+from gancore.plugins import Norm, PositiveInt
 
 _RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
 #: Training defaults by data kind (``DataSpec.kind``).
@@ -35,7 +36,7 @@ NORM = {"image": "batch"}
 class DCGAN:
     """Radford et al. 2016: all-convolutional G and D with BatchNorm, logistic loss."""
 
-    def __init__(self, width: int = 64, norm: str | None = None):
+    def __init__(self, width: PositiveInt = 64, norm: Norm | None = None):
         self.width, self.norm = int(width), norm
 
     @hookimpl

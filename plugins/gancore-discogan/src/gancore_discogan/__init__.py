@@ -29,12 +29,14 @@ from gancore import hookimpl
 from gancore.domains import SECOND, describe_domains, require_domains
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import ConvDiscriminator, PerDomainDiscriminator, PerTargetTranslator, UNet
+from gancore.plugins import NonNegativeFloat, Norm, PositiveInt
 
 
 class DiscoGAN:
     """Kim et al. 2017: two encoder-decoder G, two conv D, GAN loss + reconstruction (MSE) in both directions."""
 
-    def __init__(self, width: int = 64, d_width: int = 64, norm: str = "batch", recon: float = 1.0):
+    def __init__(self, width: PositiveInt = 64, d_width: PositiveInt = 64, norm: Norm = "batch",
+                 recon: NonNegativeFloat = 1.0):
         if recon < 0:
             raise ValueError(f"the reconstruction weight must be >= 0, got {recon}")
         self.width, self.d_width, self.norm, self.recon = int(width), int(d_width), norm, float(recon)

@@ -28,6 +28,7 @@ import torch
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, logistic_d, logistic_g
 from gancore.nets import StandardNetworks, check_arch
+from gancore.plugins import Arch, NonNegativeFloat, Norm, PositiveFloat, PositiveInt
 
 
 def perturb(real: torch.Tensor, noise: torch.Tensor | None = None, alpha: torch.Tensor | None = None,
@@ -50,7 +51,8 @@ def perturb(real: torch.Tensor, noise: torch.Tensor | None = None, alpha: torch.
 class DraganPenalty:
     """Kodali et al. 2017: weight * E[(||grad D(x_hat)|| - 1)^2] around perturbed real data (lambda = 10)."""
 
-    def __init__(self, weight: float = 10.0, center: float = 1.0, scale: float = 0.5, interpolate: bool = True):
+    def __init__(self, weight: NonNegativeFloat = 10.0, center: NonNegativeFloat = 1.0, scale: PositiveFloat = 0.5,
+                 interpolate: bool = True):
         if scale <= 0:
             raise ValueError(f"the perturbation scale must be > 0, got {scale}")
         self.weight, self.center, self.scale = float(weight), float(center), float(scale)
@@ -71,7 +73,7 @@ class DraganPenalty:
 class DRAGAN(StandardNetworks):
     """Kodali et al. 2017: the GAN's logistic losses with the dragan penalty (lambda = 10)."""
 
-    def __init__(self, width: int = 64, hidden: int = 256, norm: str = "layer", arch: str = "conv"):
+    def __init__(self, width: PositiveInt = 64, hidden: PositiveInt = 256, norm: Norm = "layer", arch: Arch = "conv"):
         self.width, self.hidden, self.norm = int(width), int(hidden), norm
         self.arch = check_arch(arch)
 

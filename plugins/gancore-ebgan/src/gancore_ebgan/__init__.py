@@ -26,6 +26,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvGenerator, MLPGenerator
+from gancore.plugins import NonNegativeFloat, Norm, PositiveFloat, PositiveInt
 
 
 def margin_d_loss(real_energy: torch.Tensor, fake_energy: torch.Tensor, margin: float) -> torch.Tensor:
@@ -46,8 +47,8 @@ def pulling_away(codes: torch.Tensor) -> torch.Tensor:
 class EBGAN:
     """Zhao et al. 2017: auto-encoder discriminator (energy = reconstruction MSE), margin loss, pulling-away term."""
 
-    def __init__(self, margin: float = 1.0, pt_weight: float = 0.1, code_dim: int = 64, width: int = 64,
-                 hidden: int = 256, norm: str = "batch"):
+    def __init__(self, margin: PositiveFloat = 1.0, pt_weight: NonNegativeFloat = 0.1, code_dim: PositiveInt = 64,
+                 width: PositiveInt = 64, hidden: PositiveInt = 256, norm: Norm = "batch"):
         if not margin > 0:
             raise ValueError(f"the margin must be > 0, got {margin}")
         if not pt_weight >= 0:

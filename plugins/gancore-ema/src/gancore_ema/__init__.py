@@ -30,12 +30,13 @@ import copy
 
 from gancore import hookimpl
 from gancore.checkpoint import load_weights
+from gancore.plugins import NonNegativeFloat, PositiveFloat
 
 
 class EMA:
     """Karras et al. 2020 (StyleGAN2-ADA): sample with a moving average of G's weights, half-life in images."""
 
-    def __init__(self, ema_kimg: float = 10.0, ema_rampup: float = 0.0):
+    def __init__(self, ema_kimg: PositiveFloat = 10.0, ema_rampup: NonNegativeFloat = 0.0):
         if not ema_kimg > 0:
             raise ValueError(f"ema_kimg (the half-life in thousands of images) must be > 0, got {ema_kimg}")
         if not ema_rampup >= 0:

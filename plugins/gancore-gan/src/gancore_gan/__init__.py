@@ -17,9 +17,12 @@ G's weights for sampling: at the paper's settings the game collapses on
 
 from __future__ import annotations
 
+from typing import Literal
+
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator, by_kind
+from gancore.plugins import PositiveInt
 
 LOSSES = ("non-saturating", "saturating")
 
@@ -37,7 +40,8 @@ HIDDEN = {"small-image": 512}
 class GAN:
     """Goodfellow et al. 2014: MLP networks, minimax game (non-saturating G loss by default)."""
 
-    def __init__(self, loss: str = "non-saturating", hidden: int | None = None, layers: int = 3):
+    def __init__(self, loss: Literal["non-saturating", "saturating"] = "non-saturating",
+                 hidden: PositiveInt | None = None, layers: PositiveInt = 3):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         self.saturating = loss == "saturating"

@@ -47,6 +47,7 @@ from gancore.data import DataSpec
 from gancore.generator import Generator, LatentCode, draw
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from gancore.plugins import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt
 from gancore.step import DiscriminatorView
 
 
@@ -125,8 +126,9 @@ class InfoDiscriminator(nn.Module):
 class InfoGAN:
     """Chen et al. 2016: noise + categorical/continuous codes, Q head on D, MI lower bound (unsupervised)."""
 
-    def __init__(self, categories: int = 10, continuous: int = 2, lambda_cat: float = 1.0, lambda_cont: float = 0.1,
-                 width: int = 64, norm: str = "batch", hidden: int = 256, layers: int = 3):
+    def __init__(self, categories: NonNegativeInt = 10, continuous: NonNegativeInt = 2,
+                 lambda_cat: NonNegativeFloat = 1.0, lambda_cont: NonNegativeFloat = 0.1, width: PositiveInt = 64,
+                 norm: Norm = "batch", hidden: PositiveInt = 256, layers: PositiveInt = 3):
         if categories < 0 or continuous < 0 or categories + continuous == 0:
             raise ValueError("InfoGAN needs at least one code: categories >= 2 or continuous >= 1")
         if categories == 1:

@@ -18,13 +18,14 @@ from __future__ import annotations
 from gancore import hookimpl
 from gancore.losses import least_squares_d, least_squares_g
 from gancore.nets import StandardNetworks, check_arch
+from gancore.plugins import Arch, FiniteFloat, Norm, PositiveInt
 
 
 class LSGAN(StandardNetworks):
     """Mao et al. 2017: least-squares losses (a-b-c = 0-1-1), DCGAN-style networks."""
 
-    def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, width: int = 64, hidden: int = 256,
-                 norm: str = "batch", arch: str = "conv"):
+    def __init__(self, a: FiniteFloat = 0.0, b: FiniteFloat = 1.0, c: FiniteFloat = 1.0, width: PositiveInt = 64,
+                 hidden: PositiveInt = 256, norm: Norm = "batch", arch: Arch = "conv"):
         if float(a) == float(b):
             raise ValueError(f"the fake target a and the real target b must differ, got a = b = {a}")
         self.a, self.b, self.c = float(a), float(b), float(c)

@@ -28,11 +28,13 @@ repeated at most once per ``quiet`` steps):
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 
 from gancore import hookimpl
 from gancore.generator import samples_of
+from gancore.plugins import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range
 
 CODES = ("discriminator-wins", "mode-collapse", "exploding-gradients", "oscillation")
 SMOOTH = 5
@@ -75,9 +77,11 @@ def oscillation(values: torch.Tensor) -> tuple[int, float]:
 class Monitor:
     """Warns when training goes wrong: D wins, mode collapse, exploding gradients, oscillation."""
 
-    def __init__(self, every: int = 25, warmup: int = 200, quiet: int = 500, auc: float = 0.99,
-                 vanish: float = 0.05, collapse: float = 0.1, explode: float = 1e4, window: int = 100,
-                 swings: int = 6, amplitude: float = 5.0):
+    def __init__(self, every: PositiveInt = 25, warmup: NonNegativeInt = 200, quiet: PositiveInt = 500,
+                 auc: Annotated[float, Range(ge=0, le=1)] = 0.99, vanish: NonNegativeFloat = 0.05,
+                 collapse: NonNegativeFloat = 0.1, explode: PositiveFloat = 1e4,
+                 window: Annotated[int, Range(gt=2 * SMOOTH)] = 100, swings: PositiveInt = 6,
+                 amplitude: PositiveFloat = 5.0):
         if every < 1 or warmup < 0 or quiet < 1 or window <= 2 * SMOOTH:
             raise ValueError(f"need every >= 1, warmup >= 0, quiet >= 1 and window > {2 * SMOOTH}")
         self.every, self.warmup, self.quiet, self.window = int(every), int(warmup), int(quiet), int(window)

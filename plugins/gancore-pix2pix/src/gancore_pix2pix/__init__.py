@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 
 from gancore import hookimpl
@@ -26,6 +28,7 @@ from gancore.domains import SECOND, describe_domains, require_domains
 from gancore.generator import Translator
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import PatchDiscriminator, UNet
+from gancore.plugins import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, Range
 from gancore.step import DiscriminatorView
 
 
@@ -43,8 +46,9 @@ class Pix2PixGenerator(Translator):
 class Pix2Pix:
     """Isola et al. 2017: U-Net G, PatchGAN D on (source, target), conditional GAN + 100 * L1 (paired data)."""
 
-    def __init__(self, width: int = 64, d_width: int = 64, norm: str = "batch", l1: float = 100.0,
-                 dropout: float = 0.5, patch_layers: int = 0):
+    def __init__(self, width: PositiveInt = 64, d_width: PositiveInt = 64, norm: Norm = "batch",
+                 l1: NonNegativeFloat = 100.0, dropout: Annotated[float, Range(ge=0, lt=1)] = 0.5,
+                 patch_layers: NonNegativeInt = 0):
         if l1 < 0:
             raise ValueError(f"the L1 weight must be >= 0, got {l1}")
         self.width, self.d_width, self.norm = int(width), int(d_width), norm

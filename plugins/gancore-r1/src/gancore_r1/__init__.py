@@ -20,12 +20,13 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import input_gradient
+from gancore.plugins import NonNegativeFloat, PositiveInt
 
 
 class _InputGradientPenalty:
     term = ""
 
-    def __init__(self, weight: float = 10.0, every: int = 1):
+    def __init__(self, weight: NonNegativeFloat = 10.0, every: PositiveInt = 1):
         if isinstance(every, bool) or int(every) != every or every < 1:
             raise ValueError(f"every must be a whole number >= 1, got {every!r}")
         self.weight, self.every = float(weight), int(every)

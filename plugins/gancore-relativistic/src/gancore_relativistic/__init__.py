@@ -22,11 +22,14 @@ Adam, lr 2e-4, betas (0.5, 0.999), one D update per G update.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 from gancore import hookimpl
 from gancore.losses import least_squares_d, logistic_d
 from gancore.nets import StandardNetworks, check_arch
+from gancore.plugins import Arch, Norm, PositiveInt
 
 LOSSES = ("ragan", "ralsgan")
 
@@ -63,7 +66,8 @@ def ralsgan_g(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Ten
 class Relativistic(StandardNetworks):
     """Jolicoeur-Martineau 2019: relativistic average losses, loss=ragan|ralsgan."""
 
-    def __init__(self, loss: str = "ragan", width: int = 64, hidden: int = 256, norm: str = "batch", arch: str = "conv"):
+    def __init__(self, loss: Literal["ragan", "ralsgan"] = "ragan", width: PositiveInt = 64,
+                 hidden: PositiveInt = 256, norm: Norm = "batch", arch: Arch = "conv"):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         self.loss = loss

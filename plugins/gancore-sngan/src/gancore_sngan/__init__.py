@@ -33,6 +33,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gancore import hookimpl
 from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, by_kind
+from gancore.plugins import PositiveFloat, PositiveInt
 
 #: Layers whose ``weight`` gets spectral normalization.
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -94,8 +95,8 @@ DEFAULTS = {
 class SNGAN:
     """Miyato et al. 2018: spectrally normalized D, hinge loss."""
 
-    def __init__(self, width: int = 64, hidden: int = 256, n_power_iterations: int = 1,
-                 lipschitz: float | None = None):
+    def __init__(self, width: PositiveInt = 64, hidden: PositiveInt = 256, n_power_iterations: PositiveInt = 1,
+                 lipschitz: PositiveFloat | None = None):
         self.width, self.hidden = int(width), int(hidden)
         self.n_power_iterations = _check_iterations(n_power_iterations)
         if lipschitz is not None and not lipschitz > 0:
@@ -134,7 +135,7 @@ class SNGAN:
 class SpectralNorm:
     """Miyato et al. 2018: spectral normalization of any family's discriminator (an add-on)."""
 
-    def __init__(self, n_power_iterations: int = 1):
+    def __init__(self, n_power_iterations: PositiveInt = 1):
         self.n_power_iterations = _check_iterations(n_power_iterations)
 
     @hookimpl(wrapper=True)

@@ -39,6 +39,7 @@ from gancore.domains import describe_domains, require_domains
 from gancore.generator import Translator
 from gancore.losses import wasserstein_d, wasserstein_g
 from gancore.nets import ResnetGenerator, init_weights
+from gancore.plugins import NonNegativeFloat, NonNegativeInt, PositiveInt
 from gancore.step import DiscriminatorView
 
 
@@ -85,8 +86,8 @@ class StarDiscriminator(nn.Module):
 class StarGAN:
     """Choi et al. 2018: one target-conditioned G, D with critic + domain heads, WGAN-GP, cls and rec losses."""
 
-    def __init__(self, width: int = 64, blocks: int = 6, d_width: int = 64, cls: float = 1.0, rec: float = 10.0,
-                 mix: int = 0):
+    def __init__(self, width: PositiveInt = 64, blocks: PositiveInt = 6, d_width: PositiveInt = 64,
+                 cls: NonNegativeFloat = 1.0, rec: NonNegativeFloat = 10.0, mix: NonNegativeInt = 0):
         if cls < 0 or rec < 0 or mix < 0:
             raise ValueError("cls, rec and mix must be >= 0")
         self.width, self.blocks, self.d_width = int(width), int(blocks), int(d_width)

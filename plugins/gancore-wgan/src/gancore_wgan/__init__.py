@@ -23,12 +23,13 @@ from __future__ import annotations
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, interpolate, wasserstein_d, wasserstein_g
 from gancore.nets import StandardNetworks, check_arch
+from gancore.plugins import Arch, NonNegativeFloat, Norm, PositiveFloat, PositiveInt
 
 
 class WGAN(StandardNetworks):
     """Arjovsky et al. 2017: Wasserstein critic and generator losses (weight clipping by default)."""
 
-    def __init__(self, width: int = 64, hidden: int = 512, norm: str = "layer", arch: str = "conv"):
+    def __init__(self, width: PositiveInt = 64, hidden: PositiveInt = 512, norm: Norm = "layer", arch: Arch = "conv"):
         # LayerNorm, not BatchNorm, in the critic: a gradient penalty is
         # defined per sample, and BatchNorm mixes the samples of a batch.
         self.width, self.hidden, self.norm = int(width), int(hidden), norm
@@ -57,7 +58,7 @@ class WGAN(StandardNetworks):
 class WeightClipping:
     """Arjovsky et al. 2017: clamp every discriminator parameter to [-weight, weight] after each D update."""
 
-    def __init__(self, weight: float = 0.01):
+    def __init__(self, weight: PositiveFloat = 0.01):
         if weight <= 0:
             raise ValueError(f"the clipping bound must be > 0, got {weight}")
         self.bound = float(weight)
@@ -75,7 +76,7 @@ class GradientPenalty:
     #: The penalty differentiates an input gradient: no torch.compile (gancore refuses --compile).
     needs_double_backward = True
 
-    def __init__(self, weight: float = 10.0, center: float = 1.0):
+    def __init__(self, weight: NonNegativeFloat = 10.0, center: NonNegativeFloat = 1.0):
         self.weight, self.center = float(weight), float(center)
 
     @hookimpl
@@ -93,7 +94,7 @@ class DivergencePenalty:
 
     needs_double_backward = True
 
-    def __init__(self, weight: float = 2.0, p: float = 6.0):
+    def __init__(self, weight: NonNegativeFloat = 2.0, p: PositiveFloat = 6.0):
         self.weight, self.p = float(weight), float(p)
 
     @hookimpl

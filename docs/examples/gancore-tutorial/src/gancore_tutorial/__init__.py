@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from gancore import hookimpl
 from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.plugins import PositiveInt
 
 
 def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -30,7 +31,7 @@ def hinge_g(fake: torch.Tensor) -> torch.Tensor:
 class HingeGAN:
     """Lim & Ye 2017: MLP networks trained on the hinge loss."""
 
-    def __init__(self, hidden: int = 256, layers: int = 3):
+    def __init__(self, hidden: PositiveInt = 256, layers: PositiveInt = 3):
         self.hidden, self.layers = int(hidden), int(layers)
 
     @hookimpl
