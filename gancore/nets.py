@@ -230,15 +230,31 @@ def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, n
 class StandardNetworks:
     """A family mixin: the ``build_generator`` and ``build_discriminator`` hook implementations
     over :func:`standard_generator` / :func:`standard_discriminator`, from the family's ``width``,
-    ``hidden``, ``norm`` and ``arch`` attributes (set from its options in ``__init__``)."""
+    ``hidden``, ``norm`` and ``arch`` attributes (set from its options in ``__init__``). An
+    attribute left ``None`` takes the family's choice for the data's kind, from :attr:`NETWORKS`."""
+
+    #: Data kind -> network option -> value, for options the user left unset (``None``).
+    NETWORKS: dict[str, dict[str, object]] = {}
+
+    def network(self, data: DataSpec) -> dict[str, object]:
+        """The network options for ``data``: the user's, else this family's for the data's kind."""
+        return {name: by_kind(getattr(self, name), data, {kind: table[name] for kind, table in self.NETWORKS.items()
+                                                          if name in table}, STANDARD[name])
+                for name in STANDARD}
 
     @hookimpl
     def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
+        net = self.network(data)
+        return standard_generator(data, config.latent_dim, net["width"], hidden=net["hidden"], arch=net["arch"])
 
     @hookimpl
     def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
+        net = self.network(data)
+        return standard_discriminator(data, net["width"], hidden=net["hidden"], norm=net["norm"], arch=net["arch"])
+
+
+#: gancore's own values of the standard networks' options, under a family's :attr:`StandardNetworks.NETWORKS`.
+STANDARD = {"width": 64, "hidden": 256, "norm": "batch", "arch": "conv"}
 
 # --- auto-encoders (discriminators whose score is a reconstruction error) ---
 

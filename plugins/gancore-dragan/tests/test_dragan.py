@@ -84,9 +84,9 @@ def test_penalty_gradient_reaches_the_discriminator():
 
 
 def test_family_defaults():
-    defaults = DRAGAN().default_config(data=DataSpec("ring", (2,)))
+    defaults = DRAGAN().default_config(data=DataSpec("mnist", (1, 28, 28)))
     assert defaults["regularizers"] == {"dragan": None} and defaults["lr_d"] == 1e-4
-    assert defaults["betas"] == (0.5, 0.9) and defaults["latent_dim"] == 8
+    assert defaults["betas"] == (0.5, 0.9)
     with pytest.raises(ValueError):
         DraganPenalty(scale=0)
 

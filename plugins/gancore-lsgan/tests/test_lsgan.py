@@ -46,9 +46,14 @@ def test_networks_and_defaults():
         G = family.build_generator(config=SimpleNamespace(latent_dim=6), data=spec)
         D = family.build_discriminator(data=spec)
         assert D(G(G.latent(3))).shape == (3,)
-        assert any(isinstance(m, nn.Conv2d) for m in D.modules()) == (len(shape) == 3)
-    defaults = family.default_config(data=DataSpec("digits", (1, 8, 8)))
-    assert defaults["lr_g"] == 2e-4 and defaults["betas"] == (0.5, 0.999)
+        # Convolutions on 28x28 and larger; fully connected networks on vectors and small images.
+        assert any(isinstance(m, nn.Conv2d) for m in D.modules()) == (spec.kind == "image")
+    assert any(isinstance(m, nn.Conv2d) for m in LSGAN(width=4, arch="conv").build_discriminator(
+        data=DataSpec("digits", (1, 8, 8))).modules())
+    paper = family.default_config(data=DataSpec("mnist", (1, 28, 28)))
+    assert paper["lr_g"] == 2e-4 and paper["betas"] == (0.5, 0.999) and "lr_schedule" not in paper
+    small = family.default_config(data=DataSpec("digits", (1, 8, 8)))
+    assert small["lr_schedule"] == "linear" and small["regularizers"] == {"r1": 0.1} and small["plugins"] == ["ema"]
 
 
 def _train(tmp_path, *args, data="ring", name="run"):

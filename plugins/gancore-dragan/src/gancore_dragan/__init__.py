@@ -70,6 +70,21 @@ class DraganPenalty:
         return self.weight * ((gradient_norm(grad) - self.center) ** 2).mean()
 
 
+_PAPER = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "n_critic": 1,
+          "regularizers": {"dragan": None}}
+#: Training defaults by data kind (``DataSpec.kind``); on images 28x28 and larger, the authors'.
+DEFAULTS = {
+    # On ``ring`` the paper's penalty (k = 1, perturbations of 0.5 * std(x) = 0.7, 35x a mode's
+    # std) holds D's slope near 1 across the gaps between modes, too flat to separate them: 0/8
+    # modes (3/8 with scale 0.02, 0/8 with k = 10). A zero-centred local penalty (k = 0) on
+    # perturbations of the modes' size, lambda = 1, trains: 8/8 modes, 87% high quality.
+    "vector": {**_PAPER, "lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear", "regularizers": {"dragan": 1.0},
+               "options": {"dragan": {"center": 0.0, "scale": 0.02}}},
+    "small-image": {**_PAPER, "lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear", "plugins": ["ema"]},
+    "image": _PAPER,
+}
+
+
 class DRAGAN(StandardNetworks):
     """Kodali et al. 2017: the GAN's logistic losses with the dragan penalty (lambda = 10)."""
 
@@ -79,11 +94,7 @@ class DRAGAN(StandardNetworks):
 
     @hookimpl
     def default_config(self, data):
-        defaults = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "n_critic": 1,
-                    "regularizers": {"dragan": None}}
-        if not data.is_image:
-            defaults["latent_dim"] = 8
-        return defaults
+        return DEFAULTS[data.kind]
 
     @hookimpl
     def d_loss(self, step):

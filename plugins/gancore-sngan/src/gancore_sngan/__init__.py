@@ -81,13 +81,14 @@ class ScaledScores(nn.Module):
 
 #: D's Lipschitz bound by data kind when ``lipschitz`` is not set. On ``ring`` a 1-Lipschitz D can
 #: change its score by at most 0.06 across a mode (std 0.02), far below the hinge's margin of 1: its
-#: scores stay near 0 (D's loss stays at 2) and G collapses (0/8 modes); a bound of 10 gives 8/8.
-LIPSCHITZ = {"vector": 10.0}
+#: scores stay near 0 (D's loss stays at 2) and G collapses (0/8 modes); with a bound of 30, 8/8. On
+#: the 8x8 digits a bound of 10 takes the FID from 9.3x the floor to 1.3x.
+LIPSCHITZ = {"vector": 30.0, "small-image": 10.0}
 _PAPER = {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "n_critic": 1}
 #: Training defaults by data kind (``DataSpec.kind``).
 DEFAULTS = {
     "vector": {**_PAPER, "lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"},
-    "small-image": {**_PAPER, "lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear", "plugins": ["ema"]},
+    "small-image": {**_PAPER, "lr_schedule": "linear", "plugins": ["ema"]},
     "image": _PAPER,
 }
 
