@@ -162,8 +162,6 @@ def infogan_alignment(generator, discriminator, dataset, classifier, per_class: 
 # -- driver ---------------------------------------------------------------------
 
 def run_one(family: str, data: str, args, classifiers: dict) -> dict:
-    import attrs
-
     from gancore.plugins import Registry
     from gancore.runs import resolve
     from gancore.trainer import Trainer
@@ -187,9 +185,9 @@ def run_one(family: str, data: str, args, classifiers: dict) -> dict:
         at = 0
         while at < args.steps:
             at = min(args.steps, at + args.eval_every)
-            trainer.config = attrs.evolve(config, steps=at)
-            trainer.fit()
-            G, D = trainer.generator, trainer.discriminator
+            trainer.fit(until=at)
+            # The generator samples are drawn with (an add-on's, e.g. EMA's average) and D with Q.
+            G, D = trainer.sampling_generator(), trainer.discriminator
             G.eval(), D.eval()
             if family == "infogan":
                 value = infogan_alignment(G, D, dataset, classifier, args.per_class, args.seed + 1)

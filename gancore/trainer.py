@@ -246,8 +246,12 @@ class Trainer:
             step.logs[f"{phase}/{term}"] = value.detach()
 
     # -- the loop --------------------------------------------------------------
-    def fit(self) -> Path:
-        """Train to ``config.steps``; returns the last checkpoint's directory."""
+    def fit(self, until: int | None = None) -> Path:
+        """Train to step ``until`` (default: ``config.steps``); returns the last checkpoint's directory.
+
+        The learning-rate schedule runs to ``config.steps`` whatever ``until`` is, so a run trained in
+        pieces (evaluated between them, say) trains as one trained at once.
+        """
         from tqdm.auto import tqdm
 
         config = self.config
@@ -257,15 +261,15 @@ class Trainer:
         started = time.perf_counter()
         try:
             with StopSignals() as stop:  # SIGINT/SIGTERM: finish the step, checkpoint, return
-                last = self._loop(bar, started, stop)
+                last = self._loop(bar, started, stop, min(until or config.steps, config.steps))
         finally:
             self.batches.close()
         bar.close()
         return last
 
-    def _loop(self, bar, started: float, stop: StopSignals) -> Path | None:
+    def _loop(self, bar, started: float, stop: StopSignals, end: int) -> Path | None:
         config, last = self.config, None
-        while self.index < config.steps:
+        while self.index < end:
             self._set_learning_rates()
             step = None
             for critic in range(config.n_critic):
@@ -284,7 +288,7 @@ class Trainer:
             self._accumulate(step.logs)
             self._warn(bar)
             bar.update(1)
-            done = self.index == config.steps
+            done = self.index == end
             if self.index % config.log_every == 0 or done:
                 row = self._log(time.perf_counter() - started)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if "/" in k}, refresh=False)

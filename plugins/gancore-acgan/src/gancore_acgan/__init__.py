@@ -40,11 +40,12 @@ class ACGAN:
     """Odena et al. 2017: D outputs real/fake and class logits; source + class log-likelihoods."""
 
     def __init__(self, width: PositiveInt = 64, norm: Norm = "batch", hidden: PositiveInt = 256,
-                 layers: PositiveInt = 3, class_weight: NonNegativeFloat = 1.0):
-        if class_weight < 0:
-            raise ValueError(f"class_weight must be >= 0, got {class_weight}")
+                 layers: PositiveInt = 3, class_weight: NonNegativeFloat = 1.0,
+                 fake_class_weight: NonNegativeFloat = 1.0):
+        if class_weight < 0 or fake_class_weight < 0:
+            raise ValueError(f"class weights must be >= 0, got {class_weight}, {fake_class_weight}")
         self.width, self.norm, self.hidden, self.layers = int(width), norm, int(hidden), int(layers)
-        self.class_weight = float(class_weight)
+        self.class_weight, self.fake_class_weight = float(class_weight), float(fake_class_weight)
 
     @staticmethod
     def _classes(data) -> int:
@@ -80,7 +81,8 @@ class ACGAN:
         n = len(real)
         step.views = (DiscriminatorView(real=real, fake=fake, score=lambda x: D(x)[:, 0],
                                         parameters=step.D.parameters),)
-        class_nll = F.cross_entropy(logits[:n], step.labels) + F.cross_entropy(logits[n:], step.latent["labels"])
+        class_nll = (F.cross_entropy(logits[:n], step.labels)
+                     + self.fake_class_weight * F.cross_entropy(logits[n:], step.latent["labels"]))
         return {"source": logistic_d(source[:n], source[n:]), "class": self.class_weight * class_nll}
 
     @hookimpl
