@@ -139,8 +139,8 @@ FLAG_FIELDS = {
               help="Regularizer to add, with an optional weight (default: the plugin's). Repeatable; when "
                    "given, replaces the family's default regularizers. `-r none` uses none.")
 @click.option("--default-plugins/--no-default-plugins", default=None,
-              help="Turn on the add-ons the family uses by default for the data (such as ema; `gan train "
-                   "--help` and the run's first line name them). [default: on]")
+              help="Turn on the add-ons the family uses by default for the data (such as ema; the run's first "
+                   "line names them). [default: on]")
 @click.option("--set", "-s", "sets", multiple=True, metavar="PLUGIN.OPTION=VALUE",
               help="A plugin option (VALUE is read as TOML: 0.5, true, \"text\"), checked against the "
                    "plugin's signature (`gan plugins` lists options and types). Repeatable.")

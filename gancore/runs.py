@@ -72,12 +72,21 @@ def configure(registry: Registry, spec: DataSpec, user: Mapping[str, Any]) -> tu
     run = registry.activate([family.name], first.options)
     chosen = None if first.regularizers is None else tuple(first.regularizers)
     defaults, addons = defaults_for(run, spec, chosen)
+    default_options = defaults.pop("options", {})
     config = make_config(defaults, user)
-    run.options = config.options
     plugins = list(dict.fromkeys(config.plugins))
     if config.default_plugins:
         named = {registry.get(name).name for name in plugins}
         plugins += [name for name in addons if name not in named]
+    # The defaults' options go with the defaults' plugins: those of the family's regularizers are
+    # dropped when the user chooses the regularizers, those of add-ons not turned on too.
+    keep = {registry.get(name).name for name in plugins} | (set(defaults.get("regularizers") or {})
+                                                             if chosen is None else set())
+    options = {name: dict(table) for name, table in default_options.items() if name in keep}
+    for name, table in config.options.items():
+        options.setdefault(name, {}).update(table)
+    config = attrs.evolve(config, options=options)
+    run.options = config.options
     for name in plugins:
         if registry.get(name).name != family.name:
             run.register(registry.get(name))

@@ -72,9 +72,16 @@ def test_defaults_give_options_to_regularizers_and_add_ons_under_the_users():
     assert run.regularizers == {"r1": 0.5} and r1.every == 4 and config.options["r1"]["every"] == 4
     config, run = _configure(given, DIGITS, options={"r1": {"every": 2}, "ema": {"ema_kimg": 1.0}})
     assert run.pm.get_plugin("r1").every == 2 and run.pm.get_plugin("ema").half_life == 1000.0
-    # A --regularizer of the user's replaces the family's regularizers (and their default options go unused).
-    config, run = _configure({"small-image": {"regularizers": {"r1": 0.5}}}, DIGITS, regularizers={})
-    assert run.regularizers == {}
+    # A --regularizer of the user's replaces the family's regularizers, and the options the defaults
+    # gave them: `-r none` runs none, `-r r1` runs R1 with its own defaults.
+    config, run = _configure(given, DIGITS, regularizers={})
+    assert run.regularizers == {} and "r1" not in config.options
+    config, run = _configure(given, DIGITS, regularizers={"r1": None})
+    assert run.regularizers == {"r1": 10.0} and run.pm.get_plugin("r1").every == 1
+    # Add-ons turned off take their default options with them.
+    config, run = _configure({"small-image": {"plugins": ["ema"], "options": {"ema": {"ema_kimg": 1.0}}}}, DIGITS,
+                             default_plugins=False)
+    assert run.addons == [] and config.options == {}
 
 
 @pytest.mark.parametrize("given, message", [

@@ -16,6 +16,17 @@ from gancore.nets import AutoEncoder, AutoEncoderDiscriminator
 from gancore.step import Step
 
 
+class _GStep:
+    """The generator phase's view of a step: fakes, real batch and the frozen D, with Step's own scoring."""
+
+    fake_scores = Step.fake_scores
+    _has_batch_statistics = Step._has_batch_statistics
+
+    def __init__(self, fake, D, real=None):
+        self.fake, self.D, self.discriminator = fake, D, D
+        self.real = torch.zeros(0, *fake.shape[1:]) if real is None else real
+
+
 class _FixedAE(nn.Module):
     """An 'auto-encoder' returning scripted reconstructions and codes."""
 
@@ -75,7 +86,7 @@ def test_losses_through_the_hooks():
     assert logs["ebgan/energy_real"].item() == pytest.approx(0.05)
 
     fake_recon, fake_codes = torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]]), codes[2:]
-    step = SimpleNamespace(fake=fake, D=AutoEncoderDiscriminator(_FixedAE(fake_recon, fake_codes), "mse"))
+    step = _GStep(fake, AutoEncoderDiscriminator(_FixedAE(fake_recon, fake_codes), "mse"))
     terms = family.g_loss(step=step)
     # energies 0.5, 1, 0 -> 0.5; PT over (1,0), (0,1), (1,1): 1/3
     assert terms["loss"].item() == pytest.approx(0.5)
@@ -88,7 +99,7 @@ def test_the_generator_gets_gradients_through_the_pulling_away_term():
     spec = DataSpec("ring", (2,))
     D = EBGAN(hidden=8, code_dim=4).build_discriminator(data=spec)
     fake = torch.randn(5, 2, requires_grad=True)
-    terms = EBGAN(pt_weight=0.1).g_loss(step=SimpleNamespace(fake=fake, D=D))
+    terms = EBGAN(pt_weight=0.1).g_loss(step=_GStep(fake, D))
     (grad,) = torch.autograd.grad(terms["pt"], fake)
     assert grad.abs().sum() > 0
 
@@ -102,9 +113,24 @@ def test_networks_fit_every_data_shape(shape):
     energy, code = D.error_and_code(fake)
     assert fake.shape == (3, *shape) and energy.shape == (3,) and code.shape == (3, 6)
     assert isinstance(D.autoencoder, AutoEncoder)
-    if len(shape) == 3:  # the paper's EBGAN-PT auto-encoder: BatchNorm and LeakyReLU
-        assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+    if len(shape) == 3:  # the paper's EBGAN-PT auto-encoder: BatchNorm (28x28 and larger) and LeakyReLU
+        assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == (spec.kind == "image")
         assert any(isinstance(m, nn.LeakyReLU) for m in D.modules())
+
+
+def test_a_batchnorm_discriminator_scores_fakes_inside_a_real_and_fake_batch():
+    # G's loss must read D's energies the way D's update does: BatchNorm statistics of a real+fake
+    # batch. Fakes scored alone get their own statistics (the bug that kept EBGAN at 2/10 digits).
+    torch.manual_seed(0)
+    spec = DataSpec("digits", (1, 8, 8))
+    D = EBGAN(width=4, code_dim=4, norm="batch").build_discriminator(data=spec)
+    real, fake = torch.rand(6, 1, 8, 8) * 2 - 1, torch.rand(6, 1, 8, 8) * 0.2
+    energy, codes = D.error_and_code(torch.cat([real, fake]))
+    terms = EBGAN(pt_weight=0.1).g_loss(step=_GStep(fake, D, real=real))
+    assert terms["loss"].item() == pytest.approx(energy[6:].mean().item(), rel=1e-5)
+    assert terms["pt"].item() == pytest.approx(0.1 * pulling_away(codes[6:]).item(), rel=1e-5)
+    alone = D.error_and_code(fake)[0].mean().item()
+    assert abs(alone - terms["loss"].item()) > 1e-3
 
 
 def test_bad_options_are_refused():

@@ -17,8 +17,11 @@
 * ``gancore-dragan`` (the family): the GAN's logistic losses (non-saturating
   G loss) with the ``dragan`` penalty by default; DCGAN-style networks with
   LayerNorm instead of BatchNorm in D (the penalty is per sample), MLPs for
-  vector data. Defaults, as in the authors' code: Adam, lr 1e-4,
-  betas (0.5, 0.9), one D update per G update, lambda = 10.
+  vector data. Defaults follow the data (``DEFAULTS``): on images 28x28 and
+  larger, as in the authors' code, Adam, lr 1e-4, betas (0.5, 0.9), one D
+  update per G update, lambda = 10; on small images lr 1e-3 decayed
+  linearly and an EMA of G; on vector data a zero-centred local penalty at
+  the modes' scale (docs/families/dragan.md).
 """
 
 from __future__ import annotations

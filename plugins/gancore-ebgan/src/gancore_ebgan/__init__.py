@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 
 from gancore import hookimpl
-from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvGenerator, MLPGenerator
+from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvGenerator, MLPGenerator, by_kind
 from gancore.plugins import NonNegativeFloat, Norm, PositiveFloat, PositiveInt
 
 
@@ -44,21 +44,37 @@ def pulling_away(codes: torch.Tensor) -> torch.Tensor:
     return (cos2.sum() - cos2.diagonal().sum()) / (n * (n - 1))
 
 
+#: Training defaults by data kind (``DataSpec.kind``); on images 28x28 and larger, the paper's.
+DEFAULTS = {
+    "vector": {"lr_schedule": "linear"},
+    "small-image": {"lr_schedule": "linear", "plugins": ["ema"]},
+    "image": {},
+}
+#: The margin by data kind when ``margin`` is not set. The energy is a per-element mean squared error
+#: of images in [-1, 1]: m = 1 asks D to reconstruct fakes worse than an all-zero image would.
+MARGIN = {"small-image": 0.3}
+#: D's normalization by data kind when ``norm`` is not set: BatchNorm in the auto-encoder keeps
+#: EBGAN on the 8x8 digits at 101x the FID floor whatever the margin (5.5x without it).
+NORM = {"small-image": "none"}
+
+
 class EBGAN:
     """Zhao et al. 2017: auto-encoder discriminator (energy = reconstruction MSE), margin loss, pulling-away term."""
 
-    def __init__(self, margin: PositiveFloat = 1.0, pt_weight: NonNegativeFloat = 0.1, code_dim: PositiveInt = 64,
-                 width: PositiveInt = 64, hidden: PositiveInt = 256, norm: Norm = "batch"):
-        if not margin > 0:
+    def __init__(self, margin: PositiveFloat | None = None, pt_weight: NonNegativeFloat = 0.1,
+                 code_dim: PositiveInt = 64, width: PositiveInt = 64, hidden: PositiveInt = 256,
+                 norm: Norm | None = None):
+        if margin is not None and not margin > 0:
             raise ValueError(f"the margin must be > 0, got {margin}")
         if not pt_weight >= 0:
             raise ValueError(f"pt_weight must be >= 0, got {pt_weight}")
-        self.margin, self.pt_weight = float(margin), float(pt_weight)
+        self.margin, self.pt_weight = margin, float(pt_weight)
         self.code_dim, self.width, self.hidden, self.norm = int(code_dim), int(width), int(hidden), norm
+        self._margin = margin or 1.0
 
     @hookimpl
     def default_config(self, data):
-        return {} if data.is_image else {"latent_dim": 8}
+        return DEFAULTS[data.kind]
 
     @hookimpl
     def build_generator(self, config, data):
@@ -68,15 +84,17 @@ class EBGAN:
 
     @hookimpl
     def build_discriminator(self, data):
+        self._margin = float(by_kind(self.margin, data, MARGIN, 1.0))
+        norm = by_kind(self.norm, data, NORM, "batch")
         return AutoEncoderDiscriminator(
-            AutoEncoder(data, self.code_dim, self.width, self.hidden, norm=self.norm), error="mse")
+            AutoEncoder(data, self.code_dim, self.width, self.hidden, norm=norm), error="mse")
 
     @hookimpl
     def d_loss(self, step):
         real_energy, fake_energy = step.real_and_fake_scores()
         step.log("ebgan/energy_real", real_energy.mean())
         step.log("ebgan/energy_fake", fake_energy.mean())
-        return margin_d_loss(real_energy, fake_energy, self.margin)
+        return margin_d_loss(real_energy, fake_energy, self._margin)
 
     @hookimpl
     def g_loss(self, step):

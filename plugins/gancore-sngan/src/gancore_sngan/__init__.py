@@ -9,9 +9,12 @@
       L_G = -E[D(G(z))]
 
   Networks: DCGAN-style G (BatchNorm, ReLU, tanh) and a strided-convolution
-  D with LeakyReLU(0.2), for images; MLPs for vector data. Defaults: Adam,
-  lr 2e-4, betas (0.5, 0.999), one D update per G update (the paper's
-  setting for its standard CNN).
+  D with LeakyReLU(0.2), for images; MLPs for vector data. Defaults follow
+  the data (``DEFAULTS``, ``LIPSCHITZ``): on images 28x28 and larger the
+  paper's setting for its standard CNN (Adam, lr 2e-4, betas (0.5, 0.999),
+  one D update per G update, a 1-Lipschitz D); on small images a linear
+  decay, an EMA of G and D's scores times 10; on vector data lr 1e-3,
+  linear decay and D's scores times 30 (docs/families/sngan.md).
 * ``spectral-norm``: an add-on (``--plugin spectral-norm``) that wraps any
   family's ``build_discriminator`` (``@hookimpl(wrapper=True)``) and applies
   ``torch.nn.utils.parametrizations.spectral_norm`` to every convolution and
