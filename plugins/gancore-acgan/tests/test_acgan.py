@@ -60,6 +60,22 @@ def test_d_loss_is_minus_source_and_class_log_likelihoods():
     assert terms["class"].item() == pytest.approx(0.5 * (class_real + class_fake), rel=1e-6)
     (view,) = step.views
     assert torch.equal(view.score(torch.zeros(2, 1, 8, 8)), OUT[2:, 0])  # regularizers see the source score
+    # D's classifier on fakes, weighted apart (0: trained on real images only).
+    for weight in (0.0, 0.25):
+        step, _ = make_step(OUT)
+        terms = ACGAN(class_weight=0.5, fake_class_weight=weight).d_loss(step)
+        assert terms["class"].item() == pytest.approx(0.5 * (class_real + weight * class_fake), rel=1e-6)
+
+
+@pytest.mark.parametrize("shape, weight", [((1, 8, 8), 1.0), ((1, 28, 28), 0.0), ((2,), 1.0)])
+def test_fake_class_weight_follows_the_data_kind_unless_set(shape, weight):
+    spec = DataSpec("x", shape, 10)
+    family = ACGAN(width=4, hidden=8, layers=1)
+    family.build_discriminator(data=spec)
+    assert family._fake_class_weight == weight
+    family = ACGAN(width=4, hidden=8, layers=1, fake_class_weight=0.5)
+    family.build_discriminator(data=spec)
+    assert family._fake_class_weight == 0.5
 
 
 def test_g_loss_fools_the_source_and_matches_the_class():

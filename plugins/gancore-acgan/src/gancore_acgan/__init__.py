@@ -10,11 +10,15 @@ paper's log-likelihoods of the correct source and of the correct class::
 
 D maximises ``L_S + L_C`` and G maximises ``L_C - L_S``; G's source term
 is written in its non-saturating form ``-E[log P(S = real | x_fake)]``.
-Both class terms are weighted by ``class_weight`` (1 in the paper). Terms
+Both class terms are weighted by ``class_weight`` (1 in the paper), D's
+class term on fakes also by ``fake_class_weight`` (1 in the paper; 0 by
+default on images 28x28 and larger, see ``FAKE_CLASS_WEIGHT``). Terms
 are logged as ``d/source``, ``d/class``, ``g/source``, ``g/class``.
 
 Defaults: DCGAN-style convolutional networks for images (MLPs for vector
-data), Adam lr 2e-4, betas (0.5, 0.999), as the paper's MNIST/CIFAR setups.
+data), Adam lr 2e-4, betas (0.5, 0.999), as the paper's MNIST/CIFAR setups;
+on images the rate decays linearly to 0 and G is sampled from an EMA of its
+weights (``DEFAULTS``).
 Regularizers see D's source score only.
 """
 
@@ -26,7 +30,7 @@ import torch.nn.functional as F
 from gancore import hookimpl
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, by_kind
 from gancore.plugins import NonNegativeFloat, Norm, PositiveInt
 from gancore.step import DiscriminatorView
 
@@ -36,16 +40,32 @@ def source_and_class(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return outputs[:, 0], outputs[:, 1:]
 
 
+#: Training defaults by data kind (``DataSpec.kind``): the paper's Adam 2e-4 everywhere, with a
+#: linear decay and an EMA of G on images.
+DEFAULTS = {
+    "vector": {},
+    "small-image": {"lr_schedule": "linear", "plugins": ["ema"]},
+    "image": {"lr_schedule": "linear", "plugins": ["ema"]},
+}
+#: The weight of D's class loss on fakes by data kind when ``fake_class_weight`` is not set. The
+#: paper trains D's classifier on fakes too (weight 1); on 28x28 ``mnist`` D then learns to tell the
+#: fakes' intended classes from artefacts, G follows D there, and GAN-test accuracy stays at
+#: 20-40%; trained on real images only (0), D's classifier tells G what real digits of a class
+#: look like (89% at 1,000 steps).
+FAKE_CLASS_WEIGHT = {"image": 0.0}
+
+
 class ACGAN:
     """Odena et al. 2017: D outputs real/fake and class logits; source + class log-likelihoods."""
 
     def __init__(self, width: PositiveInt = 64, norm: Norm = "batch", hidden: PositiveInt = 256,
                  layers: PositiveInt = 3, class_weight: NonNegativeFloat = 1.0,
-                 fake_class_weight: NonNegativeFloat = 1.0):
-        if class_weight < 0 or fake_class_weight < 0:
+                 fake_class_weight: NonNegativeFloat | None = None):
+        if class_weight < 0 or (fake_class_weight or 0) < 0:
             raise ValueError(f"class weights must be >= 0, got {class_weight}, {fake_class_weight}")
         self.width, self.norm, self.hidden, self.layers = int(width), norm, int(hidden), int(layers)
-        self.class_weight, self.fake_class_weight = float(class_weight), float(fake_class_weight)
+        self.class_weight, self.fake_class_weight = float(class_weight), fake_class_weight
+        self._fake_class_weight = 1.0 if fake_class_weight is None else float(fake_class_weight)
 
     @staticmethod
     def _classes(data) -> int:
@@ -56,7 +76,7 @@ class ACGAN:
 
     @hookimpl
     def default_config(self, data):
-        return {} if data.is_image else {"latent_dim": 8}
+        return DEFAULTS[data.kind]
 
     @hookimpl
     def build_generator(self, config, data):
@@ -67,6 +87,7 @@ class ACGAN:
 
     @hookimpl
     def build_discriminator(self, data):
+        self._fake_class_weight = float(by_kind(self.fake_class_weight, data, FAKE_CLASS_WEIGHT, 1.0))
         outputs = 1 + self._classes(data)
         if data.is_image:
             return ConvDiscriminator(data, self.width, norm=self.norm, outputs=outputs)
@@ -82,7 +103,7 @@ class ACGAN:
         step.views = (DiscriminatorView(real=real, fake=fake, score=lambda x: D(x)[:, 0],
                                         parameters=step.D.parameters),)
         class_nll = (F.cross_entropy(logits[:n], step.labels)
-                     + self.fake_class_weight * F.cross_entropy(logits[n:], step.latent["labels"]))
+                     + self._fake_class_weight * F.cross_entropy(logits[n:], step.latent["labels"]))
         return {"source": logistic_d(source[:n], source[n:]), "class": self.class_weight * class_nll}
 
     @hookimpl
