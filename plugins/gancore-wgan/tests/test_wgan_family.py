@@ -24,13 +24,22 @@ def test_critic_and_generator_losses():
 
 
 def test_paper_defaults_per_variant():
-    family, images = WGAN(), DataSpec("digits", (1, 8, 8), 10)
+    family, images = WGAN(), DataSpec("mnist", (1, 28, 28), 10)
     clip = family.default_config(data=images, regularizers=None)
     assert clip["optimizer"] == "rmsprop" and clip["lr_d"] == 5e-5 and clip["n_critic"] == 5
     assert clip["regularizers"] == {"clip": None}
     gp = family.default_config(data=images, regularizers=("gp",))
     assert gp["optimizer"] == "adam" and gp["lr_g"] == 1e-4 and gp["betas"] == (0.5, 0.9)
     assert "regularizers" not in gp
+
+
+@pytest.mark.parametrize("shape", [(2,), (1, 8, 8)])
+def test_vectors_and_small_images_train_as_wgan_gp_by_default(shape):
+    family, spec = WGAN(), DataSpec("x", shape, 10)
+    defaults = family.default_config(data=spec, regularizers=None)
+    assert defaults["regularizers"] == {"gp": None} and defaults["optimizer"] == "adam"
+    assert defaults["lr_schedule"] == "linear" and defaults["n_critic"] == 5
+    assert family.default_config(data=spec, regularizers=("clip",))["optimizer"] == "rmsprop"
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64), (2,)])
