@@ -141,7 +141,12 @@ def test_missing_and_unknown_data_are_clear(tmp_path):
 def test_samples_render_as_images():
     from gancore.data import DataSpec
 
-    grid = samples_to_image(torch.rand(4, 1, 8, 8) * 2 - 1, DataSpec("x", (1, 8, 8)))
-    assert grid.shape[0] == 3
+    samples = torch.rand(4, 1, 8, 8) * 2 - 1
+    grid = samples_to_image(samples, DataSpec("x", (1, 8, 8)))
+    # 8x8 digits are enlarged 4x by whole pixels (2 x 2 cells of 32 px, 1 px padding): readable grids.
+    assert grid.shape == (3, 2 * 32 + 3, 2 * 32 + 3)
+    cell = grid[0, 1:33, 1:33]
+    assert torch.allclose(cell, ((samples[0, 0] + 1) / 2).repeat_interleave(4, 0).repeat_interleave(4, 1), atol=1e-6)
+    assert samples_to_image(torch.rand(4, 1, 32, 32), DataSpec("x", (1, 32, 32))).shape == (3, 2 * 32 + 3, 2 * 32 + 3)
     points = samples_to_image(torch.zeros(5, 2), DataSpec("ring", (2,)))
     assert points.shape == (3, 256, 256) and points.min() < 1
