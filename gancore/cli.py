@@ -170,8 +170,10 @@ FLAG_FIELDS = {
 @click.option("--lr-g", type=float, help="Generator learning rate. [default: family's, or 2e-4]")
 @click.option("--lr-d", type=float, help="Discriminator learning rate. [default: family's, or 2e-4]")
 @click.option("--lr-schedule", type=click.Choice(["constant", "linear"]),
-              help="Learning-rate schedule: constant, or linear decay to 0 at the last step. [default: constant]")
-@click.option("--latent-dim", type=int, help="Size of the generator's noise vector. [default: family's, or 100]")
+              help="Learning-rate schedule: constant, or linear decay to 0 at the last step. "
+                   "[default: family's, or constant]")
+@click.option("--latent-dim", type=int, help="Size of the generator's noise vector. [default: family's, or 8 for "
+                                                   "vector data, or 100]")
 @click.option("--seed", type=int, help="Random seed. [default: 0]")
 @click.option("--out", type=click.Path(file_okay=False), help="Parent directory of run directories. [default: runs]")
 @click.option("--name", help="Run directory name, one directory under --out. [default: "
@@ -209,7 +211,7 @@ def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flag
 
     \b
     Examples:
-      gan train --plugin gancore-wgan                       # WGAN, weight clipping
+      gan train --plugin gancore-wgan --data mnist          # WGAN, weight clipping (the paper)
       gan train --plugin gancore-wgan --regularizer gp      # WGAN-GP
       gan train --plugin gancore-dcgan -r gp -r div=2 --data mnist
     """

@@ -51,7 +51,7 @@ DEFAULTS = {
 #: paper trains D's classifier on fakes too (weight 1); on 28x28 ``mnist`` D then learns to tell the
 #: fakes' intended classes from artefacts, G follows D there, and GAN-test accuracy stays at
 #: 20-40%; trained on real images only (0), D's classifier tells G what real digits of a class
-#: look like (89% at 1,000 steps).
+#: look like (89% at 1,000 steps with the paper's schedule; 92% with a linear decay and EMA).
 FAKE_CLASS_WEIGHT = {"image": 0.0}
 
 

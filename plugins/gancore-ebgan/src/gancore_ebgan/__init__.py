@@ -13,11 +13,14 @@ generator's samples apart in the encoder's space (EBGAN-PT).
 
 Networks: a convolutional auto-encoder for images (strided convolutions with
 BatchNorm and LeakyReLU(0.2) down to a ``code_dim`` code, transposed
-convolutions back, as the paper's EBGAN-PT models), MLPs for vector data
-(``ring``); a DCGAN generator. Defaults: ``margin = 1`` (the paper grid-
-searches m; the energy here is a per-element mean, so m does not depend on
-the image size), ``pt_weight = 0.1`` (the paper's lambda_PT), Adam, lr 2e-4,
-betas (0.5, 0.999).
+convolutions back, as the paper's EBGAN-PT models; no BatchNorm on small
+images), MLPs for vector data (``ring``); a DCGAN generator. Defaults follow
+the data (``DEFAULTS``, ``MARGIN``, ``NORM``): on images 28x28 and larger
+the paper's ``margin = 1`` (the paper grid-searches m; the energy here is a
+per-element mean, so m does not depend on the image size), ``pt_weight =
+0.1`` (the paper's lambda_PT), Adam, lr 2e-4, betas (0.5, 0.999); on small
+images m = 0.1, lr 5e-4 decayed linearly and an EMA of G; on vector data a
+linear decay (docs/families/ebgan.md).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ _GP = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9)}
 #: clipped. On ``ring`` and small images WGAN trains as WGAN-GP by default: with clipping it covers the
 #: ring's modes with almost no sample on them (8/8, 1.8%) and stays at 9.4x the FID floor on
 #: ``digits``; WGAN-GP with a linear decay reaches 70.5% on ``ring``, and with lr 5e-4, the decay and an
-#: EMA of G 1.3x on ``digits``.
+#: EMA of G 1.27x on ``digits``.
 GP_BY_KIND = {
     "vector": {"lr_schedule": "linear"},
     "small-image": {"lr_g": 5e-4, "lr_d": 5e-4, "lr_schedule": "linear", "plugins": ["ema"]},
@@ -47,7 +47,7 @@ class WGAN(StandardNetworks):
 
     # LayerNorm, not BatchNorm, in the critic: a gradient penalty is defined per sample, and BatchNorm
     # mixes the samples of a batch. None on small images (digits: 1.3x the FID floor).
-    NETWORKS = {"vector": {"norm": "layer", "hidden": 512}, "small-image": {"norm": "none", "hidden": 512},
+    NETWORKS = {"vector": {"hidden": 512}, "small-image": {"norm": "none", "hidden": 512},
                 "image": {"norm": "layer", "hidden": 512}}
 
     def __init__(self, width: PositiveInt = 64, hidden: PositiveInt | None = None, norm: Norm | None = None,
