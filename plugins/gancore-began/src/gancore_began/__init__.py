@@ -85,7 +85,7 @@ class BEGAN:
     @hookimpl
     def default_config(self, data):
         if not data.is_image:
-            return {"latent_dim": 8, "lr_g": 1e-4, "lr_d": 1e-4}
+            return {"lr_g": 1e-4, "lr_d": 1e-4}
         return {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 16}
 
     @hookimpl

@@ -84,10 +84,6 @@ class CGAN:
         return self.arch == "conv" and data.is_image
 
     @hookimpl
-    def default_config(self, data):
-        return {} if data.is_image else {"latent_dim": 8}
-
-    @hookimpl
     def build_generator(self, config, data):
         classes = require_labels(data, "gancore-cgan")
         if self._conv(data):

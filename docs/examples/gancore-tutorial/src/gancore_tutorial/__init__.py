@@ -36,8 +36,10 @@ class HingeGAN:
 
     @hookimpl
     def default_config(self, data):
-        # Points need a small latent; Adam with beta1 = 0.5 as in DCGAN.
-        return {"latent_dim": 8 if not data.is_image else 64, "betas": (0.5, 0.999)}
+        # Adam with beta1 = 0.5 as in DCGAN; a 64-d latent for images. `data.kind` ("vector",
+        # "small-image", "image") is what defaults are chosen by: gancore itself gives vector
+        # data (2-D points) an 8-d latent, under these.
+        return {"betas": (0.5, 0.999), **({"latent_dim": 64} if data.kind != "vector" else {})}
 
     @hookimpl
     def build_generator(self, config, data):
