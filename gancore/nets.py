@@ -339,7 +339,12 @@ class AutoEncoder(nn.Module):
         if spec.is_image:
             self.encoder = ConvEncoder(spec, code_dim, width, norm, act)
             self.decoder = ConvDecoder(spec, code_dim, width, norm, act)
-            init_weights(self)
+            if norm != "none":
+                # DCGAN's N(0, 0.02) weights assume normalization layers to restore the scale; without
+                # them the signal shrinks through every layer (0.02 * sqrt(fan-in) < 1) and the
+                # auto-encoder barely learns (BEGAN on digits: reconstruction error 0.33 after 1,500
+                # steps against 0.09 with PyTorch's default initialisation).
+                init_weights(self)
         else:
             self.encoder = mlp_coder(math.prod(self.shape), code_dim, hidden, layers, act)
             self.decoder = mlp_coder(code_dim, math.prod(self.shape), hidden, layers, act)
