@@ -35,7 +35,8 @@ SCAFFOLDS = (("demo", "family"), ("demo-penalty", "regularizer"), ("demo-addon",
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Path:
     """A new venv that sees the test run's own packages (torch, pip, setuptools, ...) and holds, editable,
-    gancore, gancore-gan, the tutorial's package and one package of each kind written by `gan new-plugin`."""
+    gancore, gancore-gan (with gancore-r1 and gancore-ema, which its defaults use), the tutorial's package
+    and one package of each kind written by `gan new-plugin`."""
     root = tmp_path_factory.mktemp("authoring")
     path = root / "venv"
     # Not --system-site-packages: run from a virtual environment, that exposes the base interpreter's
@@ -49,7 +50,9 @@ def venv(tmp_path_factory) -> Path:
     Path(inner, "gancore-test-outer.pth").write_text("".join(f"{d}\n" for d in site_dirs))
     for name, kind in SCAFFOLDS:
         _run([sys.executable, "-m", "gancore.cli", "new-plugin", name, "--kind", kind, "--dir", root / "new"])
-    args = [a for p in (ROOT, ROOT / "plugins" / "gancore-gan", TUTORIAL, *scaffolds(root)) for a in ("-e", p)]
+    # gancore-gan with the plugins its defaults turn on (R1, EMA), which it depends on.
+    plugins = [ROOT / "plugins" / name for name in ("gancore-gan", "gancore-r1", "gancore-ema")]
+    args = [a for p in (ROOT, *plugins, TUTORIAL, *scaffolds(root)) for a in ("-e", p)]
     _run([path / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
           "--no-index", "--disable-pip-version-check", *args])
     return path
