@@ -198,6 +198,9 @@ class TrainConfig:
                 value = list(value)
             if field.name == "regularizers" and None in value.values():
                 raise ConfigError("resolve regularizer weights before saving the configuration.")
+            if field.name == "options":
+                # An option set to None is one left to the plugin (its choice for the data's kind).
+                value = {name: {k: v for k, v in table.items() if v is not None} for name, table in value.items()}
             out[field.name] = value
         return out
 

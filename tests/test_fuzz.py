@@ -145,6 +145,11 @@ def plausible(default, annotation, rng: random.Random):
     """A value like ``default``: a choice of a Literal, a small number of its type."""
     import typing
 
+    if default is None:  # an option the plugin chooses by data kind (`X | None`): a value of type X
+        base = [arg for arg in typing.get_args(annotation) if arg is not type(None)][0]
+        if typing.get_origin(base) is typing.Annotated:
+            base = typing.get_args(base)[0]
+        annotation, default = base, {int: 1, float: 1.0}.get(base, "")
     choices = [arg for arg in typing.get_args(annotation) if isinstance(arg, str)]
     if isinstance(default, bool):
         return rng.choice([True, False])

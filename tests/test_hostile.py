@@ -153,7 +153,7 @@ def test_checkpoint_with_an_incompatible_version(gan, tmp_path, who, version, me
 def test_resume_cannot_change_the_configuration(gan, tmp_path):
     run = run_ok(gan, tmp_path, "gan", *TINY_GAN)
     fails(gan("train", "--resume", run, "--lr", "0.01", "--steps", 4),
-          "cannot resume", "different 'lr_g' (saved 0.0002, given 0.01)")
+          "cannot resume", "different 'lr_g' (saved 0.001, given 0.01)")
     fails(gan("train", "--resume", run), "already reached step 2 of 2", "--steps N")
     fails(gan("train", "--resume", tmp_path / "missing"), "no such run directory")
 
