@@ -528,14 +528,14 @@ def _resize_dataset(dataset: Dataset, size: int) -> Dataset:
 
 # --- pictures of samples -----------------------------------------------------
 
-#: Grid cells are at least this many pixels a side (smaller images are enlarged by whole pixels).
+#: Images smaller than this are enlarged by a whole factor towards it in sample grids (8x8 -> 32x32).
 GRID_CELL = 32
 
 def samples_to_image(samples: torch.Tensor, spec: DataSpec, nrow: int | None = None) -> torch.Tensor:
     """Render samples as one ``(3, H, W)`` float image in ``[0, 1]``.
 
-    Images become a grid, small images (``digits``) enlarged by whole pixels to
-    at least :data:`GRID_CELL` px so that a person can read them; 2-D vectors
+    Images become a grid, small images (``digits``) enlarged by a whole factor
+    towards :data:`GRID_CELL` px so that a person can read them; 2-D vectors
     become a density picture of the plane (``[-3, 3]^2``, the ring's circle
     drawn faintly for reference).
     """
@@ -544,7 +544,7 @@ def samples_to_image(samples: torch.Tensor, spec: DataSpec, nrow: int | None = N
     samples = samples.detach().float().cpu()
     if spec.is_image:
         nrow = nrow or max(1, int(math.sqrt(len(samples))))
-        scale = max(1, math.ceil(GRID_CELL / max(samples.shape[-2:])))
+        scale = max(1, GRID_CELL // max(samples.shape[-2:]))
         if scale > 1:
             samples = torch.nn.functional.interpolate(samples, scale_factor=scale, mode="nearest")
         grid = vutils.make_grid(samples.clamp(-1, 1), nrow=nrow, normalize=True, value_range=(-1, 1), padding=1)

@@ -74,7 +74,7 @@ def test_sample_from_a_run_and_from_a_checkpoint(gan, tmp_path):
     out = tmp_path / "grid.png"
     result = gan("sample", tmp_path / "run", "-n", 9, "-o", out)
     assert result.exit_code == 0, result.output
-    assert Image.open(out).size == (3 * 33 + 1, 3 * 33 + 1)  # 3x3 grid of 8x8 images enlarged to 32 px, padding 1
+    assert Image.open(out).size == (3 * 33 + 1, 3 * 33 + 1)  # 3x3 grid of 8x8 images enlarged 4x, padding 1
     result = gan("sample", tmp_path / "run" / "checkpoints" / "step-000002", "-n", 4, "-o", tmp_path / "g2.png")
     assert result.exit_code == 0 and "step 2" in result.output
     first = (tmp_path / "grid.png").read_bytes()

@@ -74,14 +74,16 @@ def test_sigkill_mid_run_then_resume_is_byte_identical(gan, tmp_path):
 
 
 def test_truncated_newest_checkpoint_falls_back_with_a_message(gan, tmp_path):
-    assert gan(*train_args(tmp_path, "ref", 30, "--checkpoint-every", "10")).exit_code == 0
-    assert gan(*train_args(tmp_path, "run", 20, "--checkpoint-every", "10")).exit_code == 0
+    # The run is trained further (20 -> 30 steps): a constant rate, as a linear decay ends at each run's last step.
+    constant = ("--lr-schedule", "constant")
+    assert gan(*train_args(tmp_path, "ref", 30, "--checkpoint-every", "10", *constant)).exit_code == 0
+    assert gan(*train_args(tmp_path, "run", 20, "--checkpoint-every", "10", *constant)).exit_code == 0
     newest = tmp_path / "run" / "checkpoints" / "step-000020" / "generator.safetensors"
     newest.write_bytes(newest.read_bytes()[:50])
     partial = tmp_path / "run" / "checkpoints" / ".tmp-step-000030-0badf00d"
     partial.mkdir()
     (partial / "generator.safetensors").write_bytes(b"half")
-    again = gan(*train_args(tmp_path, "run", 30))
+    again = gan(*train_args(tmp_path, "run", 30, *constant))
     assert again.exit_code == 1 and f"gan train --resume {tmp_path / 'run'}" in again.output
     result = gan("train", "--resume", "run", "--out", tmp_path, "--steps", "30", "--no-progress")  # a run name
     assert result.exit_code == 0, result.output

@@ -17,7 +17,10 @@ from gancore.data import Dataset, Sampler, load_data
 from gancore.errors import ConfigError, DataError
 from gancore.stream import Batches, StreamingDataset
 
-TINY_GAN = ["--plugin", "gancore-gan", "--set", "gancore-gan.hidden=16", "--set", "gancore-gan.layers=1"]
+# A constant rate: runs here are trained further on resume (7 -> 14 steps), and a linear decay ends at each
+# run's own last step.
+TINY_GAN = ["--plugin", "gancore-gan", "--set", "gancore-gan.hidden=16", "--set", "gancore-gan.layers=1",
+            "--lr-schedule", "constant"]
 WEIGHTS = ("generator.safetensors", "discriminator.safetensors", "state.safetensors")
 
 

@@ -88,7 +88,7 @@ def test_both_variants_train_from_the_cli(tmp_path, data):
         result = gan("train", "-p", "gancore-aae", *TINY, "--set", f'gancore-aae.variant="{variant}"', "--data", data,
                      "--steps", 3, "--batch-size", 16, "--out", tmp_path, "--name", variant, "--log-every", 1)
         assert result.exit_code == 0, result.output
-    size = 8 if data == "digits" else 28
+    size = 32 if data == "digits" else 28  # grid cells: 8x8 digits enlarged 4x
     out = tmp_path / "s.png"
     result = gan("sample", tmp_path / "supervised", "--label", "all", "-n", 20, "-o", out)
     assert result.exit_code == 0, result.output

@@ -92,7 +92,7 @@ def test_trains_from_the_cli_and_samples_requested_labels(tmp_path, data, extra)
                  "--set", "gancore-cgan.width=4", *extra, "--data", data, "--steps", 3, "--batch-size", 16,
                  "--out", tmp_path, "--name", "run", "--log-every", 1, "--grid-size", 20)
     assert result.exit_code == 0, result.output
-    size = 8 if data == "digits" else 28
+    size = 32 if data == "digits" else 28  # grid cells: 8x8 digits enlarged 4x
     out = tmp_path / "one.png"
     result = gan("sample", tmp_path / "run", "--label", "3", "-n", 4, "-o", out)
     assert result.exit_code == 0, result.output
