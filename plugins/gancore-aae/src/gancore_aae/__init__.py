@@ -27,8 +27,9 @@ Dec(E(x))}`` (see :mod:`gancore.generator`), which the losses read from
 ``step.outputs``. No trainer special case is needed.
 
 Defaults: encoder, decoder and discriminator are MLPs with two hidden layers
-of 1000 units (the paper's MNIST networks), an 8-dimensional Gaussian code,
-Adam lr 2e-4, betas (0.5, 0.999) (the paper used SGD with momentum).
+of 1000 units (the paper's MNIST networks), an 8-dimensional Gaussian code
+(2 on vector data), Adam lr 2e-4, betas (0.5, 0.999) (the paper used SGD
+with momentum); lr 5e-4 on small images (``DEFAULTS``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ from gancore.plugins import NonNegativeFloat, PositiveFloat, PositiveInt
 from gancore.step import DiscriminatorView
 
 VARIANTS = ("unsupervised", "supervised")
+#: Training defaults by data kind (``DataSpec.kind``): an 8-d code for images, a 2-d one for vectors.
+#: On small images a 2.5x higher rate: ``digits`` 3.9x the FID floor against 5.3x at 2e-4 (a linear
+#: decay to 0 from 1e-3 gives the same 3.9x; with an EMA of G at 2e-4, 9.5x).
+DEFAULTS = {
+    "vector": {"latent_dim": 2},
+    "small-image": {"latent_dim": 8, "lr_g": 5e-4, "lr_d": 5e-4},
+    "image": {"latent_dim": 8},
+}
 
 
 class AdversarialAutoencoder(Generator):
@@ -99,7 +108,7 @@ class AAE:
 
     @hookimpl
     def default_config(self, data):
-        return {"latent_dim": 8} if data.is_image else {"latent_dim": 2}
+        return DEFAULTS[data.kind]
 
     @hookimpl
     def build_generator(self, config, data):
