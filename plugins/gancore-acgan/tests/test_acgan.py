@@ -115,5 +115,5 @@ def test_trains_from_the_cli_and_samples_a_label(tmp_path, data):
     out = tmp_path / "s.png"
     result = gan("sample", tmp_path / "run", "--label", "7", "-n", 9, "-o", out)
     assert result.exit_code == 0, result.output
-    size = 8 if data == "digits" else 28
+    size = 32 if data == "digits" else 28  # grid cells: 8x8 digits enlarged 4x
     assert Image.open(out).size == (3 * (size + 1) + 1,) * 2

@@ -102,7 +102,7 @@ def test_trains_from_the_cli_and_traverses_codes(tmp_path, data):
     result = gan("train", "-p", "gancore-infogan", "--set", "gancore-infogan.width=4", "--data", data, "--steps", 3,
                  "--batch-size", 16, "--out", tmp_path, "--name", "run", "--log-every", 1)
     assert result.exit_code == 0, result.output
-    size = 8 if data == "digits" else 28
+    size = 32 if data == "digits" else 28  # grid cells: 8x8 digits enlarged 4x
     out = tmp_path / "t.png"
     result = gan("sample", tmp_path / "run", "--traverse", "cat", "-n", 30, "-o", out)
     assert result.exit_code == 0 and "Wrote 30 samples" in result.output
