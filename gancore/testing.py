@@ -99,6 +99,18 @@ class ScriptedStep:
         return torch.stack([next(self._scores[row.item()]) for row in x[:, 0]])
 
 
+def assert_clean_error(result, *messages: str) -> None:
+    """Assert that a ``gan`` command run with click's ``CliRunner`` failed the way gancore promises bad
+    input fails: exit status 1, one ``Error: ...`` paragraph, last, no traceback, and each of
+    ``messages`` in the output. For tests of a plugin's own errors as much as the core's."""
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert "Traceback" not in result.output and len(errors) == 1, result.output
+    assert result.output.rstrip("\n").endswith(errors[0]), "the error is the last paragraph"
+    for message in messages:
+        assert message in result.output, result.output
+
+
 class ConformanceError(AssertionError):
     """A plugin breaks gancore's plugin contract."""
 

@@ -20,6 +20,7 @@ import gancore.cli
 from gancore import hookimpl
 from gancore.checkpoint import list_checkpoints, load_checkpoint
 from gancore.plugins import Registry
+from gancore.testing import assert_clean_error as fails  # exit 1, one Error: paragraph, last, no traceback
 
 TINY = ["--plugin", "gancore-gan", "--set", "gancore-gan.hidden=64", "--set", "gancore-gan.layers=2",
         "--data", "ring", "--batch-size", "8", "--grid-size", "16", "--no-progress"]
@@ -80,14 +81,6 @@ def with_filler(monkeypatch):
     registry.add("disk-filler", DiskFiller)
     monkeypatch.setattr(gancore.cli, "_registry", lambda: registry)
 
-
-def fails(result, *messages):
-    assert result.exit_code == 1, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
-    assert "Traceback" not in result.output and len(errors) == 1, result.output
-    assert result.output.rstrip("\n").endswith(errors[0]), "the error is the last paragraph"
-    for message in messages:
-        assert message in result.output, result.output
 
 
 def leftovers(run):

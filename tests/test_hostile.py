@@ -13,6 +13,8 @@ import pathlib
 import pytest
 from PIL import Image
 
+from gancore.testing import assert_clean_error as fails  # exit 1, one Error: paragraph, last, no traceback
+
 TINY_GAN = ["--plugin", "gancore-gan", "--set", "gancore-gan.hidden=8", "--set", "gancore-gan.layers=1"]
 TINY_WGAN = ["--plugin", "gancore-wgan", "--set", "gancore-wgan.width=8", "--set", "gancore-wgan.hidden=8"]
 
@@ -22,15 +24,6 @@ def run_ok(gan, tmp_path, name, *args, data="ring", steps=2):
                  "--name", name, "--sample-every", 0, "--grid-size", 4, "--no-progress")
     assert result.exit_code == 0, result.output
     return tmp_path / name
-
-
-def fails(result, *messages):
-    assert result.exit_code != 0, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
-    assert "Traceback" not in result.output and len(errors) == 1, result.output
-    assert result.output.rstrip("\n").endswith(errors[0]), "the error is the last paragraph"
-    for message in messages:
-        assert message in result.output, result.output
 
 
 def save_png(path, size=(8, 8), mode="L"):

@@ -13,15 +13,7 @@ from gancore import hookimpl
 from gancore.errors import PluginError
 from gancore.plugins import (Arch, FiniteFloat, NonNegativeFloat, Norm, OptionValueError, PositiveInt, Range, Registry,
                              coerce_option, describe_type)
-
-def fails(result, *messages):
-    """One ``Error:`` paragraph, last, exit 1, no traceback (as in test_hostile.py)."""
-    assert result.exit_code == 1, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
-    assert "Traceback" not in result.output and len(errors) == 1, result.output
-    assert result.output.rstrip("\n").endswith(errors[0]), "the error is the last paragraph"
-    for message in messages:
-        assert message in result.output, result.output
+from gancore.testing import assert_clean_error as fails  # exit 1, one Error: paragraph, last, no traceback
 
 
 QUICK = ["--data", "ring", "--steps", "1", "--batch-size", "8", "--sample-every", "0", "--grid-size", "4",
