@@ -43,7 +43,7 @@ def by_kind(value, data: DataSpec, choices, fallback):
 
 
 def conv_plan(size: int) -> tuple[int, int]:
-    """``(base, n)`` with ``size == base * 2**n``, ``base`` in 3..7 and n >= 1.
+    """``(base, n)`` with ``size == base * 2**n``, ``base`` in 3..7 (2..7 on small images) and n >= 1.
 
     Small images (at most :data:`gancore.data.SMALL_IMAGE_MAX` px) go down to
     ``base`` 2: an 8x8 image is 2 * 2**2, so networks on it have three
@@ -227,6 +227,10 @@ def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, n
 
 
 
+#: gancore's own values of the standard networks' options, under a family's :attr:`StandardNetworks.NETWORKS`.
+STANDARD = {"width": 64, "hidden": 256, "norm": "batch", "arch": "conv"}
+
+
 class StandardNetworks:
     """A family mixin: the ``build_generator`` and ``build_discriminator`` hook implementations
     over :func:`standard_generator` / :func:`standard_discriminator`, from the family's ``width``,
@@ -252,9 +256,6 @@ class StandardNetworks:
         net = self.network(data)
         return standard_discriminator(data, net["width"], hidden=net["hidden"], norm=net["norm"], arch=net["arch"])
 
-
-#: gancore's own values of the standard networks' options, under a family's :attr:`StandardNetworks.NETWORKS`.
-STANDARD = {"width": 64, "hidden": 256, "norm": "batch", "arch": "conv"}
 
 # --- auto-encoders (discriminators whose score is a reconstruction error) ---
 
