@@ -33,13 +33,16 @@ def test_paper_defaults_per_variant():
     assert "regularizers" not in gp
 
 
-@pytest.mark.parametrize("shape", [(2,), (1, 8, 8)])
-def test_vectors_and_small_images_train_as_wgan_gp_by_default(shape):
-    family, spec = WGAN(), DataSpec("x", shape, 10)
+def test_small_images_train_as_wgan_gp_by_default():
+    family, spec = WGAN(), DataSpec("digits", (1, 8, 8), 10)
     defaults = family.default_config(data=spec, regularizers=None)
     assert defaults["regularizers"] == {"gp": None} and defaults["optimizer"] == "adam"
-    assert defaults["lr_schedule"] == "linear" and defaults["n_critic"] == 5
+    assert defaults["lr_schedule"] == "linear" and defaults["n_critic"] == 5 and defaults["plugins"] == ["ema"]
     assert family.default_config(data=spec, regularizers=("clip",))["optimizer"] == "rmsprop"
+    # Vector data keeps the paper's clipping; -r gp there adds a linear decay.
+    ring = DataSpec("ring", (2,))
+    assert family.default_config(data=ring, regularizers=None)["regularizers"] == {"clip": None}
+    assert family.default_config(data=ring, regularizers=("gp",))["lr_schedule"] == "linear"
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64), (2,)])
