@@ -123,19 +123,13 @@ def test_full_disk_while_writing_samples_or_metrics(gan, small_disk, with_filler
     assert leftovers(run) == []
 
 
-def test_full_disk_while_writing_eval_json(gan, tmp_path, small_disk):
+@pytest.mark.parametrize("command, output, args", [("eval", "eval.json", ["-n", 200]),
+                                                   ("sample", "s.png", ["-n", 16])])
+def test_full_disk_while_writing_a_commands_output(gan, tmp_path, small_disk, command, output, args):
+    # gan eval's eval.json and gan sample's PNG: one clear line, and no half-written file left.
     result = gan("train", *TINY, "--steps", 2, "--sample-every", 0, "--out", tmp_path, "--name", "r")
     assert result.exit_code == 0, result.output
     fill(small_disk)
-    out = small_disk / "eval.json"
-    fails(gan("eval", tmp_path / "r", "-n", 200, "-o", out), f"cannot write '{out}': No space left on device")
-    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
-
-
-def test_full_disk_while_writing_gan_sample_output(gan, tmp_path, small_disk):
-    result = gan("train", *TINY, "--steps", 2, "--sample-every", 0, "--out", tmp_path, "--name", "r")
-    assert result.exit_code == 0, result.output
-    fill(small_disk)
-    out = small_disk / "s.png"
-    fails(gan("sample", tmp_path / "r", "-n", 16, "-o", out), f"cannot write '{out}': No space left on device")
+    out = small_disk / output
+    fails(gan(command, tmp_path / "r", *args, "-o", out), f"cannot write '{out}': No space left on device")
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
