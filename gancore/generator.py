@@ -24,6 +24,11 @@ Two optional extensions of the protocol, both general:
   :attr:`Generator.latent_codes`; ``gan sample --traverse NAME`` then draws
   the grid that varies one code while the rest of each row's latent stays
   fixed (:func:`traverse_latent`).
+
+The attributes the core reads from a generator (``conditional``,
+``num_classes``, ``latent_codes``, ``labels_from_batch``, ``translates``) are
+listed, with their defaults, in :mod:`gancore.hookspecs`, the plugin contract;
+:class:`Generator` sets them for its subclasses.
 """
 
 from __future__ import annotations

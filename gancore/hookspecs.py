@@ -1,8 +1,10 @@
-"""The hooks a gancore plugin may implement.
+"""The hooks a gancore plugin may implement: the whole plugin contract, in one file.
 
 This module is the reference for plugin authors: every hook below is
-documented with when the trainer calls it, what it receives and what it must
-return. The hooks reference in ``docs/`` is generated from these docstrings.
+documented with its kind, when the trainer calls it, what it receives and
+what it must return; the plugin attributes the core reads are listed at the
+end of this docstring. The hooks reference in ``docs/`` is generated from
+these docstrings and annotations.
 
 A plugin is any object (a module, a class instance) registered under the
 entry-point group ``gancore``; its hook implementations are functions or
@@ -10,34 +12,70 @@ methods decorated with :data:`hookimpl` whose names match a hook below.
 pluggy passes an implementation only the arguments it names, so an
 implementation may declare any subset of a hook's arguments, in any order.
 
-Three kinds of hook:
+Each hook's docstring opens with its kind, one of:
 
-* **Family hooks** (``default_config``, ``build_generator``,
-  ``build_discriminator``, ``d_loss``, ``g_loss``) are *first-result*: in a
-  run, exactly one active plugin (the family) implements each of them. A
-  second active plugin that implements one as a plain hook is an error that
-  names both; a *wrapper* (``@hookimpl(wrapper=True)``) is allowed and is how
-  add-ons such as spectral normalization change any family's networks.
-* **Collected hooks** (``regularize``) are called on every active plugin
-  that implements them and their results are combined.
-* **Notification hooks** (``post_step``) are called on every active plugin
-  and return nothing.
-* **The sampling hook** (``sampling_generator``) lets an add-on supply the
-  weights that samples are drawn with (an average of the generator's
-  weights, for example) wherever the core draws samples.
+* **family hook, firstresult** (``default_config``, ``build_generator``,
+  ``build_discriminator``, ``d_loss``, ``g_loss``): the call stops at the
+  first non-``None`` result. In a run exactly one active plugin, the family,
+  implements each of them as a plain hook; a second one is refused when the
+  run is activated, naming both. A *wrapper* (``@hookimpl(wrapper=True)``)
+  is allowed and is how add-ons such as spectral normalization change any
+  family's networks.
+* **collected** (``regularize``): called on every active plugin that
+  implements it; the results are combined.
+* **notification** (``post_step``): called on every active plugin that
+  implements it; results are ignored.
+* **sampling, firstresult** (``sampling_generator``): any number of add-ons
+  may implement it; the first non-``None`` result (pluggy's LIFO order)
+  supplies the weights samples are drawn with.
 
-Plugin attributes the core reads (optional, on the plugin object or class):
+**Plugin attributes the core reads.** Optional class (or object)
+attributes; the core reads each with ``getattr(..., default)``, so a plugin
+or network that lacks one gets the default.
 
-* ``needs_double_backward = True``: the plugin's loss terms differentiate a
-  gradient (input-gradient penalties such as ``gp``, ``r1``, ``dragan``,
-  ``div``, built on :func:`gancore.losses.input_gradient`). ``torch.compile``
-  does not support double backward, so ``gan train --compile`` refuses a run
-  in which any active plugin sets it, naming the plugin.
+On a **plugin**:
+
+* ``needs_double_backward = True`` (the name is :data:`DOUBLE_BACKWARD`):
+  the plugin's loss terms differentiate a gradient (input-gradient penalties
+  such as ``gp``, ``r1``, ``dragan``, ``div``, built on
+  :func:`gancore.losses.input_gradient`). ``torch.compile`` does not support
+  double backward, so ``gan train --compile`` refuses a run in which any
+  active plugin sets it, naming the plugin.
+
+On the **generator** that :func:`build_generator` returns (the protocol and
+its base class, which sets these, are :class:`gancore.generator.Generator`):
+
+* ``latent(n, labels=None, batch=None, rng=None)`` (required): draws the
+  generator's own input for ``n`` samples; the trainer never builds latents.
+* ``conditional`` (default ``False``): ``latent`` honours ``labels``, so
+  ``gan sample --label`` works and the trainer's sample grids show one
+  class per row.
+* ``num_classes`` (read when ``conditional``): how many labels there are.
+* ``latent_codes`` (default ``{}``): a mapping from latent-dict key to
+  :class:`gancore.generator.LatentCode`, the interpretable codes that
+  ``gan sample --traverse NAME`` varies.
+* ``labels_from_batch`` (default ``False``): a training latent drawn for a
+  labelled real batch takes the batch's labels, so real and fake samples of
+  a step share them.
+* ``translates`` (default ``False``): the generator maps source images to
+  target domains (:class:`gancore.generator.Translator`, with ``domains``,
+  ``allowed_targets()`` and ``translation_latent()``), which ``gan
+  translate`` needs.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+
 import pluggy
+
+if TYPE_CHECKING:  # annotations only: the modules below import this one's markers
+    import torch
+    from torch import nn
+
+    from gancore.config import TrainConfig
+    from gancore.data import DataSpec
+    from gancore.step import Step
 
 PROJECT = "gancore"
 
@@ -49,10 +87,18 @@ FAMILY_HOOKS = ("default_config", "build_generator", "build_discriminator", "d_l
 #: Family hooks a family must implement; ``default_config`` is optional.
 REQUIRED_FAMILY_HOOKS = ("build_generator", "build_discriminator", "d_loss", "g_loss")
 
+#: The plugin attribute a plugin sets to ``True`` when its terms take
+#: gradients of gradients (``create_graph=True``), which ``torch.compile``
+#: cannot do: ``gan train --compile`` refuses a run with such a plugin.
+DOUBLE_BACKWARD = "needs_double_backward"
+
 
 @hookspec(firstresult=True)
-def default_config(data, regularizers):
+def default_config(data: DataSpec, regularizers: tuple[str, ...] | None) -> Mapping[str, Any] | None:
     """Return the family's default training settings.
+
+    Kind: **family hook, firstresult**: the call stops at the first non-``None`` result;
+    only the run's family implements it and may leave it out.
 
     Called once, before the run's configuration is resolved. Precedence,
     lowest first: gancore's defaults, this hook, the ``--config`` TOML file,
@@ -85,8 +131,11 @@ def default_config(data, regularizers):
 
 
 @hookspec(firstresult=True)
-def build_generator(config, data):
+def build_generator(config: TrainConfig, data: DataSpec) -> nn.Module:
     """Build the generator network.
+
+    Kind: **family hook, firstresult**: the call stops at the first non-``None`` result;
+    only the run's family implements it (add-ons may wrap it).
 
     Called once at the start of a run (and by ``gan sample``), before the
     networks are placed on devices.
@@ -110,8 +159,11 @@ def build_generator(config, data):
 
 
 @hookspec(firstresult=True)
-def build_discriminator(config, data):
+def build_discriminator(config: TrainConfig, data: DataSpec) -> nn.Module:
     """Build the discriminator (critic) network.
+
+    Kind: **family hook, firstresult**: the call stops at the first non-``None`` result;
+    only the run's family implements it (add-ons may wrap it).
 
     Called once at the start of a run, after :func:`build_generator`.
 
@@ -124,8 +176,11 @@ def build_discriminator(config, data):
 
 
 @hookspec(firstresult=True)
-def d_loss(step):
+def d_loss(step: Step) -> torch.Tensor | Mapping[str, torch.Tensor]:
     """Compute the discriminator's loss for one discriminator update.
+
+    Kind: **family hook, firstresult**: the call stops at the first non-``None`` result;
+    only the run's family implements it (add-ons may wrap it).
 
     Called ``n_critic`` times per training step, each time on a fresh real
     batch, with gradients enabled for the discriminator only.
@@ -143,8 +198,11 @@ def d_loss(step):
 
 
 @hookspec(firstresult=True)
-def g_loss(step):
+def g_loss(step: Step) -> torch.Tensor | Mapping[str, torch.Tensor]:
     """Compute the generator's loss for one generator update.
+
+    Kind: **family hook, firstresult**: the call stops at the first non-``None`` result;
+    only the run's family implements it (add-ons may wrap it).
 
     Called once per training step after the discriminator updates, with
     gradients enabled for the generator only (D's parameters are frozen, so
@@ -158,8 +216,11 @@ def g_loss(step):
 
 
 @hookspec
-def regularize(step, phase):
+def regularize(step: Step, phase: Literal["d", "g"]) -> Mapping[str, torch.Tensor] | None:
     """Return extra loss terms for a phase: gradient penalties and the like.
+
+    Kind: **collected**: called on every active plugin that implements it; every
+    non-``None`` result is kept, and a term name returned by two plugins is an error.
 
     Called on every active plugin after the family's loss of the same phase,
     before the backward pass; all returned terms are added to that loss.
@@ -176,8 +237,11 @@ def regularize(step, phase):
 
 
 @hookspec
-def post_step(step, phase):
+def post_step(step: Step, phase: Literal["d", "g"]) -> None:
     """React to an optimizer step: clip weights, update averages, adapt.
+
+    Kind: **notification**: called on every active plugin that implements it; results are
+    ignored.
 
     Called on every active plugin right after the optimizer of ``phase``
     stepped (once per discriminator update in phase ``"d"``, once per
@@ -193,8 +257,12 @@ def post_step(step, phase):
 
 
 @hookspec(firstresult=True)
-def sampling_generator(generator, state_for):
+def sampling_generator(generator: nn.Module,
+                       state_for: Callable[[object], dict[str, torch.Tensor]]) -> nn.Module | None:
     """Offer the generator that samples are drawn with, in place of the trained one.
+
+    Kind: **sampling, firstresult**: the call stops at the first non-``None`` result, in
+    pluggy's LIFO order; any number of add-ons may implement it.
 
     Called wherever the core draws samples rather than trains: the trainer's
     sample grids, ``gan sample`` (and anything else that loads a generator

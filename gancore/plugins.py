@@ -434,7 +434,6 @@ class Run:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin {info.name!r} breaks the hook contract: {exc}") from None
-        self._check_family_hooks()
         if info.name != self.family and "weight" not in (extra or {}):
             self.addons.append(info.name)
         return obj
@@ -500,15 +499,6 @@ class Run:
             return info.obj(**options)
         except (TypeError, ValueError) as exc:
             raise PluginError(f"plugin {info.name!r} rejected its options {dict(options)}: {exc}") from None
-
-    def _check_family_hooks(self) -> None:
-        for hook in hookspecs.FAMILY_HOOKS:
-            owners = [impl.plugin_name for impl in getattr(self.pm.hook, hook).get_hookimpls()
-                      if not (impl.wrapper or impl.hookwrapper)]
-            if len(owners) > 1:
-                raise PluginError(f"both {owners[0]!r} and {owners[1]!r} implement {hook}: only one family "
-                                  "may be active in a run (an add-on that changes a family's networks must "
-                                  "use @hookimpl(wrapper=True)).")
 
     def check_complete(self) -> None:
         """Refuse a family that leaves a required hook unimplemented."""

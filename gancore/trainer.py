@@ -25,6 +25,7 @@ from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import ConfigError, PluginError, TrainingError
 from gancore.generator import check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
+from gancore.hookspecs import DOUBLE_BACKWARD
 from gancore.losses import loss_scaling
 from gancore.plugins import Run
 from gancore.step import Step, loss_terms
@@ -87,11 +88,6 @@ def broadcast_text(accelerator, text: str, size: int = 1024) -> str:
     buffer[:len(raw)] = torch.tensor(list(raw), dtype=torch.uint8)
     buffer = broadcast(buffer.to(accelerator.device), from_process=0).cpu()
     return bytes(buffer.tolist()).rstrip(b"\0").decode()
-
-
-#: A plugin class attribute: ``True`` when its terms take gradients of
-#: gradients (``create_graph=True``), which ``torch.compile`` cannot do.
-DOUBLE_BACKWARD = "needs_double_backward"
 
 
 def speed_options(config: TrainConfig, run: Run, G: nn.Module, D: nn.Module) -> None:
@@ -222,7 +218,10 @@ class Trainer:
         name = "d_loss" if phase == "d" else "g_loss"
         terms = dict(loss_terms(getattr(hook, name)(step=step), name, self.run.family))
         if phase == "d":
+            # After d_loss, which may publish the family's own step.views: every regularizer of
+            # phase "d" finds the views it is promised, the default D(real)-vs-D(fake) one if none.
             step.discriminator_views()
+        # Under fp16, penalties built on input_gradient scale their inner gradient as the loss is.
         with loss_scaling(self.acc.scaler):
             extras = hook.regularize(step=step, phase=phase)
         for extra in extras:
@@ -239,7 +238,9 @@ class Trainer:
             return
         optimizer.step()
         if getattr(optimizer, "step_was_skipped", False):
-            return  # fp16 loss scaling found inf/NaN gradients and skipped this update
+            # fp16 loss scaling found inf/NaN gradients and skipped this update: no post_step
+            # (averages, clipping) for an update that did not happen, and no logs of its terms.
+            return
         with torch.no_grad():
             hook.post_step(step=step, phase=phase)
         for term, value in terms.items():

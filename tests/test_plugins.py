@@ -118,9 +118,25 @@ def test_two_families_are_refused_naming_both():
 
 
 def test_an_add_on_implementing_a_family_hook_counts_as_a_second_family():
+    # Registry.family_of refuses it up front: the only check there is for two owners of a family hook.
     registry = registry_with(fam=Family, stealer=LossStealer())
-    with pytest.raises(PluginError, match=r"'fam'.*'stealer'"):
+    with pytest.raises(PluginError, match=r"only one family per run, but both 'fam' and 'stealer'"):
         registry.activate(["fam", "stealer"])
+
+
+class PenaltyStealer(Penalty):
+    """A regularizer (it takes a weight) that (wrongly) implements a family hook as a plain hook."""
+
+    @hookimpl
+    def g_loss(self, step):
+        return torch.tensor(0.0)
+
+
+def test_a_regularizer_implementing_a_family_hook_is_refused_as_a_family():
+    registry = registry_with(fam=Family, stealer=PenaltyStealer)
+    run = registry.activate(["fam"])
+    with pytest.raises(PluginError, match=r"'stealer' is a family, not a regularizer"):
+        run.add_regularizers({"stealer": 1.0})
 
 
 def test_a_wrapper_add_on_is_not_ambiguous():

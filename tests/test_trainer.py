@@ -79,6 +79,42 @@ def test_discriminator_update_does_not_touch_the_generator_and_vice_versa(tmp_pa
     assert not all(torch.equal(a, b) for a, b in zip(g0, G.parameters()))
 
 
+class FrozenWatch:
+    """An add-on that records, in each phase, whether D's parameters take gradients when the
+    phase's terms are computed, and whether D's gradients changed between the last discriminator
+    update and the end of the generator update."""
+
+    def __init__(self):
+        self.trainable, self.d_grads_changed = [], []
+
+    @hookimpl
+    def regularize(self, step, phase):
+        self.trainable.append((phase, [p.requires_grad for p in step.D.parameters()]))
+
+    @hookimpl
+    def post_step(self, step, phase):
+        grads = [p.grad.clone() for p in step.D.parameters()]
+        if phase == "g":
+            self.d_grads_changed.append(any(not torch.equal(a, b) for a, b in zip(self._after_d, grads)))
+        self._after_d = grads
+
+
+def test_the_discriminator_is_frozen_in_the_generator_phase_only(tmp_path):
+    # Frozen, G's backward goes through D without computing (or accumulating into) D's gradients.
+    registry = Registry()
+    registry.add("gan", GAN)
+    registry.add("watch", FrozenWatch)
+    config = make_config({"plugins": ["gan", "watch"], "data": "ring", "steps": 2, "n_critic": 2, "batch_size": 8,
+                          "log_every": 1, "sample_every": 0, "checkpoint_every": 0,
+                          "options": {"gan": {"hidden": 8, "layers": 1}}})
+    run = registry.activate(config.plugins, config.options)
+    Trainer(config, run, load_data("ring"), tmp_path, progress=False).fit()
+    watch = run.pm.get_plugin("watch")
+    assert [(phase, set(flags)) for phase, flags in watch.trainable] == [
+        ("d", {True}), ("d", {True}), ("g", {False})] * 2
+    assert watch.d_grads_changed == [False, False]
+
+
 def test_same_seed_same_weights_and_a_different_seed_differs(tmp_path):
     weights = []
     for i, seed in enumerate((3, 3, 4)):
