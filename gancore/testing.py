@@ -99,6 +99,18 @@ class ScriptedStep:
         return torch.stack([next(self._scores[row.item()]) for row in x[:, 0]])
 
 
+def run_cli(*args: Any, catch_exceptions: bool = False) -> Any:
+    """Run ``gan ARGS...`` in-process with click's ``CliRunner`` and return its ``Result``
+    (``exit_code``, ``output``). Arguments are passed through ``str()``, so paths and numbers may
+    be given as they are; exceptions other than clean CLI errors propagate unless
+    ``catch_exceptions``. The ``gan`` fixture of gancore's pytest plugin returns this function."""
+    from click.testing import CliRunner
+
+    from gancore.cli import main
+
+    return CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=catch_exceptions)
+
+
 def assert_clean_error(result, *messages: str) -> None:
     """Assert that a ``gan`` command run with click's ``CliRunner`` failed the way gancore promises bad
     input fails: exit status 1, one ``Error: ...`` paragraph, last, no traceback, and each of

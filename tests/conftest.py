@@ -1,4 +1,5 @@
-"""Shared fixtures for gancore's core tests."""
+"""Shared fixtures for gancore's core tests (the `gan` CLI runner comes from gancore's pytest plugin,
+:mod:`gancore.pytest_plugin`, as it does for every plugin's tests)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ import signal
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 import gancore.cli
 from gancore import hookimpl
-from gancore.cli import main
 from gancore.plugins import Registry
 
 
@@ -24,16 +23,6 @@ def _few_threads():
 @pytest.fixture(scope="session")
 def registry() -> Registry:
     return Registry.discover()
-
-
-@pytest.fixture
-def gan(tmp_path):
-    """Run the `gan` CLI in-process; returns click's Result (exit_code, output)."""
-
-    def invoke(*args: str):
-        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
 
 
 # --- test add-ons for the reliability tests (tests/test_resume*.py) ----------

@@ -43,6 +43,22 @@ def test_every_hook_is_documented(name):
     assert doc_problems(hooks()[name]) == [], f"hook {name!r} in gancore/hookspecs.py is under-documented"
 
 
+KINDS = ("family hook, firstresult", "collected", "notification", "sampling, firstresult")
+
+
+@pytest.mark.parametrize("name", sorted(hooks()))
+def test_every_hook_states_its_kind_and_types(name):
+    # The contract on the hook itself, as pytest's hookspec.py does: its kind and its types.
+    fn = hooks()[name]
+    kind = re.search(r"^Kind: \*\*(.+?)\*\*", inspect.getdoc(fn) or "", re.M)
+    assert kind and kind.group(1) in KINDS, f"hook {name!r}: no 'Kind: **...**' line naming one of {KINDS}"
+    firstresult = getattr(fn, f"{hookspecs.PROJECT}_spec")["firstresult"]
+    assert firstresult == kind.group(1).endswith("firstresult"), f"hook {name!r}: its kind and its spec differ"
+    signature = inspect.signature(fn)
+    assert signature.return_annotation is not inspect.Signature.empty, f"hook {name!r}: no return annotation"
+    assert all(p.annotation is not inspect.Parameter.empty for p in signature.parameters.values()), name
+
+
 def test_the_documentation_check_can_fail():
     def thin(step, phase):
         """Do something."""
@@ -68,6 +84,9 @@ def test_sphinx_builds_the_docs_without_warnings(tmp_path):
     reference = (out / "authoring" / "hooks.html").read_text()
     for name in hooks():
         assert f'id="gancore.hookspecs.{name}"' in reference
+    # Each hook's kind and types are rendered, and the capability flag is documented there.
+    assert reference.count("Kind:") >= len(hooks()) and reference.count("Return type") >= len(hooks())
+    assert 'id="gancore.hookspecs.DOUBLE_BACKWARD"' in reference
     tutorial = (out / "authoring" / "tutorial.html").read_text()
     assert "HingeGAN" in tutorial and "gancore_tutorial:HingeGAN" in tutorial  # the example's real code
     for page in ("installation", "quickstart", "mixing-regularizers", "monitor", "authoring/toolkit"):

@@ -8,20 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from click.testing import CliRunner
 from gancore_aae import AAE
 from PIL import Image
 
-from gancore.cli import main
 from gancore.data import Batch, DataSpec
 from gancore.generator import samples_of
 
 DIGITS = DataSpec("digits", (1, 8, 8), 10)
 TINY = ["--set", "gancore-aae.hidden=32"]
-
-
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def softplus(v):
@@ -72,7 +66,7 @@ def test_supervised_decoder_takes_the_label():
     assert not torch.allclose(a, b)
 
 
-def test_reconstruction_error_falls_during_a_short_run(tmp_path):
+def test_reconstruction_error_falls_during_a_short_run(gan, tmp_path):
     result = gan("train", "-p", "gancore-aae", *TINY, "--data", "digits", "--steps", 150, "--batch-size", 32,
                  "--out", tmp_path, "--name", "run", "--log-every", 25, "--sample-every", 0, "--seed", 1)
     assert result.exit_code == 0, result.output
@@ -83,7 +77,7 @@ def test_reconstruction_error_falls_during_a_short_run(tmp_path):
 
 
 @pytest.mark.parametrize("data", ["digits", "mnist"])
-def test_both_variants_train_from_the_cli(tmp_path, data):
+def test_both_variants_train_from_the_cli(gan, tmp_path, data):
     for variant in ("unsupervised", "supervised"):
         result = gan("train", "-p", "gancore-aae", *TINY, "--set", f'gancore-aae.variant="{variant}"', "--data", data,
                      "--steps", 3, "--batch-size", 16, "--out", tmp_path, "--name", variant, "--log-every", 1)

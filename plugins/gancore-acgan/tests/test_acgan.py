@@ -7,17 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from click.testing import CliRunner
 from gancore_acgan import ACGAN
 from PIL import Image
 
-from gancore.cli import main
 from gancore.data import DataSpec
 from gancore.errors import PluginError
-
-
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def softplus(v):
@@ -106,7 +100,7 @@ def test_unlabelled_data_is_refused():
 
 
 @pytest.mark.parametrize("data", ["digits", "mnist"])
-def test_trains_from_the_cli_and_samples_a_label(tmp_path, data):
+def test_trains_from_the_cli_and_samples_a_label(gan, tmp_path, data):
     result = gan("train", "-p", "gancore-acgan", "--set", "gancore-acgan.width=4", "--data", data, "--steps", 3,
                  "--batch-size", 16, "--out", tmp_path, "--name", "run", "--log-every", 1, "-r", "gp")
     assert result.exit_code == 0, result.output

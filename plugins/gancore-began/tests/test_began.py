@@ -152,16 +152,6 @@ def test_k_is_checkpointed_and_a_resumed_run_continues_it(tmp_path):
     assert resumed.plugin_state["gancore-began"]["k"].item() == pytest.approx(k_straight, abs=1e-6)
 
 
-@pytest.fixture
-def gan():
-    from click.testing import CliRunner
-
-    from gancore.cli import main
-
-    torch.set_num_threads(1)
-    return lambda *args: CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.mark.parametrize("data", ["ring", "digits", "mnist"])
 def test_trains_from_the_cli(gan, tmp_path, data):
     result = gan("train", "--plugin", "gancore-began", "--set", "gancore-began.width=8", "--set",

@@ -7,19 +7,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
-from click.testing import CliRunner
 from gancore_cgan import CGAN, LabelDiscriminator
 from PIL import Image
 
-from gancore.cli import main
 from gancore.data import Batch, DataSpec
 from gancore.errors import PluginError
 
 DIGITS = DataSpec("digits", (1, 8, 8), 10)
-
-
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -87,7 +81,7 @@ def test_unlabelled_data_is_refused_clearly():
 
 
 @pytest.mark.parametrize("data, extra", [("digits", ["--set", "gancore-cgan.arch=\"mlp\""]), ("mnist", [])])
-def test_trains_from_the_cli_and_samples_requested_labels(tmp_path, data, extra):
+def test_trains_from_the_cli_and_samples_requested_labels(gan, tmp_path, data, extra):
     result = gan("train", "-p", "gancore-cgan", "--set", "gancore-cgan.hidden=16", "--set", "gancore-cgan.layers=1",
                  "--set", "gancore-cgan.width=4", *extra, "--data", data, "--steps", 3, "--batch-size", 16,
                  "--out", tmp_path, "--name", "run", "--log-every", 1, "--grid-size", 20)

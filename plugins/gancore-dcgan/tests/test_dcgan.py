@@ -72,9 +72,3 @@ def test_ring_uses_mlps():
     family = DCGAN()
     G = family.build_generator(config=SimpleNamespace(latent_dim=8), data=DataSpec("ring", (2,)))
     assert G(G.latent(3)).shape == (3, 2)
-
-
-def test_conformance():
-    from gancore.testing import check_plugin
-
-    check_plugin("gancore-dcgan", options={"width": 8})

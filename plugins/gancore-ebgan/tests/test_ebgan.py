@@ -140,16 +140,6 @@ def test_bad_options_are_refused():
         EBGAN(pt_weight=-1)
 
 
-@pytest.fixture
-def gan():
-    from click.testing import CliRunner
-
-    from gancore.cli import main
-
-    torch.set_num_threads(1)
-    return lambda *args: CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.mark.parametrize("data", ["ring", "digits", "mnist"])
 def test_trains_from_the_cli(gan, tmp_path, data):
     result = gan("train", "--plugin", "gancore-ebgan", "--set", "gancore-ebgan.width=8", "--set",

@@ -19,16 +19,6 @@ from gancore.runs import load_generator
 from gancore.trainer import Trainer
 
 
-@pytest.fixture
-def gan():
-    from click.testing import CliRunner
-
-    from gancore.cli import main
-
-    torch.set_num_threads(1)
-    return lambda *args: CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 class _Net(nn.Module):
     def __init__(self):
         super().__init__()

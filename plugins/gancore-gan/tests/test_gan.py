@@ -50,9 +50,3 @@ def test_mlp_networks_fit_vectors_and_images():
         assert x.shape == (5, *shape) and D(x).shape == (5,)
         if len(shape) == 3:
             assert x.abs().max() <= 1
-
-
-def test_conformance():
-    from gancore.testing import check_plugin
-
-    check_plugin("gancore-gan", options={"hidden": 32, "layers": 2})

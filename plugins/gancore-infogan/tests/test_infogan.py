@@ -7,19 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from click.testing import CliRunner
 from gancore_infogan import InfoGAN, info_nll
 from PIL import Image
 
-from gancore.cli import main
 from gancore.data import DataSpec
 from gancore.errors import PluginError
 
 DIGITS = DataSpec("digits", (1, 8, 8), 10)
-
-
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_info_nll_by_hand():
@@ -98,7 +92,7 @@ def test_bad_options_are_refused():
 
 
 @pytest.mark.parametrize("data", ["digits", "mnist"])
-def test_trains_from_the_cli_and_traverses_codes(tmp_path, data):
+def test_trains_from_the_cli_and_traverses_codes(gan, tmp_path, data):
     result = gan("train", "-p", "gancore-infogan", "--set", "gancore-infogan.width=4", "--data", data, "--steps", 3,
                  "--batch-size", 16, "--out", tmp_path, "--name", "run", "--log-every", 1)
     assert result.exit_code == 0, result.output

@@ -17,7 +17,6 @@ from gancore.data import Dataset, DataSpec, load_data
 from gancore.generator import Generator
 from gancore.losses import wasserstein_d, wasserstein_g
 from gancore.plugins import Registry
-from gancore.testing import check_plugin
 from gancore.trainer import Trainer
 
 
@@ -175,7 +174,3 @@ def test_statistics_by_hand():
 def test_options_are_checked():
     with pytest.raises(ValueError, match="window"):
         Monitor(window=4)
-
-
-def test_conformance():
-    check_plugin("gancore-monitor", options={"every": 1, "warmup": 0, "window": 12})

@@ -1,0 +1,8 @@
+"""gancore-gan through gancore's conformance kit (hook signatures, networks for every data shape it
+supports, finite losses, gradients to the right network, checkpoint round trip, determinism)."""
+
+from gancore.testing import check_plugin
+
+
+def test_conformance():
+    check_plugin("gancore-gan", options={"hidden": 32, "layers": 2})
