@@ -196,18 +196,22 @@ class $cls:
 '''
 
 TESTS = '''\
-"""Tests of $dist: its formula by hand, and gancore's conformance kit."""
+"""Tests of $dist: its formula by hand."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-
-from gancore.testing import check_plugin
 $imports
 
 
 $unit
+'''
+
+CONFORMANCE = '''\
+"""$dist through gancore's conformance kit."""
+
+from gancore.testing import check_plugin
 
 
 def test_conformance():
@@ -269,7 +273,7 @@ $command
 python -m pytest tests
 ```
 
-The tests run gancore's conformance kit (`gancore.testing.check_plugin`).
+`tests/test_conformance.py` runs gancore's conformance kit (`gancore.testing.check_plugin`).
 """
 
 
@@ -314,6 +318,7 @@ def new_plugin(name: str, kind: str = "family", directory: str | Path = ".") -> 
         f"src/{values['module']}/__init__.py": module,
         "README.md": README,
         f"tests/test_{values['module']}.py": TESTS.replace("$imports", imports).replace("$unit", unit),
+        "tests/test_conformance.py": CONFORMANCE,
     }
     try:
         for relative, template in files.items():

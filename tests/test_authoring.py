@@ -104,4 +104,5 @@ def test_new_plugin_refuses_bad_names_and_existing_directories(gan, tmp_path):
     assert again.exit_code == 1 and "already exists" in again.output
     files = sorted(str(p.relative_to(tmp_path / "gancore-ok")) for p in (tmp_path / "gancore-ok").rglob("*")
                    if p.is_file())
-    assert files == ["README.md", "pyproject.toml", "src/gancore_ok/__init__.py", "tests/test_gancore_ok.py"]
+    assert files == ["README.md", "pyproject.toml", "src/gancore_ok/__init__.py", "tests/test_conformance.py",
+                     "tests/test_gancore_ok.py"]

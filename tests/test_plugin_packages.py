@@ -176,3 +176,13 @@ def test_a_library_package_needs_a_readme_and_tests_but_no_kit(tmp_path):
     (lib / "tests").mkdir()
     (lib / "tests" / "test_lib.py").write_text("def test_it():\n    pass\n")
     assert problems(lib) == []
+
+
+@pytest.mark.parametrize("kind", ["family", "regularizer", "add-on"])
+def test_gan_new_plugin_writes_packages_that_follow_the_rules(kind, tmp_path, monkeypatch):
+    # A third-party author starting from `gan new-plugin` gets the same shape as the built-in packages.
+    from gancore.scaffold import new_plugin
+
+    package = new_plugin(f"shape-{kind.replace('-', '')}", kind, tmp_path)
+    monkeypatch.syspath_prepend(str(package / "src"))
+    assert problems(package) == []
