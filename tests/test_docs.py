@@ -57,6 +57,17 @@ def test_every_hook_states_its_kind_and_types(name):
     signature = inspect.signature(fn)
     assert signature.return_annotation is not inspect.Signature.empty, f"hook {name!r}: no return annotation"
     assert all(p.annotation is not inspect.Parameter.empty for p in signature.parameters.values()), name
+    # The annotations name real types (hookspecs imports them only for type checkers, to avoid cycles).
+    import typing
+
+    import torch
+
+    from gancore.config import TrainConfig
+    from gancore.data import DataSpec
+    from gancore.step import Step
+
+    names = dict(vars(hookspecs), torch=torch, nn=torch.nn, TrainConfig=TrainConfig, DataSpec=DataSpec, Step=Step)
+    assert set(typing.get_type_hints(fn, globalns=names)) == {*signature.parameters, "return"}
 
 
 def test_the_documentation_check_can_fail():
