@@ -2,8 +2,8 @@
 
 This module is the reference for plugin authors: every hook below is
 documented with its kind, when the trainer calls it, what it receives and
-what it must return; the plugin attributes the core reads are listed at the
-end of this docstring. The hooks reference in ``docs/`` is generated from
+what it must return; the plugin attributes the core reads are listed
+below. The hooks reference in ``docs/`` is generated from
 these docstrings and annotations.
 
 A plugin is any object (a module, a class instance) registered under the

@@ -45,6 +45,14 @@ def test_compile_is_refused_for_double_backward_penalties_naming_them(gan, tmp_p
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("penalty", ["r1", "r2", "dragan"])
+def test_compile_is_refused_for_every_input_gradient_penalty(gan, tmp_path, penalty):
+    # Each differentiates gancore.losses.input_gradient's create_graph=True gradient.
+    result = gan("train", "--plugin", "gancore-gan", "-r", penalty, "--compile", "--data", "ring", "--steps", "1",
+                 "--out", tmp_path, "--name", "x")
+    assert result.exit_code == 1 and f"--compile cannot be used with {penalty!r}" in result.output, result.output
+
+
 def test_compile_is_applied_when_no_plugin_needs_double_backward(tmp_path):
     trainer = trainer_for(tmp_path, plugins=["gancore-wgan"], regularizers={"clip": 0.01}, compile=True)
     # nn.Module.compile() compiles in place: names, parameters and checkpoints are unchanged.

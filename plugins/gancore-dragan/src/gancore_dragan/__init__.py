@@ -54,6 +54,9 @@ def perturb(real: torch.Tensor, noise: torch.Tensor | None = None, alpha: torch.
 class DraganPenalty:
     """Kodali et al. 2017: weight * E[(||grad D(x_hat)|| - 1)^2] around perturbed real data (lambda = 10)."""
 
+    #: The penalty differentiates an input gradient: no torch.compile (gancore refuses --compile).
+    needs_double_backward = True
+
     def __init__(self, weight: NonNegativeFloat = 10.0, center: NonNegativeFloat = 1.0, scale: PositiveFloat = 0.5,
                  interpolate: bool = True):
         if scale <= 0:

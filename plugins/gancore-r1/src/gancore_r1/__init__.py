@@ -25,6 +25,8 @@ from gancore.plugins import NonNegativeFloat, PositiveInt
 
 class _InputGradientPenalty:
     term = ""
+    #: The penalty differentiates an input gradient: no torch.compile (gancore refuses --compile).
+    needs_double_backward = True
 
     def __init__(self, weight: NonNegativeFloat = 10.0, every: PositiveInt = 1):
         if isinstance(every, bool) or int(every) != every or every < 1:
