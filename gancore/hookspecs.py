@@ -69,7 +69,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 import pluggy
 
-if TYPE_CHECKING:  # annotations only: the modules below import this one's markers
+if TYPE_CHECKING:  # annotations only: `import gancore` (which imports this module) stays free of cycles and of torch
     import torch
     from torch import nn
 
