@@ -11,7 +11,6 @@ from gancore_infogan import InfoGAN, info_nll
 from PIL import Image
 
 from gancore.data import DataSpec
-from gancore.errors import PluginError
 
 DIGITS = DataSpec("digits", (1, 8, 8), 10)
 
