@@ -92,6 +92,12 @@ def broadcast_text(accelerator, text: str, size: int = 1024) -> str:
 #: A plugin class attribute: ``True`` when its terms take gradients of
 #: gradients (``create_graph=True``), which ``torch.compile`` cannot do.
 DOUBLE_BACKWARD = "needs_double_backward"
+#: A plugin class attribute: ``True`` when the generator's update must score fakes of a latent
+#: drawn for it, not the last discriminator update's (see :mod:`gancore.step`).
+FRESH_FAKES = "needs_fresh_fakes"
+#: A family class attribute: ``True`` to show a BatchNorm discriminator real and fake images in
+#: separate batches (see :meth:`gancore.step.Step.real_and_fake_scores`).
+SEPARATE_BATCHES = "separate_batches"
 
 
 def speed_options(config: TrainConfig, run: Run, G: nn.Module, D: nn.Module) -> None:
@@ -182,6 +188,8 @@ class Trainer:
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
         self._warnings: list[dict[str, Any]] = []  # Step.warn's, shared by the steps of one iteration
+        self._reuse_fakes = not any(getattr(plugin, FRESH_FAKES, False) for _, plugin in run.pm.list_name_plugin())
+        self._separate_batches = bool(getattr(run.pm.get_plugin(run.family), SEPARATE_BATCHES, False))
         self._fixed = self._fixed_latent()
         # Different processes must draw different noise and batches' latents.
         set_seed(config.seed + self.acc.process_index)
@@ -211,9 +219,11 @@ class Trainer:
         batch = next(self.batches)
         if self.config.channels_last and batch.x.dim() == 4:
             batch = attrs.evolve(batch, x=batch.x.contiguous(memory_format=torch.channels_last))
-        return Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
+        step = Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
                     D=self.discriminator, config=self.config, data=self.spec, accelerator=self.acc,
                     state=self.plugin_state, name_of=self.run.name_of, warnings=self._warnings)
+        step.separate_batches = self._separate_batches
+        return step
 
     def _update(self, step: Step, phase: str) -> None:
         hook = self.run.hook
@@ -274,7 +284,8 @@ class Trainer:
             step = None
             for critic in range(config.n_critic):
                 step = self._new_step()
-                self._update(step.begin("d"), "d")
+                # The last critic update's fakes are kept (with G's graph) for the generator update.
+                self._update(step.begin("d", keep_fakes=self._reuse_fakes and critic == config.n_critic - 1), "d")
                 if critic < config.n_critic - 1:
                     # Every critic update counts in the logged means; the last one's logs go
                     # with the generator update's, which plugins may still read in phase "g".
