@@ -13,13 +13,13 @@ alternating rounds, with their range as the noise):
 * ``interleaved``: the same comparison with the two loops interleaved step by
   step in one process (an add-on runs one bare step after each gancore step and
   reads the clock around it), so a machine whose speed drifts moves both alike.
-* ``classic``: gancore (DCGAN) vs a PyTorch-GAN-style per-script loop: a
-  DataLoader over torchvision's ``MNIST`` dataset (the same 5,000 images,
-  written as IDX files), ToTensor/Normalize per image, a fresh ``Variable``-
-  style target and numpy noise tensor per step, BCELoss on sigmoid outputs,
-  the same networks. Ratio = gancore / classic (target >= 1.3 on the CPU), for
-  gancore's defaults (like for like) and for gancore with its CPU speed options
-  (--precision bf16 --channels-last), each timed in a fresh process.
+* ``classic``: gancore vs the PyTorch-GAN-style per-script loops of
+  ``classic_loops.py`` (``dcgan.py``, ``wgan_gp.py``: a DataLoader over
+  torchvision's ``MNIST`` dataset of the same 5,000 images written as IDX
+  files, ToTensor/Normalize per image, fresh targets and numpy noise every
+  step), on the same networks and settings. Ratio = gancore / classic (targets:
+  >= 1.0 like for like, >= 1.3 with gancore's CPU speed options
+  --precision bf16 --channels-last), each gancore side timed in a fresh process.
 * ``scaling``: ``torchrun --nproc_per_node 1`` vs ``2`` running ``gan train``
   on the CPU (gloo), per-process batch fixed: steps/s and images/s.
 * ``data``: the two data paths of an image folder (``mnist``'s 5,000 images
@@ -52,7 +52,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -152,6 +151,7 @@ def bare_step(name: str, out: str, batch: int, device: str):
     n, latent_dim, gp = len(images), config.latent_dim, "gp" in config.regularizers
     perm, cursor = torch.randperm(n, device=device), 0
     batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in D.modules())
+    separate = batch_norm and getattr(run.pm.get_plugin(run.family), "separate_batches", False)
 
     def real_batch():
         nonlocal perm, cursor
@@ -162,12 +162,20 @@ def bare_step(name: str, out: str, batch: int, device: str):
         return x
 
     def one_step():
-        for _ in range(config.n_critic):
+        for critic in range(config.n_critic):
             real = real_batch()
             opt_d.zero_grad(set_to_none=True)
-            with torch.no_grad():
-                fake = G(torch.randn(batch, latent_dim, device=device))
-            real_scores, fake_scores = D(torch.cat([real, fake])).split([batch, batch])
+            # As gancore's trainer: the last critic update's fakes keep G's graph for G's update.
+            if critic == config.n_critic - 1:
+                attached = G(torch.randn(batch, latent_dim, device=device))
+                fake = attached.detach()
+            else:
+                with torch.no_grad():
+                    fake = G(torch.randn(batch, latent_dim, device=device))
+            if separate:  # DCGAN's BatchNorm D: a real batch and a fake batch (Step.real_and_fake_scores)
+                real_scores, fake_scores = D(real), D(fake)
+            else:
+                real_scores, fake_scores = D(torch.cat([real, fake])).split([batch, batch])
             if gp:
                 loss = fake_scores.mean() - real_scores.mean()
                 eps = torch.rand(batch, 1, 1, 1, device=device)
@@ -180,9 +188,8 @@ def bare_step(name: str, out: str, batch: int, device: str):
             opt_d.step()
         D.requires_grad_(False)
         opt_g.zero_grad(set_to_none=True)
-        fake = G(torch.randn(batch, latent_dim, device=device))
-        # As gancore's Step.fake_scores: a BatchNorm D scores fakes inside a real+fake batch.
-        fake_scores = D(torch.cat([real, fake]))[batch:] if batch_norm else D(fake)
+        # As Step.fake_scores: a BatchNorm D that saw a real+fake batch scores fakes inside one.
+        fake_scores = D(torch.cat([real, attached]))[batch:] if batch_norm and not separate else D(attached)
         loss = -fake_scores.mean() if gp else F.softplus(-fake_scores).mean()
         loss.backward()
         opt_g.step()
@@ -235,71 +242,19 @@ def time_interleaved(name: str, out: str, steps: int, warmup: int, batch: int, d
     return steps / ours_time, steps / bare_time
 
 
-# --- the classic PyTorch-GAN-style script ------------------------------------------
+# --- the classic PyTorch-GAN-style scripts ------------------------------------------
 
-def write_mnist_idx(root: Path) -> None:
-    """The embedded 5,000 MNIST images as torchvision's raw IDX files (train and t10k)."""
-    from gancore.data import load_mnist_5k
-
-    data = load_mnist_5k()
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    images = data.x.squeeze(1).numpy().astype(np.uint8)
-    labels = data.labels.numpy().astype(np.uint8)
-    for split in ("train", "t10k"):
-        with open(raw / f"{split}-images-idx3-ubyte", "wb") as handle:
-            handle.write(bytes([0, 0, 8, 3]) + np.array(images.shape, dtype=">i4").tobytes() + images.tobytes())
-        with open(raw / f"{split}-labels-idx1-ubyte", "wb") as handle:
-            handle.write(bytes([0, 0, 8, 1]) + np.array(labels.shape, dtype=">i4").tobytes() + labels.tobytes())
-
-
-def time_classic(out: str, steps: int, warmup: int, batch: int, device: str, root: Path) -> float:
-    """eriklindernoren/PyTorch-GAN's dcgan.py loop, with gancore's DCGAN networks."""
-    import torchvision.datasets as datasets
-    import torchvision.transforms as transforms
+def time_classic(name: str, out: str, steps: int, warmup: int, batch: int, device: str, root: Path) -> float:
+    """Steps/s of PyTorch-GAN's ``dcgan.py`` / ``wgan_gp.py`` loop (:mod:`classic_loops`), gancore's networks."""
     from accelerate.utils import set_seed
-    from torch.autograd import Variable
 
+    from classic_loops import classic_step
     from gancore.trainer import build_models
 
-    config, run, dataset = resolve_run("DCGAN", out, warmup + steps, batch, warmup, device)
+    config, run, dataset = resolve_run(name, out, warmup + steps, batch, warmup, device)
     set_seed(config.seed)
     generator, discriminator = build_models(run, config, dataset.spec)
-    generator, discriminator = generator.to(device), discriminator.to(device)
-    adversarial_loss = torch.nn.BCELoss()
-    optimizer_G = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
-    optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas)
-    Tensor = torch.cuda.FloatTensor if device.startswith("cuda") else torch.FloatTensor
-    dataloader = torch.utils.data.DataLoader(
-        datasets.MNIST(str(root), train=True, download=False,
-                       transform=transforms.Compose([transforms.Resize(28), transforms.ToTensor(),
-                                                     transforms.Normalize([0.5], [0.5])])),
-        batch_size=batch, shuffle=True, drop_last=True)
-
-    def batches():
-        while True:
-            yield from dataloader
-
-    source = batches()
-
-    def one_step():
-        imgs, _ = next(source)
-        valid = Variable(Tensor(imgs.shape[0]).fill_(1.0), requires_grad=False)
-        fake = Variable(Tensor(imgs.shape[0]).fill_(0.0), requires_grad=False)
-        real_imgs = Variable(imgs.type(Tensor))
-        optimizer_G.zero_grad()
-        z = Variable(Tensor(np.random.normal(0, 1, (imgs.shape[0], config.latent_dim))))
-        gen_imgs = generator(z)
-        g_loss = adversarial_loss(torch.sigmoid(discriminator(gen_imgs)), valid)
-        g_loss.backward()
-        optimizer_G.step()
-        optimizer_D.zero_grad()
-        real_loss = adversarial_loss(torch.sigmoid(discriminator(real_imgs)), valid)
-        fake_loss = adversarial_loss(torch.sigmoid(discriminator(gen_imgs.detach())), fake)
-        d_loss = (real_loss + fake_loss) / 2
-        d_loss.backward()
-        optimizer_D.step()
-
+    one_step = classic_step(name, generator.to(device), discriminator.to(device), config, root, device)
     for _ in range(warmup):
         one_step()
     started = clock(device)
@@ -377,19 +332,25 @@ def child(spec: str) -> int:
 
 
 def section_classic(args, out):
+    from classic_loops import write_mnist_idx
+    from gancore.data import load_mnist_5k
+
     root = Path(out) / "torchvision"
-    write_mnist_idx(root)
-    print("\n### gancore vs a PyTorch-GAN-style per-script DCGAN loop, mnist 28x28, batch "
+    mnist = load_mnist_5k()
+    write_mnist_idx(root, mnist.x, mnist.labels)
+    print("\n### gancore vs PyTorch-GAN-style per-script loops (dcgan.py, wgan_gp.py), mnist 28x28, batch "
           f"{args.batch_size}, {args.threads} thread(s), device {args.device}\n")
-    print("| gancore side | gancore steps/s | classic steps/s (fp32) | ratio (median) | per-round ratio range |")
-    print("|---|---|---|---|---|")
-    sides = {label: (lambda extra=extra: time_gancore_in_child("DCGAN", args.steps, args.warmup, args.batch_size,
-                                                               args.device, args.threads, extra))
-             for label, extra in CLASSIC_SIDES.items()}
-    sides["classic"] = lambda: time_classic(out, args.steps, args.warmup, args.batch_size, args.device, root)
-    results = alternate(args.rounds, sides)
-    for label in CLASSIC_SIDES:
-        print(ratio_row(label, results[label], results["classic"]), flush=True)
+    print("| family | gancore side | gancore steps/s | classic steps/s (fp32) | ratio (median) | per-round ratio range |")
+    print("|---|---|---|---|---|---|")
+    for name in FAMILIES:
+        steps = args.steps if name == "DCGAN" else max(args.warmup, args.steps // 5 // args.warmup * args.warmup)
+        sides = {label: (lambda extra=extra: time_gancore_in_child(name, steps, args.warmup, args.batch_size,
+                                                                   args.device, args.threads, extra))
+                 for label, extra in CLASSIC_SIDES.items()}
+        sides["classic"] = lambda: time_classic(name, out, steps, args.warmup, args.batch_size, args.device, root)
+        results = alternate(args.rounds, sides)
+        for label in CLASSIC_SIDES:
+            print(ratio_row(f"{name} | {label}", results[label], results["classic"]), flush=True)
 
 
 def torchrun_steps_per_second(processes: int, args, out) -> float:

@@ -41,6 +41,25 @@ On a **plugin**:
   :func:`gancore.losses.input_gradient`). ``torch.compile`` does not support
   double backward, so ``gan train --compile`` refuses a run in which any
   active plugin sets it, naming the plugin.
+* ``needs_fresh_fakes = True`` (:data:`FRESH_FAKES`): the generator's update
+  must score fakes of a latent drawn for it. By default the trainer makes
+  one generator pass per iteration: the last discriminator update's fakes
+  are made with the generator's graph kept (its losses see them detached)
+  and the generator's update scores those same fakes (see
+  :mod:`gancore.step`), which gives the gradient a second pass on that
+  latent would give, at the cost of one pass fewer.
+
+On the **family** only:
+
+* ``separate_batches = True`` (:data:`SEPARATE_BATCHES`): a discriminator
+  with batch statistics (BatchNorm) sees real and fake samples in separate
+  forward passes (:meth:`gancore.step.Step.real_and_fake_scores`), as
+  DCGAN's reference code does, and the generator's update then scores fakes
+  alone (:meth:`gancore.step.Step.fake_scores`). Without it such a
+  discriminator sees one real+fake batch and fakes are scored inside a
+  real+fake batch in the generator's update too, so that BatchNorm
+  normalises them as D learned; that costs a forward and backward pass of
+  the real half.
 
 On the **generator** that :func:`build_generator` returns (the protocol and
 its base class, which sets these, are :class:`gancore.generator.Generator`):
@@ -91,6 +110,10 @@ REQUIRED_FAMILY_HOOKS = ("build_generator", "build_discriminator", "d_loss", "g_
 #: gradients of gradients (``create_graph=True``), which ``torch.compile``
 #: cannot do: ``gan train --compile`` refuses a run with such a plugin.
 DOUBLE_BACKWARD = "needs_double_backward"
+#: A plugin attribute: ``True`` when the generator's update needs fakes of a fresh latent.
+FRESH_FAKES = "needs_fresh_fakes"
+#: A family attribute: ``True`` to show a BatchNorm discriminator real and fake in separate batches.
+SEPARATE_BATCHES = "separate_batches"
 
 
 @hookspec(firstresult=True)

@@ -1,10 +1,18 @@
 """The object every per-step hook receives.
 
 A :class:`Step` is built for each discriminator update and reused for the
-generator update that follows; :meth:`Step.begin` switches its phase and
-drops what was cached for the previous phase. It gives a plugin the real
-batch, the networks to call in this phase, the generator's output (computed
-once per phase), the run's configuration and per-plugin state.
+generator update that follows; :meth:`Step.begin` switches its phase. It
+gives a plugin the real batch, the networks to call in this phase, the
+generator's output, the run's configuration and per-plugin state.
+
+One generator pass per iteration: the last discriminator update's fakes are
+made with gradients kept (its losses see them detached) and the generator
+update that follows scores those same fakes, as the classic loops do, instead
+of drawing a second latent and running the generator again. The gradient is
+the same one a second pass on that latent would give (the generator's weights
+have not changed in between); a plugin that needs fakes of a fresh latent in
+the generator's phase says so with ``needs_fresh_fakes = True`` (see
+:mod:`gancore.hookspecs`).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from torch import nn
 
 from gancore.config import TrainConfig
 from gancore.data import Batch, DataSpec
-from gancore.generator import Latent, samples_of
+from gancore.generator import Latent, map_latent, samples_of
 
 
 @attrs.frozen
@@ -75,12 +83,23 @@ class Step:
         self.warnings: list[dict[str, Any]] = [] if warnings is None else warnings
         self.phase = "d"
         self._cache: dict[str, Any] = {}
+        self._keep_fakes = False
+        #: A discriminator with batch statistics sees real and fake in separate batches (the
+        #: family's ``separate_batches``); see :meth:`real_and_fake_scores`.
+        self.separate_batches = False
         self.views: tuple[DiscriminatorView, ...] | None = None
 
-    def begin(self, phase: str) -> "Step":
-        """Start ``phase`` (``"d"`` or ``"g"``): forget the previous phase's fakes."""
+    def begin(self, phase: str, keep_fakes: bool = False) -> "Step":
+        """Start ``phase`` (``"d"`` or ``"g"``).
+
+        ``begin("d", keep_fakes=True)`` makes this discriminator update's fakes with the
+        generator's graph kept, so that the ``"g"`` phase begun next reuses them (its latent and
+        outputs, with gradients); otherwise each phase draws its own latent and fakes.
+        """
+        keep = self._keep_fakes and phase == "g" and "fake" in self._cache
+        self._cache = {"latent": self._cache["latent"], "fake": self._cache["attached"]} if keep else {}
+        self._keep_fakes = keep_fakes and phase == "d"
         self.phase = phase
-        self._cache = {}
         self.views = None
         return self
 
@@ -136,7 +155,12 @@ class Step:
         of the one forward pass; computed once per phase like :attr:`fake`.
         """
         if "fake" not in self._cache:
-            if self.phase == "d":
+            if self._keep_fakes:
+                # The distributed-wrapped generator, with its graph: the "g" phase backpropagates
+                # through this very pass. D's losses see the outputs detached.
+                self._cache["attached"] = self._wrapped_g(self.latent)
+                self._cache["fake"] = map_latent(self._cache["attached"], torch.Tensor.detach)
+            elif self.phase == "d":
                 with torch.no_grad():
                     self._cache["fake"] = self.generator(self.latent)
             else:
@@ -144,12 +168,15 @@ class Step:
         return self._cache["fake"]
 
     def real_and_fake_scores(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``D(real), D(fake)`` from one forward pass over both.
+        """``D(real), D(fake)``.
 
-        One pass keeps BatchNorm statistics to one batch per update and
-        avoids several forwards through a distributed discriminator before
-        one backward.
+        One forward pass over both, unless the discriminator has batch
+        statistics (BatchNorm) and the family asked for
+        :attr:`separate_batches` (a real batch and a fake batch, as DCGAN's
+        reference code): then two, and :meth:`fake_scores` scores fakes alone.
         """
+        if self.separate_batches and self._has_batch_statistics():
+            return self.discriminator(self.real), self.discriminator(self.fake)
         scores = self.discriminator(torch.cat([self.real, self.fake]))
         return scores.split([len(self.real), len(self.fake)])
 
@@ -157,11 +184,13 @@ class Step:
         """``D(fake)`` scored the way the discriminator scores fakes in its own update.
 
         A discriminator with batch statistics (BatchNorm) normalises each
-        input by its batch; since its update sees real and fake in one batch
+        input by its batch; when its update sees real and fake in one batch
         (:meth:`real_and_fake_scores`), fakes scored alone in the generator's
         phase would be normalised differently from what D learned on. So with
         BatchNorm the fakes are scored inside a real+fake batch (the real
-        half's scores are dropped); without it, alone (one forward fewer).
+        half's scores are dropped). Without BatchNorm, or when the family keeps
+        real and fake in :attr:`separate_batches`, they are scored alone: one
+        forward over half the inputs, the cheaper path.
 
         :param score: what to apply instead of ``step.discriminator``, for a
             family that needs more of D than its score (an auto-encoder's
@@ -170,7 +199,7 @@ class Step:
             are returned.
         """
         score = score or self.discriminator
-        if not self._has_batch_statistics():
+        if self.separate_batches or not self._has_batch_statistics():
             return score(self.fake)
         out = score(torch.cat([self.real, self.fake]))
         n = len(self.real)

@@ -25,7 +25,7 @@ from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import ConfigError, PluginError, TrainingError
 from gancore.generator import check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
-from gancore.hookspecs import DOUBLE_BACKWARD
+from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, SEPARATE_BATCHES
 from gancore.losses import loss_scaling
 from gancore.plugins import Run
 from gancore.step import Step, loss_terms
@@ -178,6 +178,8 @@ class Trainer:
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
         self._warnings: list[dict[str, Any]] = []  # Step.warn's, shared by the steps of one iteration
+        self._reuse_fakes = not any(getattr(plugin, FRESH_FAKES, False) for _, plugin in run.pm.list_name_plugin())
+        self._separate_batches = bool(getattr(run.pm.get_plugin(run.family), SEPARATE_BATCHES, False))
         self._fixed = self._fixed_latent()
         # Different processes must draw different noise and batches' latents.
         set_seed(config.seed + self.acc.process_index)
@@ -207,9 +209,11 @@ class Trainer:
         batch = next(self.batches)
         if self.config.channels_last and batch.x.dim() == 4:
             batch = attrs.evolve(batch, x=batch.x.contiguous(memory_format=torch.channels_last))
-        return Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
+        step = Step(index=self.index, batch=batch, generator=self.G, discriminator=self.D, G=self.generator,
                     D=self.discriminator, config=self.config, data=self.spec, accelerator=self.acc,
                     state=self.plugin_state, name_of=self.run.name_of, warnings=self._warnings)
+        step.separate_batches = self._separate_batches
+        return step
 
     def _update(self, step: Step, phase: str) -> None:
         hook = self.run.hook
@@ -275,7 +279,8 @@ class Trainer:
             step = None
             for critic in range(config.n_critic):
                 step = self._new_step()
-                self._update(step.begin("d"), "d")
+                # The last critic update's fakes are kept (with G's graph) for the generator update.
+                self._update(step.begin("d", keep_fakes=self._reuse_fakes and critic == config.n_critic - 1), "d")
                 if critic < config.n_critic - 1:
                     # Every critic update counts in the logged means; the last one's logs go
                     # with the generator update's, which plugins may still read in phase "g".

@@ -285,3 +285,73 @@ def test_fake_scores_without_batch_statistics_score_the_fakes_alone():
     D = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.LayerNorm(4), torch.nn.Linear(4, 1))
     step = _scoring_step(D)
     assert torch.equal(step.fake_scores(), D(step.fake))
+
+
+def test_separate_batches_score_real_and_fake_apart_and_fakes_alone():
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1))
+    step = _scoring_step(D)
+    step.separate_batches = True
+    real_scores, fake_scores = step.real_and_fake_scores()
+    assert torch.equal(real_scores, D(step.real)) and torch.equal(fake_scores, D(step.fake))
+    assert not torch.allclose(fake_scores, D(torch.cat([step.real, step.fake]))[6:])
+    assert torch.equal(step.fake_scores(), D(step.fake))
+
+
+class CountingGAN(GAN):
+    """The GAN family, counting generator passes and checking the fakes the generator's update scores."""
+
+    needs_fresh_fakes = False
+
+    def __init__(self, hidden: int = 8, layers: int = 1):
+        super().__init__(hidden=hidden, layers=layers)
+        self.passes, self.d_fakes, self.checked = 0, None, 0
+
+    @hookimpl
+    def build_generator(self, config, data):
+        generator = super().build_generator(config, data)
+        # Training passes only: sample grids run the generator in eval mode.
+        generator.register_forward_hook(
+            lambda module, *_: setattr(self, "passes", self.passes + module.training))
+        return generator
+
+    @hookimpl
+    def d_loss(self, step):
+        assert not step.fake.requires_grad  # D's loss must not reach G
+        self.d_fakes = step.fake.clone()
+        return super().d_loss(step)
+
+    @hookimpl
+    def g_loss(self, step):
+        loss = super().g_loss(step)
+        if not self.needs_fresh_fakes:
+            # The very fakes D was just trained on, now with G's graph; G's gradient through them is
+            # the one a second pass on the same latent (after D's update) gives.
+            assert torch.equal(step.fake.detach(), self.d_fakes)
+            params = list(step.G.parameters())
+            reused = torch.autograd.grad(loss, params, retain_graph=True)
+            fresh = torch.nn.functional.softplus(-step.discriminator(step.G(step.latent))).mean()
+            for a, b in zip(reused, torch.autograd.grad(fresh, params)):
+                assert torch.allclose(a, b, atol=1e-6)
+            self.checked += 1
+        return loss
+
+
+class FreshGAN(CountingGAN):
+    needs_fresh_fakes = True
+
+
+@pytest.mark.parametrize("family, passes_per_step", [(CountingGAN, 1), (FreshGAN, 2)])
+def test_one_generator_pass_per_step_unless_a_plugin_needs_fresh_fakes(tmp_path, family, passes_per_step):
+    registry = Registry()
+    registry.add("counting", family)
+    config = make_config({"plugins": ["counting"], "data": "ring", "steps": 3, "n_critic": 2, "batch_size": 8,
+                          "log_every": 1, "sample_every": 0, "checkpoint_every": 0})
+    run = registry.activate(config.plugins, config.options)
+    trainer = Trainer(config, run, load_data("ring"), tmp_path, progress=False)
+    counting = run.pm.get_plugin("counting")
+    trainer.fit()
+    # n_critic = 2: the first critic update's fakes are made without a graph, the second's are reused
+    # (the test's own second pass, once per check, aside).
+    assert counting.passes - counting.checked == 3 * (passes_per_step + 1)
+    assert counting.checked == (3 if passes_per_step == 1 else 0)

@@ -36,6 +36,10 @@ NORM = {"image": "batch"}
 class DCGAN:
     """Radford et al. 2016: all-convolutional G and D with BatchNorm, logistic loss."""
 
+    #: A BatchNorm D sees a real batch and a fake batch, each its own forward pass, as in the paper's
+    #: reference code (and then scores fakes alone in G's update): no real images through D there.
+    separate_batches = True
+
     def __init__(self, width: PositiveInt = 64, norm: Norm | None = None):
         self.width, self.norm = int(width), norm
 
