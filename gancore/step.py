@@ -66,6 +66,10 @@ class Step:
         accelerator: the ``accelerate.Accelerator`` of the run.
     """
 
+    #: A discriminator with batch statistics sees real and fake in separate batches (the family's
+    #: ``separate_batches``, set by the trainer); see :meth:`real_and_fake_scores`.
+    separate_batches = False
+
     def __init__(self, *, index: int, batch: Batch, generator: nn.Module, discriminator: nn.Module,
                  G: nn.Module, D: nn.Module, config: TrainConfig, data: DataSpec, accelerator: Any,
                  state: dict[str, dict[str, torch.Tensor]], name_of: Callable[[object], str],
@@ -84,9 +88,6 @@ class Step:
         self.phase = "d"
         self._cache: dict[str, Any] = {}
         self._keep_fakes = False
-        #: A discriminator with batch statistics sees real and fake in separate batches (the
-        #: family's ``separate_batches``); see :meth:`real_and_fake_scores`.
-        self.separate_batches = False
         self.views: tuple[DiscriminatorView, ...] | None = None
 
     def begin(self, phase: str, keep_fakes: bool = False) -> "Step":
@@ -175,7 +176,7 @@ class Step:
         :attr:`separate_batches` (a real batch and a fake batch, as DCGAN's
         reference code): then two, and :meth:`fake_scores` scores fakes alone.
         """
-        if self.separate_batches and self._has_batch_statistics():
+        if self._has_batch_statistics() and self.separate_batches:
             return self.discriminator(self.real), self.discriminator(self.fake)
         scores = self.discriminator(torch.cat([self.real, self.fake]))
         return scores.split([len(self.real), len(self.fake)])
@@ -199,7 +200,7 @@ class Step:
             are returned.
         """
         score = score or self.discriminator
-        if self.separate_batches or not self._has_batch_statistics():
+        if not self._has_batch_statistics() or self.separate_batches:
             return score(self.fake)
         out = score(torch.cat([self.real, self.fake]))
         n = len(self.real)

@@ -88,6 +88,7 @@ class ScriptedStep:
     real_and_fake_scores = Step.real_and_fake_scores
     fake_scores = Step.fake_scores
     _has_batch_statistics = Step._has_batch_statistics
+    separate_batches = Step.separate_batches
 
     def __init__(self, real_scores, fake_scores, features: int = 1):
         real_scores, fake_scores = torch.as_tensor(real_scores), torch.as_tensor(fake_scores)

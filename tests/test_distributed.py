@@ -136,7 +136,8 @@ def test_two_processes_match_one_process_at_the_same_global_batch(two_process_ru
         assert 0 < noise_floor and 0 < moved
         assert apart < 2 * noise_floor, (model, apart, noise_floor)
         if model == "D.":  # the real images, the same in both runs, dominate D's updates
-            assert apart < 0.3 * moved, (model, apart, moved)
+            # (the noise floor is ~0.32 of D's movement: one latent draw per step feeds both updates)
+            assert apart < 0.4 * moved, (model, apart, moved)
 
 
 def test_the_shards_of_two_processes_are_the_global_batch_of_one():

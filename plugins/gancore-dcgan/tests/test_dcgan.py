@@ -50,22 +50,30 @@ def test_defaults_follow_the_data_kind(shape, kind):
     assert ("ema" in defaults.get("plugins", ())) == (kind == "small-image")
 
 
-def test_discriminator_sees_real_and_fake_in_one_batchnorm_pass():
-    calls = []
-    scores = torch.tensor([2.0, 2.0, -1.0, -1.0])
+def test_a_batchnorm_discriminator_sees_a_real_batch_and_a_fake_batch():
+    # DCGAN's reference code: real and fake each in a forward pass of their own (their own BatchNorm
+    # statistics), so G's update scores the fakes alone, as D saw them.
+    from gancore.data import Batch
 
-    def D(x):
-        calls.append(len(x))
-        return scores[: len(x)]
-
-    class _Step:
-        real_and_fake_scores = Step.real_and_fake_scores
-        real, fake, discriminator = torch.zeros(2, 1, 8, 8), torch.ones(2, 1, 8, 8), staticmethod(D)
-
-    loss = DCGAN().d_loss(_Step())
-    assert calls == [4]
-    expected = torch.nn.functional.softplus(torch.tensor(-2.0)) + torch.nn.functional.softplus(torch.tensor(-1.0))
+    assert DCGAN.separate_batches
+    torch.manual_seed(0)
+    sizes = []
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 4), torch.nn.BatchNorm1d(4),
+                            torch.nn.Linear(4, 1), torch.nn.Flatten(0))
+    D.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
+    G = torch.nn.Sequential(torch.nn.Linear(3, 64), torch.nn.Unflatten(1, (1, 8, 8)))
+    G.latent = lambda n, batch=None: torch.randn(n, 3)
+    step = Step(index=0, batch=Batch(torch.randn(2, 1, 8, 8)), generator=G, discriminator=D, G=G, D=D,
+                config=None, data=None, accelerator=None, state={}, name_of=str)
+    step.separate_batches = True
+    loss = DCGAN().d_loss(step.begin("d"))
+    assert sizes == [2, 2]
+    softplus = torch.nn.functional.softplus
+    expected = softplus(-D(step.real)).mean() + softplus(D(step.fake)).mean()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    sizes.clear()
+    DCGAN().g_loss(step.begin("g"))
+    assert sizes == [2]
 
 
 def test_ring_uses_mlps():

@@ -21,6 +21,7 @@ class _GStep:
 
     fake_scores = Step.fake_scores
     _has_batch_statistics = Step._has_batch_statistics
+    separate_batches = Step.separate_batches
 
     def __init__(self, fake, D, real=None):
         self.fake, self.D, self.discriminator = fake, D, D
@@ -73,9 +74,11 @@ def test_losses_through_the_hooks():
 
     class _Step:
         real_and_fake_scores = Step.real_and_fake_scores
+        _has_batch_statistics = Step._has_batch_statistics
+        separate_batches = Step.separate_batches
 
         def __init__(self):
-            self.real, self.fake, self.discriminator = real, fake, D
+            self.real, self.fake, self.discriminator, self.D = real, fake, D, D
 
         def log(self, name, value):
             logs[name] = value
