@@ -64,7 +64,8 @@ def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int
     from gancore.settings import settings_from_args
     from gancore.errors import GanError
     from gancore.evaluation import generate
-    from gancore.metrics import class_histogram, classifier_fid, load_classifier, ring_modes_metrics
+    from gancore.classifier import load_classifier
+    from gancore.metrics import class_histogram, classifier_fid, ring_modes_metrics
     from gancore.plugins import Registry
     from gancore.runs import resolve
     from gancore.trainer import Trainer
