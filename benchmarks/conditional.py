@@ -102,7 +102,7 @@ class SharedClassifier:
     label = "gancore.metrics classifier"
 
     def __init__(self, name: str):
-        from gancore.metrics import load_classifier
+        from gancore.classifier import load_classifier
 
         self.inner = load_classifier(name)
         self.test_accuracy = getattr(self.inner, "accuracy", None)

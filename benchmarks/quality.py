@@ -61,10 +61,11 @@ def default_variants(registry, defaults_only: bool = False) -> list[str]:
 def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int) -> dict:
     """Train ``variant`` on ``data`` and measure its final sampling generator."""
     torch.set_num_threads(threads)
-    from gancore.cli import settings_from_args
+    from gancore.settings import settings_from_args
     from gancore.errors import GanError
     from gancore.evaluation import generate
-    from gancore.metrics import class_histogram, classifier_fid, load_classifier, ring_modes_metrics
+    from gancore.classifier import load_classifier
+    from gancore.metrics import class_histogram, classifier_fid, ring_modes_metrics
     from gancore.plugins import Registry
     from gancore.runs import resolve
     from gancore.trainer import Trainer

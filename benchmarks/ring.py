@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from gancore.cli import parse_regularizer, parse_set
+    from gancore.settings import parse_regularizer, parse_set
     from gancore.metrics import ring_modes_metrics
     from gancore.plugins import Registry
     from gancore.runs import resolve

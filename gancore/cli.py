@@ -1,4 +1,8 @@
-"""The ``gan`` command line: train, plugins, sample."""
+"""The ``gan`` command line: thin click commands over the library.
+
+``gan train``'s settings flags come from :mod:`gancore.settings`; the training itself is
+:func:`gancore.launch.train_run`.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,12 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from gancore.errors import ConfigError, GanError, TrainingError
+from gancore.errors import ConfigError, GanError
+from gancore.settings import setting_options, settings_from_flags
 
-PROGRESS_ENV = "GANCORE_PROGRESS"
 
 
 def _registry():
@@ -33,28 +36,6 @@ def friendly_errors(func):
             sys.exit(1)
 
     return wrapper
-
-
-def parse_regularizer(text: str) -> tuple[str, float | None]:
-    name, sep, weight = text.partition("=")
-    if not name:
-        raise ConfigError(f"bad --regularizer {text!r}: use NAME or NAME=WEIGHT.")
-    if not sep:
-        return name, None
-    try:
-        return name, float(weight)
-    except ValueError:
-        raise ConfigError(f"bad --regularizer {text!r}: the weight {weight!r} is not a number.") from None
-
-
-def parse_set(text: str) -> tuple[str, str, Any]:
-    from gancore.plugins import parse_option_value
-
-    key, sep, value = text.partition("=")
-    plugin, dot, option = key.rpartition(".")
-    if not sep or not dot or not plugin or not option:
-        raise ConfigError(f"bad --set {text!r}: use PLUGIN.OPTION=VALUE, e.g. --set gancore-gan.loss=saturating.")
-    return plugin, option, parse_option_value(value)
 
 
 def _no_output_flag(ctx, param, value):
@@ -118,95 +99,22 @@ def main():
     """
 
 
-FLAG_FIELDS = {
-    "data": "data", "data_root": "data_root", "download": "download", "image_size": "image_size",
-    "layout": "layout", "data_mode": "data_mode", "data_workers": "data_workers",
-    "steps": "steps", "batch_size": "batch_size", "n_critic": "n_critic", "optimizer": "optimizer",
-    "lr_g": "lr_g", "lr_d": "lr_d", "lr_schedule": "lr_schedule", "latent_dim": "latent_dim", "seed": "seed", "out": "out", "name": "name",
-    "log_every": "log_every", "sample_every": "sample_every", "checkpoint_every": "checkpoint_every",
-    "keep": "keep", "grid_size": "grid_size", "device": "device", "precision": "precision",
-    "channels_last": "channels_last", "compile": "compile",
-    "nan": "nan", "nan_limit": "nan_limit", "deterministic": "deterministic",
-    "eval_every": "eval_every", "eval_samples": "eval_samples", "default_plugins": "default_plugins",
+#: ``gan train``'s parameters that are not settings of the run, by the settings flag they come before.
+_TRAIN_ONLY = {
+    "nan": [
+        click.Option(["--progress/--no-progress"], default=None, help="Show a progress bar. [default: on a terminal]"),
+        click.Option(["--resume"], metavar="RUN",
+                     help="Continue the run directory RUN (or a run name under --out) from its newest intact "
+                          "checkpoint, with its saved configuration; --steps N trains it further."),
+    ],
+    "data": [click.Option(["-o", "output_flag"], multiple=True, hidden=True, expose_value=False,
+                          callback=_no_output_flag)],
 }
 
 
-@main.command(cls=TrainCommand)
-@click.option("--plugin", "-p", "plugins", multiple=True,
-              help="Plugin to activate, by entry-point or distribution name: exactly one family, plus any "
-                   "add-ons. Repeatable.")
-@click.option("--regularizer", "-r", "regularizers", multiple=True, metavar="NAME[=WEIGHT]",
-              help="Regularizer to add, with an optional weight (default: the plugin's). Repeatable; when "
-                   "given, replaces the family's default regularizers. `-r none` uses none.")
-@click.option("--default-plugins/--no-default-plugins", default=None,
-              help="Turn on the add-ons the family uses by default for the data (such as ema; the run's first "
-                   "line names them). [default: on]")
-@click.option("--set", "-s", "sets", multiple=True, metavar="PLUGIN.OPTION=VALUE",
-              help="A plugin option (VALUE is read as TOML: 0.5, true, \"text\"), checked against the "
-                   "plugin's signature (`gan plugins` lists options and types). Repeatable.")
-@click.option("-o", "output_flag", multiple=True, hidden=True, expose_value=False, callback=_no_output_flag)
-@click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="TOML file of settings; flags override it.")
-@click.option("--data", help="Embedded data set (ring, digits, mnist), mnist/fashion-mnist/cifar10 with "
-                             "--data-root, or an image folder. [default: digits]")
-@click.option("--data-root", type=click.Path(file_okay=False),
-              help="Directory of torchvision-format data files for --data mnist|fashion-mnist|cifar10.")
-@click.option("--download", is_flag=True, default=None, help="Allow downloading --data-root files (off by default).")
-@click.option("--image-size", type=int, help="Resize images to this size (square).")
-@click.option("--layout", type=click.Choice(["auto", "classes", "paired", "unpaired", "side-by-side"]),
-              help="How to read an image folder: class subfolders, A/B folders paired by file name or "
-                   "unpaired, or side-by-side A|B images. [default: auto]")
-@click.option("--data-mode", type=click.Choice(["auto", "memory", "stream"]),
-              help="Hold the data as one tensor on the device (memory), or decode an image folder's batches "
-                   "in DataLoader workers (stream); auto streams single-domain image folders over 1 GiB "
-                   "decoded. [default: auto]")
-@click.option("--data-workers", type=int, help="DataLoader worker processes of a streamed folder; 0 decodes "
-                                               "in the training process. [default: 2]")
-@click.option("--steps", type=int, help="Generator updates to train for. [default: 2000]")
-@click.option("--batch-size", type=int, help="Batch size per process. [default: 64]")
-@click.option("--n-critic", type=int, help="Discriminator updates per generator update. [default: family's, or 1]")
-@click.option("--optimizer", type=click.Choice(["adam", "rmsprop", "sgd"]), help="[default: family's, or adam]")
-@click.option("--lr", type=float, help="Learning rate of both networks (sets --lr-g and --lr-d).")
-@click.option("--lr-g", type=float, help="Generator learning rate. [default: family's, or 2e-4]")
-@click.option("--lr-d", type=float, help="Discriminator learning rate. [default: family's, or 2e-4]")
-@click.option("--lr-schedule", type=click.Choice(["constant", "linear"]),
-              help="Learning-rate schedule: constant, or linear decay to 0 at the last step. "
-                   "[default: family's, or constant]")
-@click.option("--latent-dim", type=int, help="Size of the generator's noise vector. [default: family's, or 8 for "
-                                                   "vector data, or 100]")
-@click.option("--seed", type=int, help="Random seed. [default: 0]")
-@click.option("--out", type=click.Path(file_okay=False), help="Parent directory of run directories. [default: runs]")
-@click.option("--name", help="Run directory name, one directory under --out. [default: "
-                             "FAMILY-DATA-TIMESTAMP-RANDOM]")
-@click.option("--log-every", type=int, help="Steps between metrics lines. [default: 50]")
-@click.option("--sample-every", type=int, help="Steps between sample grids, 0 for only the last. [default: 500]")
-@click.option("--checkpoint-every", type=int, help="Steps between checkpoints, 0 for only the last. [default: 1000]")
-@click.option("--keep", type=int, help="Checkpoints to keep. [default: 3]")
-@click.option("--grid-size", type=int, help="Samples in each grid. [default: 64]")
-@click.option("--eval-every", type=int, help="Steps between quick evaluations (classifier-FID and classes "
-              "covered, or ring modes) logged to metrics.jsonl, 0 for never. [default: 0]")
-@click.option("--eval-samples", type=int, help="Samples per --eval-every evaluation. [default: 2000]")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="[default: auto]")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "no"]),
-              help="Mixed precision through Accelerate: bf16 (CPU or GPU), fp16 (GPU, with loss scaling), or "
-                   "fp32 (= no; config.toml records fp32). [default: fp32]")
-@click.option("--channels-last/--no-channels-last", default=None,
-              help="Channels-last memory layout for image models and batches. [default: off]")
-@click.option("--compile/--no-compile", default=None,
-              help="torch.compile both networks; refused with double-backward penalties (gp, div, ...). "
-                   "[default: off]")
-@click.option("--progress/--no-progress", default=None, help="Show a progress bar. [default: on a terminal]")
-@click.option("--resume", metavar="RUN",
-              help="Continue the run directory RUN (or a run name under --out) from its newest intact "
-                   "checkpoint, with its saved configuration; --steps N trains it further.")
-@click.option("--nan", type=click.Choice(["stop", "skip"]),
-              help="On a NaN/Inf loss or gradient: stop (keeping the last good checkpoint) or skip that "
-                   "update. [default: stop]")
-@click.option("--nan-limit", type=int, help="Most updates --nan skip may drop in a run. [default: 10]")
-@click.option("--deterministic/--no-deterministic", default=None,
-              help="Use deterministic algorithms only (bit-exact resume). [default: off]")
+@main.command(cls=TrainCommand, params=setting_options(before=_TRAIN_ONLY))
 @friendly_errors
-def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flags):
+def train(progress, resume, **flags):
     """Train a GAN: one family plus optional regularizers and add-ons.
 
     \b
@@ -215,129 +123,11 @@ def train(plugins, regularizers, sets, config_file, lr, progress, resume, **flag
       gan train --plugin gancore-wgan --regularizer gp      # WGAN-GP
       gan train --plugin gancore-dcgan -r gp -r div=2 --data mnist
     """
-    user = settings_from_flags(plugins, regularizers, sets, config_file, lr, flags)
-    train_run(user, progress, resume, flags.get("out"))
+    from gancore.launch import train_run
 
-
-def settings_from_flags(plugins, regularizers, sets, config_file, lr, flags) -> dict[str, Any]:
-    """The user's settings (``resolve``'s input) from ``gan train``'s parsed flags."""
-    from gancore.config import read_toml
-
-    user: dict[str, Any] = read_toml(config_file) if config_file else {}
-    user.update({FLAG_FIELDS[key]: value for key, value in flags.items() if value is not None})
-    for key in ("lr_g", "lr_d"):
-        if lr is not None and flags.get(key) is None:
-            user[key] = lr
-    if plugins:
-        user["plugins"] = list(plugins)
-    if regularizers:
-        user["regularizers"] = {} if regularizers == ("none",) else dict(map(parse_regularizer, regularizers))
-    if sets:
-        options = {name: dict(table) for name, table in user.get("options", {}).items()}
-        for plugin, option, value in map(parse_set, sets):
-            options.setdefault(plugin, {})[option] = value
-        user["options"] = options
-    return user
-
-
-def settings_from_args(args: list[str]) -> dict[str, Any]:
-    """The settings ``gan train ARGS`` would train with (before defaults), for scripts that describe
-    runs the way users type them: ``settings_from_args(["-p", "gancore-wgan", "-r", "gp"])``."""
-    try:
-        params = train.make_context("train", list(args)).params
-    except click.UsageError as exc:
-        raise ConfigError(f"bad training arguments {' '.join(args)!r}: {exc.format_message()}") from None
-    params.pop("progress"), params.pop("resume")
-    return settings_from_flags(params.pop("plugins"), params.pop("regularizers"), params.pop("sets"),
-                               params.pop("config_file"), params.pop("lr"), params)
-
-
-def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | None = None,
-              out: str | None = None):
-    """``gan train`` after its flags are read: resolve, train, report; returns the finished Trainer.
-
-    Every process of a distributed launch runs this.
-    """
-    import os
-
-    from gancore.runs import RunLock
-
-    # The main process holds the run directory's lock for the life of the run (the
-    # others of a torchrun / accelerate launch have RANK > 0 and write nothing there).
-    lock = RunLock() if os.environ.get("RANK", "0") == "0" else None
-    try:
-        return _train_run(user, progress, resume, out, lock)
-    finally:
-        if lock is not None:
-            lock.release()
-
-
-def _train_run(user, progress, resume, out, lock):
-    import attrs
-
-    from gancore.runs import create_run_dir, resolve, run_dir
-    from gancore.trainer import Trainer, broadcast_text, make_accelerator
-
-    checkpoint = None
-    if resume:
-        from gancore.resume import find_run, prepare_resume
-
-        resume = find_run(resume, out)
-        if lock is not None:
-            # Before anything is cleaned or rewritten: a run still training keeps its directory.
-            lock.acquire(resume)
-        config, run, dataset, path, checkpoint, notes = prepare_resume(_registry(), resume, user, out)
-    else:
-        config, run, dataset = resolve(_registry(), user)
-        notes = []
-    # Under torchrun / accelerate launch every process runs this command; they
-    # agree on the run name (it holds the time of day) and only the main one
-    # writes the run directory and talks.
-    accelerator = make_accelerator(config)
-    config = attrs.evolve(config, name=broadcast_text(accelerator, config.name))
-    echo = click.echo if accelerator.is_main_process else (lambda *args, **kwargs: None)
-    for note in notes:
-        echo(note, err=True)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not resume:
-        path = run_dir(config)
-    trainer = Trainer(config, run, dataset, path, accelerator=accelerator, progress=progress)
-    if not resume and accelerator.is_main_process:
-        # Taken where the directory is first written: a run refused before (such as --compile
-        # with a gradient penalty) leaves nothing behind.
-        if lock is not None:
-            lock.acquire(path)
-        create_run_dir(config)
-    processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
-    held = ""
-    if trainer.batches.streamed:
-        workers = config.data_workers
-        held = f", streamed by {workers} worker{'s' * (workers != 1)}" if workers else ", streamed, no workers"
-    echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples{held}) for {config.steps} steps"
-         + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
-         + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")
-    if checkpoint is not None:
-        from gancore.resume import restore
-
-        restore(trainer, checkpoint)
-        echo(f"Resuming from {checkpoint.path} (step {checkpoint.step}).")
-    try:
-        last = trainer.fit()
-    except OSError as exc:
-        # A full disk or a directory gone read-only while writing metrics or samples.
-        raise TrainingError(f"cannot write to {str(path)!r}: {exc.strerror or exc}"
-                            + (f" ({exc.filename})" if exc.filename else "")
-                            + ". Training stopped; checkpoints already written are intact; free space or fix "
-                              f"permissions, then `gan train --resume {path}`.") from None
+    trainer = train_run(settings_from_flags(flags), progress, resume, flags.get("out"), registry=_registry())
     if trainer.stopped_by:
-        import signal
-
-        echo(f"Stopped by {signal.Signals(trainer.stopped_by).name} at step {trainer.index}; wrote "
-             f"checkpoint {last}. Continue with `gan train --resume {path}`.", err=True)
         sys.exit(128 + trainer.stopped_by)
-    echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
-    return trainer
 
 
 @main.command()

@@ -39,36 +39,41 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _check(condition: bool, name: str, rule: str, value: Any) -> None:
-    if not condition:
-        raise ConfigError(f"bad value for {name!r}: {rule}, got {value!r}.")
+class _Rule:
+    """attrs' own validators, failing with a :class:`ConfigError` that states the rule in words
+    (``bad value for 'steps': must be a whole number > 0, got 0.``) instead of attrs' message."""
+
+    def __init__(self, rule: str, *validators):
+        self.rule, self.validators = rule, validators
+        self._check = attrs.validators.and_(*validators)
+
+    def __call__(self, inst, attribute, value):
+        try:
+            self._check(inst, attribute, value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"bad value for {attribute.name!r}: {self.rule}, got {value!r}.") from None
+
+    @property
+    def choices(self) -> tuple | None:
+        """The values an ``in_`` rule allows (the CLI offers them as choices); ``None`` for other rules."""
+        return next((v.options for v in self.validators if hasattr(v, "options")), None)
 
 
-def _positive_int(_inst, attribute, value):
-    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, attribute.name,
-           "must be a whole number > 0", value)
+_v = attrs.validators
+#: A whole number; ``True`` is an ``int`` to Python, not a step count to a user.
+_WHOLE = _v.and_(_v.instance_of(int), _v.not_(_v.instance_of(bool)))
+_NUMBER = _v.and_(_v.instance_of((int, float)), _v.not_(_v.instance_of(bool)))
+_positive_int = _Rule("must be a whole number > 0", _WHOLE, _v.gt(0))
+_non_negative_int = _Rule("must be a whole number >= 0", _WHOLE, _v.ge(0))
+# gt(0) refuses NaN too (NaN > 0 is false); lt(inf) refuses infinity.
+_positive_float = _Rule("must be a finite number > 0", _NUMBER, _v.gt(0), _v.lt(float("inf")))
+_flag = _Rule("must be true or false", _v.instance_of(bool))
+_betas = _Rule("must be two numbers in [0, 1)", _v.min_len(2), _v.max_len(2),
+               _v.deep_iterable(_v.and_(_NUMBER, _v.ge(0), _v.lt(1))))
 
 
-def _non_negative_int(_inst, attribute, value):
-    _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0, attribute.name,
-           "must be a whole number >= 0", value)
-
-
-def _positive_float(_inst, attribute, value):
-    _check(isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-           and value == value and value != float("inf"), attribute.name, "must be a finite number > 0", value)
-
-
-def _one_of(choices):
-    def validate(_inst, attribute, value):
-        _check(value in choices, attribute.name, f"must be one of {', '.join(map(repr, choices))}", value)
-
-    return validate
-
-
-def _betas(_inst, attribute, value):
-    _check(len(value) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in value),
-           attribute.name, "must be two numbers in [0, 1)", value)
+def _one_of(choices) -> _Rule:
+    return _Rule(f"must be one of {', '.join(map(repr, choices))}", _v.in_(choices))
 
 
 def _precision(value):
@@ -89,12 +94,14 @@ def _regularizers(value):
     raise ConfigError(f"bad value for 'regularizers': must be a table of name = weight, got {value!r}.")
 
 
-def _weights(_inst, attribute, value):
+def _weights(inst, attribute, value):
     if value is None:
         return
     for name, weight in value.items():
-        _check(weight is None or (isinstance(weight, (int, float)) and not isinstance(weight, bool)),
-               f"{attribute.name}.{name}", "must be a number", weight)
+        try:
+            _v.optional(_NUMBER)(inst, attribute, weight)
+        except (TypeError, ValueError):
+            raise ConfigError(f"bad value for '{attribute.name}.{name}': must be a number, got {weight!r}.") from None
 
 
 def _options(value):
@@ -103,89 +110,154 @@ def _options(value):
     return {str(name): dict(table) for name, table in value.items()}
 
 
+def setting(default: Any = None, *, help: str, validator=None, converter=None, factory=None, flag: str | None = "",
+            short: str | None = None, metavar: str | None = None, default_text: str | None = None,
+            family: bool = False, directory: bool = False, negatable: bool = True):
+    """A :class:`TrainConfig` field and its ``gan train`` flag (:mod:`gancore.settings` makes the flags).
+
+    ``help`` is the flag's help (the shown default is added to it); ``flag`` the flag's long name
+    (default: ``--`` and the field's name with dashes; ``None``: the setting has no flag);
+    ``short`` a one-letter alias; ``default_text`` replaces the shown default; ``family`` says a
+    family's ``default_config`` commonly chooses it (shown as ``family's, or X``); ``directory`` makes
+    the flag a directory path; ``negatable`` (bools) adds ``--no-NAME``.
+    """
+    metadata = {"help": help, "flag": flag, "short": short, "metavar": metavar, "default_text": default_text,
+                "family": family, "directory": directory, "negatable": negatable}
+    if factory is not None:
+        return attrs.field(factory=factory, validator=validator, converter=converter, metadata=metadata)
+    return attrs.field(default=default, validator=validator, converter=converter, metadata=metadata)
+
+
 @attrs.frozen(kw_only=True)
 class TrainConfig:
     """Everything that defines a training run.
 
     Mapping-valued fields hold plain dicts so the config serializes to TOML;
     treat them as read-only and use ``attrs.evolve`` to change a config.
+    Each field's metadata (:func:`setting`) also describes its ``gan train`` flag.
     """
 
     #: Plugins to activate: exactly one family, plus any add-ons.
-    plugins: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    plugins: tuple[str, ...] = setting(
+        (), converter=_tuple_of_str, flag="--plugin", short="-p",
+        help="Plugin to activate, by entry-point or distribution name: exactly one family, plus any add-ons. "
+             "Repeatable.")
     #: Regularizer name -> weight (``None``: the plugin's default weight).
     #: ``None`` as a whole means "the family's default regularizers".
-    regularizers: dict[str, float | None] | None = attrs.field(
-        default=None, converter=_regularizers, validator=_weights)
+    regularizers: dict[str, float | None] | None = setting(
+        None, converter=_regularizers, validator=_weights, flag="--regularizer", short="-r",
+        metavar="NAME[=WEIGHT]",
+        help="Regularizer to add, with an optional weight (default: the plugin's). Repeatable; when given, "
+             "replaces the family's default regularizers. `-r none` uses none.")
     #: Turn on the add-ons the family's ``default_config`` names (such as ``ema``); false trains with
     #: only the plugins given in ``plugins``.
-    default_plugins: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    default_plugins: bool = setting(
+        True, validator=_flag,
+        help="Turn on the add-ons the family uses by default for the data (such as ema; the run's first line "
+             "names them).")
     #: Plugin name -> {option: value}, passed to the plugin when it is created.
-    options: dict[str, dict[str, Any]] = attrs.field(factory=dict, converter=_options)
+    options: dict[str, dict[str, Any]] = setting(
+        factory=dict, converter=_options, flag="--set", short="-s", metavar="PLUGIN.OPTION=VALUE",
+        help="A plugin option (VALUE is read as TOML: 0.5, true, \"text\"), checked against the plugin's "
+             "signature (`gan plugins` lists options and types). Repeatable.")
 
     #: Embedded data set (``ring``, ``digits``, ``mnist``), a torchvision-format
     #: data set name used with ``data_root``, or a path to an image folder.
-    data: str = attrs.field(default="digits", validator=attrs.validators.instance_of(str))
-    data_root: str | None = None
-    download: bool = False
+    data: str = setting(
+        "digits", validator=_Rule("must be text", _v.instance_of(str)),
+        help="Embedded data set (ring, digits, mnist), mnist/fashion-mnist/cifar10 with --data-root, or an "
+             "image folder.")
+    data_root: str | None = setting(
+        None, directory=True,
+        help="Directory of torchvision-format data files for --data mnist|fashion-mnist|cifar10.")
+    download: bool = setting(False, negatable=False, help="Allow downloading --data-root files.")
     #: Resize (and centre-crop) folder images to this size; ``None`` keeps
     #: their size, which must then be the same for every image.
-    image_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive_int))
+    image_size: int | None = setting(None, validator=_v.optional(_positive_int),
+                                     help="Resize images to this size (square).")
     #: How to read an image folder: ``auto``, ``classes``, ``paired``,
     #: ``unpaired`` or ``side-by-side`` (see :mod:`gancore.domains`).
-    layout: str = attrs.field(default="auto", validator=_one_of(LAYOUTS))
+    layout: str = setting(
+        "auto", validator=_one_of(LAYOUTS),
+        help="How to read an image folder: class subfolders, A/B folders paired by file name or unpaired, or "
+             "side-by-side A|B images.")
     #: The data path (see :mod:`gancore.stream`): ``memory`` holds the data as
     #: one tensor on the device; ``stream`` decodes an image folder's batches
     #: in DataLoader workers; ``auto`` streams single-domain image folders
     #: larger than 1 GiB decoded and keeps everything else in memory.
-    data_mode: str = attrs.field(default="auto", validator=_one_of(DATA_MODES))
+    data_mode: str = setting(
+        "auto", validator=_one_of(DATA_MODES),
+        help="Hold the data as one tensor on the device (memory), or decode an image folder's batches in "
+             "DataLoader workers (stream); auto streams single-domain image folders over 1 GiB decoded.")
     #: DataLoader worker processes decoding a streamed data set; 0 decodes in
     #: the training process. Unused in memory.
-    data_workers: int = attrs.field(default=2, validator=_non_negative_int)
+    data_workers: int = setting(
+        2, validator=_non_negative_int,
+        help="DataLoader worker processes of a streamed folder; 0 decodes in the training process.")
 
-    steps: int = attrs.field(default=2000, validator=_positive_int)
-    batch_size: int = attrs.field(default=64, validator=_positive_int)
-    n_critic: int = attrs.field(default=1, validator=_positive_int)
-    optimizer: str = attrs.field(default="adam", validator=_one_of(OPTIMIZERS))
-    lr_g: float = attrs.field(default=2e-4, validator=_positive_float)
-    lr_d: float = attrs.field(default=2e-4, validator=_positive_float)
+    steps: int = setting(2000, validator=_positive_int, help="Generator updates to train for.")
+    batch_size: int = setting(64, validator=_positive_int, family=True, help="Batch size per process.")
+    n_critic: int = setting(1, validator=_positive_int, family=True,
+                            help="Discriminator updates per generator update.")
+    optimizer: str = setting("adam", validator=_one_of(OPTIMIZERS), family=True, help="")
+    lr_g: float = setting(2e-4, validator=_positive_float, family=True, help="Generator learning rate.")
+    lr_d: float = setting(2e-4, validator=_positive_float, family=True, help="Discriminator learning rate.")
     #: ``linear`` decays both learning rates linearly to 0 at ``steps``.
-    lr_schedule: str = attrs.field(default="constant", validator=_one_of(LR_SCHEDULES))
-    betas: tuple[float, float] = attrs.field(default=(0.5, 0.999), converter=tuple, validator=_betas)
-    latent_dim: int = attrs.field(default=100, validator=_positive_int)
-    seed: int = attrs.field(default=0, validator=_non_negative_int)
+    lr_schedule: str = setting(
+        "constant", validator=_one_of(LR_SCHEDULES), family=True,
+        help="Learning-rate schedule: constant, or linear decay to 0 at the last step.")
+    betas: tuple[float, float] = setting((0.5, 0.999), converter=tuple, validator=_betas, flag=None,
+                                         help="Adam's (beta1, beta2); SGD's momentum is beta1. Set in a --config file.")
+    latent_dim: int = setting(100, validator=_positive_int, family=True,
+                              help="Size of the generator's noise vector.")
+    seed: int = setting(0, validator=_non_negative_int, help="Random seed.")
 
-    out: str = "runs"
-    name: str | None = None
-    log_every: int = attrs.field(default=50, validator=_positive_int)
+    out: str = setting("runs", directory=True, help="Parent directory of run directories.")
+    name: str | None = setting(None, default_text="FAMILY-DATA-TIMESTAMP-RANDOM",
+                               help="Run directory name, one directory under --out.")
+    log_every: int = setting(50, validator=_positive_int, help="Steps between metrics lines.")
     #: Steps between sample grids / checkpoints; 0 turns them off (a final
     #: grid and checkpoint are always written).
-    sample_every: int = attrs.field(default=500, validator=_non_negative_int)
-    checkpoint_every: int = attrs.field(default=1000, validator=_non_negative_int)
-    keep: int = attrs.field(default=3, validator=_positive_int)
-    grid_size: int = attrs.field(default=64, validator=_positive_int)
+    sample_every: int = setting(500, validator=_non_negative_int,
+                                help="Steps between sample grids, 0 for only the last.")
+    checkpoint_every: int = setting(1000, validator=_non_negative_int,
+                                    help="Steps between checkpoints, 0 for only the last.")
+    keep: int = setting(3, validator=_positive_int, help="Checkpoints to keep.")
+    grid_size: int = setting(64, validator=_positive_int, help="Samples in each grid.")
     #: Steps between quick evaluations logged to ``metrics.jsonl`` as
     #: ``eval/...`` (see :func:`gancore.evaluation.training_metrics`); 0: never.
-    eval_every: int = attrs.field(default=0, validator=_non_negative_int)
+    eval_every: int = setting(
+        0, validator=_non_negative_int,
+        help="Steps between quick evaluations (classifier-FID and classes covered, or ring modes) logged to "
+             "metrics.jsonl, 0 for never.")
     #: Samples drawn for each of those evaluations.
-    eval_samples: int = attrs.field(default=2000, validator=_positive_int)
+    eval_samples: int = setting(2000, validator=_positive_int, help="Samples per --eval-every evaluation.")
 
-    device: str = attrs.field(default="auto", validator=_one_of(DEVICES))
+    device: str = setting("auto", validator=_one_of(DEVICES), help="")
     #: ``fp32`` (full precision; ``no``, Accelerate's name for it, is read as ``fp32``), ``bf16`` or ``fp16``.
-    precision: str = attrs.field(default="fp32", converter=_precision, validator=_one_of(PRECISIONS))
+    precision: str = setting(
+        "fp32", converter=_precision, validator=_one_of(PRECISIONS),
+        help="Mixed precision through Accelerate: bf16 (CPU or GPU), fp16 (GPU, with loss scaling), or fp32 "
+             "(= no; config.toml records fp32).")
     #: Keep image models and batches in the channels-last memory layout (faster convolutions on GPUs).
-    channels_last: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    channels_last: bool = setting(False, validator=_flag,
+                                  help="Channels-last memory layout for image models and batches.")
     #: ``torch.compile`` the generator and discriminator; refused when an
     #: active plugin declares ``needs_double_backward`` (gradient penalties).
-    compile: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    compile: bool = setting(
+        False, validator=_flag,
+        help="torch.compile both networks; refused with double-backward penalties (gp, div, ...).")
 
     #: What a non-finite loss or gradient does: ``stop`` the run (the last
     #: good checkpoint stays), or ``skip`` that update, at most ``nan_limit``
     #: times in a run.
-    nan: str = attrs.field(default="stop", validator=_one_of(NAN_POLICIES))
-    nan_limit: int = attrs.field(default=10, validator=_non_negative_int)
+    nan: str = setting(
+        "stop", validator=_one_of(NAN_POLICIES),
+        help="On a NaN/Inf loss or gradient: stop (keeping the last good checkpoint) or skip that update.")
+    nan_limit: int = setting(10, validator=_non_negative_int, help="Most updates --nan skip may drop in a run.")
     #: ``torch.use_deterministic_algorithms(True)`` for the run (exact resume).
-    deterministic: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    deterministic: bool = setting(False, validator=_flag,
+                                  help="Use deterministic algorithms only (bit-exact resume).")
 
     def to_dict(self) -> dict[str, Any]:
         """A TOML-ready dict (``None`` values are left out, as TOML has no null)."""

@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from gancore import __version__
+from gancore import classifier as C
 from gancore import metrics as M
 from gancore.data import DataSpec
 from gancore.generator import samples_of
@@ -41,7 +42,7 @@ BATCH = 500
 
 def extractor_kind(spec: DataSpec) -> str:
     """``classifier``, ``ring`` or ``inception``: how samples of this data are measured."""
-    if spec.name in M.CLASSIFIER_DATA and tuple(spec.shape) == {"digits": (1, 8, 8), "mnist": (1, 28, 28)}[spec.name]:
+    if spec.name in C.CLASSIFIER_DATA and tuple(spec.shape) == {"digits": (1, 8, 8), "mnist": (1, 28, 28)}[spec.name]:
         return "classifier"
     if spec.name == "ring":
         return "ring"
@@ -228,17 +229,17 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
         results["modes"] = {**M.ring_modes_metrics(samples), "n_fake": n, "extractor": "ring modes (8, 3 std)"}
         provenance["extractor"] = {"name": "ring-modes", "modes": 8}
     elif kind == "classifier":
-        clf = M.load_classifier(spec.name, log=log)
+        clf = C.load_classifier(spec.name, log=log)
         provenance["extractor"] = clf.describe()
         features = clf.features(samples)
         ref = M.reference_stats(clf)
-        split = M.real_split(spec.name)
+        split = C.real_split(spec.name)
         common = {"extractor": f"classifier-{spec.name}@{clf.recipe_hash}", "n_fake": n}
         if "fid" in metrics:
             fid = M.frechet_distance(*M.gaussian_stats(features), ref["mu"], ref["sigma"])
             results["fid"] = {"fid": fid, "floor": ref["floor"], "ratio": fid / ref["floor"], **common,
                               "n_real": ref["n_real"], "n_floor": ref["n_floor"],
-                              "real_split": f"train ({ref['n_real']} of {spec.name}, split seed {M.SPLIT_SEED}); "
+                              "real_split": f"train ({ref['n_real']} of {spec.name}, split seed {C.SPLIT_SEED}); "
                                             f"floor: held-out ({ref['n_floor']}) vs train"}
         if "kid" in metrics:
             real_features = clf.features(split["train_x"])
@@ -385,7 +386,7 @@ def training_metrics(generator: torch.nn.Module, spec: DataSpec, n: int, seed: i
         found = M.ring_modes_metrics(generate(generator, n, seed))
         return {"eval/modes": found["modes"], "eval/high_quality": found["high_quality"]}
     if kind == "classifier":
-        clf = M.load_classifier(spec.name)
+        clf = C.load_classifier(spec.name)
         samples = generate(generator, n, seed)
         fid = M.classifier_fid(clf, samples)
         covered = M.class_histogram(clf.predict(samples), spec.num_classes or 10)["classes_covered"]

@@ -40,7 +40,7 @@ def train_on_each_rank(out):
     AcceleratorState._reset_state(reset_partial_state=True)
     PartialState._reset_state()
     torch.set_num_threads(1)
-    from gancore.cli import train_run
+    from gancore.launch import train_run
 
     user = settings(out, None, PER_PROCESS_BATCH)
     user.pop("name")  # the default name holds the time of day: the processes must agree on one

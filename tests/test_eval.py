@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gancore import metrics as M
+from gancore import classifier as C
 from gancore.data import DataSpec
 from gancore.evaluation import evaluate
 from gancore.generator import Generator
@@ -36,7 +36,7 @@ def test_eval_prints_fid_floor_coverage_writes_provenance_and_repeats_exactly(ga
     prov = record["provenance"]
     assert record["metrics"] == ["fid", "modes"]
     assert prov["n_fake"] == 600 and prov["seed"] == 3 and prov["step"] == 4 and prov["family"] == "gancore-dcgan"
-    assert prov["extractor"]["recipe_hash"] == M.load_classifier("digits").recipe_hash
+    assert prov["extractor"]["recipe_hash"] == C.load_classifier("digits").recipe_hash
     assert prov["versions"]["gancore"] == "0.1.0" and prov["versions"]["plugins_at_training"]["gancore-dcgan"]
     fid = record["results"]["fid"]
     assert fid["n_real"] == 1438 and fid["n_floor"] == 359 and "split seed" in fid["real_split"]
@@ -101,7 +101,7 @@ class _RealDigits(Generator):
 
     def __init__(self, shift: int = 0):
         super().__init__(latent_dim=1, num_classes=10)
-        split = M.real_split("digits")
+        split = C.real_split("digits")
         self.x, self.y, self.shift = split["test_x"], split["test_y"], shift
 
     def forward(self, latent):

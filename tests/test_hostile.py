@@ -370,9 +370,9 @@ def test_ddp_settings_raise_no_deprecation_warning():
 def test_training_the_eval_classifier_raises_no_warning():
     import warnings
 
-    from gancore import metrics
+    from gancore import classifier
 
-    recipe = {**metrics.recipe_of("digits"), "epochs": 1, "channels": [4, 8], "features": 8}
+    recipe = {**classifier.recipe_of("digits"), "epochs": 1, "channels": [4, 8], "features": 8}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        metrics.train_classifier("digits", recipe, log=lambda text: None)
+        classifier.train_classifier("digits", recipe, log=lambda text: None)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from gancore import classifier as C
 from gancore import metrics as M
 
 
@@ -160,14 +161,14 @@ def test_ring_benchmark_uses_the_one_implementation():
 
 @pytest.fixture(scope="module")
 def digits_classifier():
-    return M.load_classifier("digits")
+    return C.load_classifier("digits")
 
 
 def test_digits_classifier_is_accurate_and_described(digits_classifier):
     clf = digits_classifier
     assert clf.accuracy >= 0.97
     assert len(clf.recipe_hash) == 16 and clf.path.is_file() and clf.path.name.startswith("digits-")
-    split = M.real_split("digits")
+    split = C.real_split("digits")
     x = split["test_x"][:50]
     assert clf.logits(x).shape == (50, 10) and clf.predict(x).dtype == torch.int64
     assert clf.features(x).shape == (50, clf.feature_dim)
@@ -177,7 +178,7 @@ def test_digits_classifier_is_accurate_and_described(digits_classifier):
 
 
 def test_split_is_fixed_and_disjoint():
-    a, b = M.real_split("digits"), M.real_split("digits")
+    a, b = C.real_split("digits"), C.real_split("digits")
     assert torch.equal(a["test_x"], b["test_x"]) and len(a["train_x"]) + len(a["test_x"]) == 1797
     assert len(a["test_x"]) == 359
     assert a["train_x"].min() >= -1 and a["train_x"].max() <= 1
@@ -185,7 +186,7 @@ def test_split_is_fixed_and_disjoint():
 
 def test_held_out_digits_are_near_the_floor_and_noise_is_far(digits_classifier):
     clf = digits_classifier
-    split = M.real_split("digits")
+    split = C.real_split("digits")
     ref = M.reference_stats(clf)
     assert ref["floor"] > 0 and ref["n_floor"] == 359 and ref["n_real"] == 1438
     # Resampled held-out digits (a "generator" that draws from unseen real data).
@@ -200,29 +201,29 @@ def test_held_out_digits_are_near_the_floor_and_noise_is_far(digits_classifier):
 def test_classifier_cache_is_reused_and_a_corrupt_file_is_retrained(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCORE_CACHE", str(tmp_path))
     # A one-epoch recipe keeps this test fast; it hashes to its own file.
-    monkeypatch.setitem(M.RECIPES, "digits", {**M.RECIPES["digits"], "epochs": 1})
-    monkeypatch.setattr(M, "_LOADED", {})
-    first = M.load_classifier("digits")
+    monkeypatch.setitem(C.RECIPES, "digits", {**C.RECIPES["digits"], "epochs": 1})
+    monkeypatch.setattr(C, "_LOADED", {})
+    first = C.load_classifier("digits")
     assert first.path.parent == tmp_path / "classifiers" and first.path.is_file()
-    M._LOADED.clear()
-    trained, real_train = [], M.train_classifier
+    C._LOADED.clear()
+    trained, real_train = [], C.train_classifier
 
     def counting(*args, **kwargs):
         trained.append(1)
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(M, "train_classifier", counting)
-    again = M.load_classifier("digits")
+    monkeypatch.setattr(C, "train_classifier", counting)
+    again = C.load_classifier("digits")
     assert trained == [] and again.accuracy == first.accuracy
-    x = M.real_split("digits")["test_x"][:20]
+    x = C.real_split("digits")["test_x"][:20]
     assert torch.equal(again.features(x), first.features(x))
     first.path.write_bytes(b"not a safetensors file")
-    M._LOADED.clear()
-    rebuilt = M.load_classifier("digits")
+    C._LOADED.clear()
+    rebuilt = C.load_classifier("digits")
     assert trained == [1] and rebuilt.path.is_file() and rebuilt.accuracy == pytest.approx(first.accuracy)
-    assert M.load_classifier("digits") is rebuilt
+    assert C.load_classifier("digits") is rebuilt
 
 
 def test_no_classifier_for_other_data():
     with pytest.raises(Exception, match="no classifier for data 'ring'"):
-        M.load_classifier("ring")
+        C.load_classifier("ring")

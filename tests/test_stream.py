@@ -215,7 +215,7 @@ def _two_ranks_stream_and_memory(out, folder):
     from safetensors.torch import save_file
 
     from gancore.checkpoint import module_tensors
-    from gancore.cli import train_run
+    from gancore.launch import train_run
 
     torch.set_num_threads(1)
     for mode in ("stream", "memory"):

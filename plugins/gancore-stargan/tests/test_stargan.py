@@ -13,6 +13,7 @@ from gancore_stargan import StarDiscriminator, StarGAN
 from PIL import Image
 
 from gancore.cli import main
+from gancore.config import make_config
 from gancore.data import Batch, DataSpec
 from gancore.errors import PluginError
 
@@ -61,7 +62,7 @@ def test_losses_by_hand():
 def test_paper_defaults_use_the_gp_regularizer():
     defaults = StarGAN().default_config()
     assert defaults["n_critic"] == 5 and defaults["lr_g"] == defaults["lr_d"] == 1e-4
-    assert defaults["betas"] == (0.5, 0.999) and defaults["regularizers"] == {"gp": None}
+    assert make_config(defaults).betas == (0.5, 0.999) and defaults["regularizers"] == {"gp": None}
 
 
 def test_networks():

@@ -68,8 +68,7 @@ class DecoderGenerator(Generator):
 #: Training defaults by data kind (``DataSpec.kind``); on images 28x28 and larger, the paper's.
 DEFAULTS = {
     "vector": {"lr_g": 1e-4, "lr_d": 1e-4},
-    "small-image": {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 64, "lr_schedule": "linear",
-                    "plugins": ["ema"]},
+    "small-image": {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "lr_schedule": "linear", "plugins": ["ema"]},
     "image": {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 16},
 }
 #: gamma and lambda_k by data kind when not set. In 5,000 steps the paper's lambda_k = 0.001 moves k_t

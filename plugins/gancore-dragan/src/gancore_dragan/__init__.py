@@ -76,8 +76,8 @@ class DraganPenalty:
         return self.weight * ((gradient_norm(grad) - self.center) ** 2).mean()
 
 
-_PAPER = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "n_critic": 1,
-          "regularizers": {"dragan": None}}
+#: The authors' settings, over gancore's own (Adam, one D step per G step, as in the paper).
+_PAPER = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "regularizers": {"dragan": None}}
 #: Training defaults by data kind (``DataSpec.kind``); on images 28x28 and larger, the authors'.
 DEFAULTS = {
     # On ``ring`` the paper's penalty (k = 1, perturbations of 0.5 * std(x) = 0.7, 35x a mode's

@@ -25,12 +25,13 @@ from gancore.losses import least_squares_d, least_squares_g
 from gancore.nets import StandardNetworks
 from gancore.plugins import Arch, FiniteFloat, Norm, PositiveInt
 
-_RECIPE = {"optimizer": "adam", "lr_g": 1e-3, "lr_d": 1e-3, "betas": (0.5, 0.999), "lr_schedule": "linear"}
-#: Training defaults by data kind (``DataSpec.kind``); on images 28x28 and larger, the paper's.
+_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
+#: Training defaults by data kind (``DataSpec.kind``), over gancore's own; on images 28x28 and larger,
+#: the paper's, which are gancore's (Adam, lr 2e-4, betas (0.5, 0.999), one D step per G step).
 DEFAULTS = {
     "vector": {**_RECIPE, "regularizers": {"r1": 1.0}},
     "small-image": {**_RECIPE, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
-    "image": {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)},
+    "image": {},
 }
 
 

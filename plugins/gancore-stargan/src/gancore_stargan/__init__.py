@@ -95,8 +95,7 @@ class StarGAN:
 
     @hookimpl
     def default_config(self):
-        return {"n_critic": 5, "optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.999),
-                "regularizers": {"gp": None}}
+        return {"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "regularizers": {"gp": None}}
 
     @hookimpl
     def build_generator(self, data):

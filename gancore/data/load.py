@@ -1,0 +1,79 @@
+"""Loading a data set by name or folder path: :func:`load_data`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+import torch
+
+from gancore.data.embedded import EMBEDDED, load_digits, load_mnist_5k, load_ring
+from gancore.data.on_disk import ON_DISK, load_cifar10, load_idx_dataset
+from gancore.data.spec import Dataset
+from gancore.errors import DataError
+
+
+def load_data(name: str, data_root: str | None = None, download: bool = False,
+              image_size: int | None = None, layout: str = "auto", mode: str = "auto"):
+    """Load a data set by name (see :mod:`gancore.data`) or folder path.
+
+    :param layout: how to read an image folder: ``auto``, ``classes``,
+        ``paired``, ``unpaired`` or ``side-by-side`` (see
+        :func:`gancore.domains.load_folder`).
+    :param mode: the data path, ``auto``, ``memory`` or ``stream`` (see
+        :mod:`gancore.stream`): a :class:`Dataset`, or a
+        :class:`gancore.stream.StreamingDataset` for a streamed image folder.
+    """
+    from gancore import domains
+    from gancore.config import DATA_MODES
+
+    if layout not in domains.LAYOUTS:
+        raise DataError(f"unknown layout {layout!r}: use one of {', '.join(domains.LAYOUTS)}.")
+    if mode not in DATA_MODES:
+        raise DataError(f"unknown data mode {mode!r}: use one of {', '.join(DATA_MODES)}.")
+    folder = data_root is None and Path(name).exists()
+    if layout != "auto" and not folder:
+        raise DataError(f"--layout {layout} applies to an image folder; {name!r} is not one.")
+    if mode == "stream" and not folder:
+        raise DataError(f"--data-mode stream reads an image folder from disk; {name!r} is not one (it is held "
+                        "in memory: use --data-mode auto or memory).")
+    if data_root is not None:
+        if name not in ON_DISK:
+            raise DataError(f"--data-root needs --data one of {', '.join(ON_DISK)}; got {name!r}.")
+        root = Path(data_root)
+        dataset = load_cifar10(root, download) if name == "cifar10" else load_idx_dataset(name, root, download)
+    elif name == "ring":
+        dataset = load_ring()
+    elif name == "digits":
+        dataset = load_digits()
+    elif name == "mnist":
+        dataset = load_mnist_5k()
+    elif name in domains.TASKS:
+        dataset = domains.load_task(name)
+    elif name in ON_DISK:
+        raise DataError(f"--data {name} reads torchvision's on-disk files: add --data-root DIR "
+                        f"(and --download to fetch them).")
+    elif Path(name).exists():
+        return domains.load_folder(Path(name), image_size, layout, mode)
+    elif "/" in name or os.sep in name or name.startswith((".", "~")):
+        # It reads as a path, not as a data set's name.
+        raise DataError(f"unknown data {name!r}: no such folder. Give an existing image folder, or one of "
+                        f"{', '.join(EMBEDDED + domains.TASKS)} (embedded), {', '.join(ON_DISK)} with --data-root.")
+    else:
+        raise DataError(f"unknown data {name!r}: use one of {', '.join(EMBEDDED + domains.TASKS)} (embedded), "
+                        f"{', '.join(ON_DISK)} with --data-root, or a path to an image folder.")
+    if image_size is not None and dataset.spec.is_image and image_size != dataset.spec.image_size:
+        dataset = _resize_dataset(dataset, image_size)
+    return dataset
+
+
+def _resize_dataset(dataset: Dataset, size: int) -> Dataset:
+    def resize(images: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.interpolate(images.float(), size=(size, size), mode="bilinear",
+                                            antialias=True, align_corners=False)
+        return x.round().clamp(0, 255).to(torch.uint8)
+
+    return Dataset(attrs.evolve(dataset.spec, shape=(dataset.spec.channels, size, size)), resize(dataset.x),
+                   dataset.labels, {k: resize(v) for k, v in dataset.extra.items()},
+                   {k: resize(v) for k, v in dataset.unpaired.items()})

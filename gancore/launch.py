@@ -1,0 +1,105 @@
+"""Train a run from the user's settings: resolve (or resume), create the run directory, fit, report.
+
+What ``gan train`` does after reading its flags (:mod:`gancore.settings`), for the CLI, tests and
+benchmarks alike: ``train_run(settings_from_args(["-p", "gancore-wgan", "-r", "gp"]))``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any, Callable
+
+import attrs
+import click
+
+from gancore.errors import TrainingError
+from gancore.runs import RunLock, create_run_dir, resolve, run_dir
+
+
+def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | None = None,
+              out: str | None = None, *, registry=None, echo: Callable[..., None] = click.echo):
+    """Train a new run from the user's settings (or continue run ``resume``, found under ``out``);
+    returns the finished :class:`~gancore.trainer.Trainer`.
+
+    ``registry`` holds the plugins (default: the installed ones); ``echo(text, err=False)`` reports
+    progress. ``progress`` shows a progress bar (default: when stderr is a terminal). A run stopped
+    by a signal has ``trainer.stopped_by`` set (``gan train`` then exits 128 + the signal number).
+    Every process of a distributed launch runs this.
+    """
+    if registry is None:
+        from gancore.plugins import Registry
+
+        registry = Registry.discover()
+    # The main process holds the run directory's lock for the life of the run (the
+    # others of a torchrun / accelerate launch have RANK > 0 and write nothing there).
+    lock = RunLock() if os.environ.get("RANK", "0") == "0" else None
+    try:
+        return _train_run(registry, echo, user, progress, resume, out, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_run(registry, say, user, progress, resume, out, lock):
+    from gancore.trainer import Trainer, broadcast_text, make_accelerator
+
+    checkpoint = None
+    if resume:
+        from gancore.resume import find_run, prepare_resume
+
+        resume = find_run(resume, out)
+        if lock is not None:
+            # Before anything is cleaned or rewritten: a run still training keeps its directory.
+            lock.acquire(resume)
+        config, run, dataset, path, checkpoint, notes = prepare_resume(registry, resume, user, out)
+    else:
+        config, run, dataset = resolve(registry, user)
+        notes = []
+    # Under torchrun / accelerate launch every process runs this command; they
+    # agree on the run name (it holds the time of day) and only the main one
+    # writes the run directory and talks.
+    accelerator = make_accelerator(config)
+    config = attrs.evolve(config, name=broadcast_text(accelerator, config.name))
+    echo = say if accelerator.is_main_process else (lambda *args, **kwargs: None)
+    for note in notes:
+        echo(note, err=True)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not resume:
+        path = run_dir(config)
+    trainer = Trainer(config, run, dataset, path, accelerator=accelerator, progress=progress)
+    if not resume and accelerator.is_main_process:
+        # Taken where the directory is first written: a run refused before (such as --compile
+        # with a gradient penalty) leaves nothing behind.
+        if lock is not None:
+            lock.acquire(path)
+        create_run_dir(config)
+    processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
+    held = ""
+    if trainer.batches.streamed:
+        workers = config.data_workers
+        held = f", streamed by {workers} worker{'s' * (workers != 1)}" if workers else ", streamed, no workers"
+    echo(f"Training {run.family} on {dataset.spec.name} ({len(dataset)} samples{held}) for {config.steps} steps"
+         + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
+         + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")
+    if checkpoint is not None:
+        from gancore.resume import restore
+
+        restore(trainer, checkpoint)
+        echo(f"Resuming from {checkpoint.path} (step {checkpoint.step}).")
+    try:
+        last = trainer.fit()
+    except OSError as exc:
+        # A full disk or a directory gone read-only while writing metrics or samples.
+        raise TrainingError(f"cannot write to {str(path)!r}: {exc.strerror or exc}"
+                            + (f" ({exc.filename})" if exc.filename else "")
+                            + ". Training stopped; checkpoints already written are intact; free space or fix "
+                              f"permissions, then `gan train --resume {path}`.") from None
+    if trainer.stopped_by:
+        echo(f"Stopped by {signal.Signals(trainer.stopped_by).name} at step {trainer.index}; wrote "
+             f"checkpoint {last}. Continue with `gan train --resume {path}`.", err=True)
+        return trainer
+    echo(f"Done. Last checkpoint: {last}; samples: {path / 'samples'}; metrics: {path / 'metrics.jsonl'}")
+    return trainer
