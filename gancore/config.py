@@ -132,7 +132,8 @@ class TrainConfig:
     #: their size, which must then be the same for every image.
     image_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive_int))
     #: How to read an image folder: ``auto``, ``classes``, ``paired``,
-    #: ``unpaired`` or ``side-by-side`` (see :mod:`gancore.domains`).
+    #: ``unpaired`` or ``side-by-side`` (the last three read by an installed
+    #: plugin through ``register_data``, such as ``gancore-translation``).
     layout: str = attrs.field(default="auto", validator=_one_of(LAYOUTS))
     #: The data path (see :mod:`gancore.stream`): ``memory`` holds the data as
     #: one tensor on the device; ``stream`` decodes an image folder's batches

@@ -214,3 +214,59 @@ def sampling_generator(generator, state_for):
         ``generator``'s device, for example a copy of ``generator`` holding
         other weights.
     """
+
+
+# --- install-time hooks ----------------------------------------------------------------
+#
+# Called on every *installed* plugin that can implement them, whether or not a run
+# activates it, each plugin on its own (see :mod:`gancore.installed`): they are
+# module-level functions of a plugin whose entry point names a module
+# (``gancore-translation = "gancore_translation"``). gancore imports those modules, and only
+# those, to call them, so such a module imports nothing heavy (torch) at its top.
+
+#: Hooks called on every installed plugin rather than on a run's active ones; a plugin that
+#: implements only these is a library (``gan plugins`` kind ``library``), never activated.
+INSTALL_HOOKS = ("register_commands", "register_data")
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``gan`` command line (as llm's hook of the same name).
+
+    Called once per process when ``gan`` first needs a command it does not hold itself
+    (``gan translate``, say) or lists its commands (``gan --help``), on every installed
+    plugin that implements it. The core's own commands (``train``, ``sample``, ...) never
+    wait for it, so a plugin that fails to load or raises here costs them nothing: a
+    plugin that raises is skipped with a one-line warning on stderr naming it, and a
+    plugin that failed to load adds no command (``gan plugins`` shows its error).
+
+    :param cli: the ``gan`` :class:`click.Group`. Add commands with ``@cli.command()`` or
+        ``cli.add_command(...)``; a command named like one of the core's is refused with a
+        warning. Import heavy modules inside the command's function, not here.
+    :return: nothing.
+    """
+
+
+@hookspec
+def register_data(register, register_layout):
+    """Add named data sets to ``--data`` and image-folder layouts to ``--layout``.
+
+    Called on every installed plugin that implements it when the core's data loader
+    (:func:`gancore.data.load_data`) meets data it does not read itself: a ``--data``
+    name other than the core's (``ring``, ``digits``, ``mnist`` and the ``--data-root``
+    sets), or an image folder (with ``--layout auto`` or one of the layouts that plugins
+    read). A name no plugin registers is refused listing every known name.
+
+    :param register: ``register(name, load)`` names a data set: ``load()`` returns the
+        :class:`gancore.data.Dataset` that ``--data name`` trains on, held in memory
+        (``--image-size`` resizes it afterwards, as for the core's sets). A name that the
+        core or another plugin already uses is refused, naming both.
+    :param register_layout: ``register_layout(layouts, read, claims)`` reads image folders
+        in the ``--layout`` values ``layouts`` (a tuple of names from
+        :data:`gancore.config.LAYOUTS`): ``read(folder, image_size, layout, mode)`` returns
+        the :class:`gancore.data.Dataset` of the ``pathlib.Path`` ``folder`` (``layout`` is
+        one of ``layouts``, or ``"auto"``; ``mode`` is ``--data-mode``), and
+        ``claims(folder)`` says whether ``--layout auto`` reads that folder with this
+        reader rather than as class subfolders.
+    :return: nothing.
+    """
