@@ -233,16 +233,20 @@ INSTALL_HOOKS = ("register_commands", "register_data")
 def register_commands(cli):
     """Add commands to the ``gan`` command line (as llm's hook of the same name).
 
-    Called once per process when ``gan`` first needs a command it does not hold itself
-    (``gan translate``, say) or lists its commands (``gan --help``), on every installed
-    plugin that implements it. The core's own commands (``train``, ``sample``, ...) never
-    wait for it, so a plugin that fails to load or raises here costs them nothing: a
-    plugin that raises is skipped with a one-line warning on stderr naming it, and a
-    plugin that failed to load adds no command (``gan plugins`` shows its error).
+    An *install-time* hook: a module-level function of a plugin whose entry point names a
+    module (``gancore-translation = "gancore_translation"``), called whether or not a run
+    activates the plugin. Called once per process when ``gan`` first needs a command it does
+    not hold itself (``gan translate``, say) or lists its commands (``gan --help``), on every
+    installed plugin that implements it; only those modules are imported for it, so that
+    ``gan --help`` stays fast: import heavy modules (torch) inside the commands. The core's
+    own commands (``train``, ``sample``, ...) never wait for it, so a plugin that fails to
+    load or raises here costs them nothing: a plugin that raises is skipped with a one-line
+    warning on stderr naming it, and a plugin that failed to load adds no command
+    (``gan plugins`` shows its error).
 
     :param cli: the ``gan`` :class:`click.Group`. Add commands with ``@cli.command()`` or
         ``cli.add_command(...)``; a command named like one of the core's is refused with a
-        warning. Import heavy modules inside the command's function, not here.
+        warning.
     :return: nothing.
     """
 
@@ -251,7 +255,8 @@ def register_commands(cli):
 def register_data(register, register_layout):
     """Add named data sets to ``--data`` and image-folder layouts to ``--layout``.
 
-    Called on every installed plugin that implements it when the core's data loader
+    An install-time hook, like :func:`register_commands`. Called on every installed plugin
+    that implements it when the core's data loader
     (:func:`gancore.data.load_data`) meets data it does not read itself: a ``--data``
     name other than the core's (``ring``, ``digits``, ``mnist`` and the ``--data-root``
     sets), or an image folder (with ``--layout auto`` or one of the layouts that plugins
@@ -260,7 +265,8 @@ def register_data(register, register_layout):
     :param register: ``register(name, load)`` names a data set: ``load()`` returns the
         :class:`gancore.data.Dataset` that ``--data name`` trains on, held in memory
         (``--image-size`` resizes it afterwards, as for the core's sets). A name that the
-        core or another plugin already uses is refused, naming both.
+        core or another plugin already uses raises :class:`gancore.errors.PluginError`;
+        such failures are named in the error of a ``--data`` name that is not found.
     :param register_layout: ``register_layout(layouts, read, claims)`` reads image folders
         in the ``--layout`` values ``layouts`` (a tuple of names from
         :data:`gancore.config.LAYOUTS`): ``read(folder, image_size, layout, mode)`` returns
