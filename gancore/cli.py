@@ -88,6 +88,8 @@ class GanGroup(click.Group):
     # and the other core commands never look for them. Only module entry points are
     # imported for it (gancore.installed.libraries), so `gan --help` does not import torch.
     _plugins_added = False
+    #: Module plugins that failed to load, (name, error): one of them may be a missing command's.
+    _broken: tuple = ()
 
     def _add_plugin_commands(self) -> None:
         if self._plugins_added:
@@ -96,11 +98,22 @@ class GanGroup(click.Group):
         from gancore.installed import add_commands, libraries
 
         try:
-            problems = add_commands(self, libraries())
+            registry = libraries()
+            self._broken = tuple((info.name, info.error) for info in registry if info.error is not None)
+            problems = add_commands(self, registry)
         except Exception as exc:  # listing commands must never fail
             problems = [f"could not look for plugins' commands: {type(exc).__name__}: {exc}"]
         for problem in problems:
             click.echo(f"Warning: {problem}", err=True)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            if self._broken and "No such command" in exc.message:
+                exc.message += "".join(f" Plugin {name!r} failed to load ({error}); it may be the one that adds "
+                                       "this command." for name, error in self._broken)
+            raise
 
     def get_command(self, ctx, name):
         if name not in self.commands:

@@ -134,3 +134,15 @@ def test_gan_help_lists_plugin_commands_without_importing_torch():
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr
     assert "no torch" in out.stdout and "  translate " in out.stdout  # gancore-translation is installed
+
+
+def test_a_command_of_a_plugin_that_failed_to_load_names_the_plugin(monkeypatch):
+    from gancore.cli import GanGroup
+
+    broken = Registry([PluginInfo("gancore-broken", "gancore-broken", "1.0", "gancore_broken",
+                                  error="ImportError: No module named 'nowhere'")])
+    monkeypatch.setattr(gancore.installed, "libraries", lambda: broken)
+    result = CliRunner().invoke(GanGroup("gan"), ["translate"])
+    assert result.exit_code == 1
+    assert "No such command 'translate'" in result.output and "Plugin 'gancore-broken' failed to load (ImportError: "\
+        "No module named 'nowhere')" in result.output
