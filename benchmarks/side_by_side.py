@@ -71,7 +71,7 @@ def classic_child(job: dict) -> int:
     import torch
     from accelerate.utils import set_seed
 
-    from gancore.cli import settings_from_args
+    from gancore.settings import settings_from_args
     from gancore.plugins import Registry
     from gancore.runs import resolve
     from gancore.trainer import build_models

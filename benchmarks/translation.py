@@ -2,7 +2,7 @@
 
 Trains each family from the command line (the same ``gan train`` users run;
 a run that already holds its final checkpoint is reused) and measures it on
-the 500 held-out digits of :func:`gancore.domains.mnist_task`'s ``test``
+the 500 held-out digits of :func:`gancore_translation.domains.mnist_task`'s ``test``
 split, which no run trains on:
 
 * pix2pix on ``mnist-edges``: mean absolute error to the ground-truth edge
@@ -51,9 +51,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gancore.domains import dilate, mnist_digits, mnist_task, rotate
 from gancore.plugins import Registry
 from gancore.runs import find_checkpoint, load_generator
+from gancore_translation.domains import dilate, mnist_digits, mnist_task, rotate
 
 RUNS = {
     "pix2pix": dict(data="mnist-edges", batch=32, steps=1500, sets={"width": 32, "d_width": 32}),

@@ -64,6 +64,47 @@ class GanGroup(click.Group):
             exc.exit_code = 1
             raise
 
+    # Commands that installed plugins add (the register_commands hook) are collected only
+    # when a command gan does not hold is asked for, or the commands are listed: `gan train`
+    # and the other core commands never look for them. Only module entry points are
+    # imported for it (gancore.installed.libraries), so `gan --help` does not import torch.
+    _plugins_added = False
+    #: Module plugins that failed to load, (name, error): one of them may be a missing command's.
+    _broken: tuple = ()
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from gancore.installed import add_commands, libraries
+
+        try:
+            registry = libraries()
+            self._broken = tuple((info.name, info.error) for info in registry if info.error is not None)
+            problems = add_commands(self, registry)
+        except Exception as exc:  # listing commands must never fail
+            problems = [f"could not look for plugins' commands: {type(exc).__name__}: {exc}"]
+        for problem in problems:
+            click.echo(f"Warning: {problem}", err=True)
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            if self._broken and "No such command" in exc.message:
+                exc.message += "".join(f" Plugin {name!r} failed to load ({error}); it may be the one that adds "
+                                       "this command." for name, error in self._broken)
+            raise
+
+    def get_command(self, ctx, name):
+        if name not in self.commands:
+            self._add_plugin_commands()
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx):
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
 
 class TrainCommand(click.Command):
     """``gan train --help`` ends with the installed plugins and their options."""
@@ -228,46 +269,6 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
             out.unlink(missing_ok=True)  # a grid cut short by a full disk
         raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror}.") from None
     click.echo(f"Wrote {num} samples from {checkpoint.path} (step {checkpoint.step}) to {out}")
-
-
-@main.command()
-@click.argument("checkpoint", type=click.Path())
-@click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("--to", "target", help="Target domain, by name or number, or 'all' (multi-domain families). "
-                                    "[default: the other domain of a two-domain family]")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Directory to write the translated images to (one PNG per input).")
-@click.option("--grid", is_flag=True, help="Also write grid.png: each input next to its translation(s).")
-@click.option("--device", default="cpu", show_default=True, help="Torch device to translate on.")
-@friendly_errors
-def translate(checkpoint, inputs, target, output, grid, device):
-    """Translate image files (or folders of them) with an image-to-image CHECKPOINT.
-
-    CHECKPOINT is a run directory (its newest checkpoint) or a checkpoint
-    directory. Each input image must have the size and channel count the
-    model was trained on. Results go to OUTPUT/<name>.png
-    (OUTPUT/<name>-<domain>.png with --to all).
-
-    \b
-    Examples:
-      gan translate runs/pix2pix-mnist-edges digit.png -o out
-      gan translate runs/stargan-faces photos/ --to smiling -o out --grid
-    """
-    from gancore.runs import load_generator
-    from gancore.translate import read_images, resolve_targets, translate_images, write_outputs
-
-    generator, spec, _config, ckpt = load_generator(_registry(), checkpoint, device,
-                                                    log=lambda text: click.echo(text, err=True))
-    if not getattr(generator, "translates", False):
-        raise ConfigError(f"{str(checkpoint)!r} holds a {ckpt.meta.get('family')!r} generator, which does not "
-                          "translate images: use `gan sample`.")
-    targets = resolve_targets(generator, target)
-    paths, images = read_images(inputs, spec)
-    results = translate_images(generator, images, targets)
-    written = write_outputs(Path(output), paths, images, results, [generator.domains[t] for t in targets], spec,
-                            grid)
-    click.echo(f"Translated {len(paths)} image(s) into {', '.join(generator.domains[t] for t in targets)} with "
-               f"{ckpt.path} (step {ckpt.step}); wrote {written} file(s) to {output}")
 
 
 @main.command("eval")

@@ -176,7 +176,8 @@ class TrainConfig:
     image_size: int | None = setting(None, validator=_v.optional(_positive_int),
                                      help="Resize images to this size (square).")
     #: How to read an image folder: ``auto``, ``classes``, ``paired``,
-    #: ``unpaired`` or ``side-by-side`` (see :mod:`gancore.domains`).
+    #: ``unpaired`` or ``side-by-side`` (the last three read by an installed
+    #: plugin through ``register_data``, such as ``gancore-translation``).
     layout: str = setting(
         "auto", validator=_one_of(LAYOUTS),
         help="How to read an image folder: class subfolders, A/B folders paired by file name or unpaired, or "

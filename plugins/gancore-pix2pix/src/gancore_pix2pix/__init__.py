@@ -1,10 +1,10 @@
 """pix2pix (Isola et al., 2017) as a gancore family: paired image-to-image translation.
 
 * G: a U-Net (encoder down to 1x1, mirrored skip connections, dropout 0.5 in
-  the three decoder layers after the bottleneck), :class:`gancore.nets.UNet`.
+  the three decoder layers after the bottleneck), :class:`gancore_translation.nets.UNet`.
 * D: a PatchGAN on the source image stacked with a target image (real or
   translated), scaled to the image size (70x70 patches on 256x256 images,
-  16x16 on 28x28), :class:`gancore.nets.PatchDiscriminator`.
+  16x16 on 28x28), :class:`gancore_translation.nets.PatchDiscriminator`.
 * Losses, with ``x`` the source, ``y`` its paired target, ``s = D(x, .)``
   raw patch scores and ``softplus(t) = log(1 + e^t)``::
 
@@ -24,12 +24,12 @@ from typing import Annotated
 import torch
 
 from gancore import hookimpl
-from gancore.domains import SECOND, describe_domains, require_domains
-from gancore.generator import Translator
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import PatchDiscriminator, UNet
 from gancore.plugins import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, Range
 from gancore.step import DiscriminatorView
+from gancore_translation.domains import SECOND, describe_domains, require_domains
+from gancore_translation.generator import Translator
+from gancore_translation.nets import PatchDiscriminator, UNet
 
 
 class Pix2PixGenerator(Translator):

@@ -3,9 +3,9 @@
 * One generator ``G(x, c)`` for every pair of domains: the target domain
   ``c`` enters as one-hot maps stacked on the image (as in the paper) and,
   because instance norm erases constant maps, also as a learned shift of
-  the bottleneck features (see :class:`gancore.nets.ResnetGenerator`); the paper's network
+  the bottleneck features (see :class:`gancore_translation.nets.ResnetGenerator`); the paper's network
   (two stride-2 down-sampling convolutions, 6 residual blocks, two
-  up-sampling convolutions, instance norm), :class:`gancore.nets.ResnetGenerator`.
+  up-sampling convolutions, instance norm), :class:`gancore_translation.nets.ResnetGenerator`.
   Option ``mix`` (0: off, as in the paper) adds a fully connected block over
   the bottleneck map for translations that move pixels far, such as the
   rotations of ``mnist-rotations``.
@@ -35,12 +35,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancore import hookimpl
-from gancore.domains import describe_domains, require_domains
-from gancore.generator import Translator
 from gancore.losses import wasserstein_d, wasserstein_g
-from gancore.nets import ResnetGenerator, init_weights
+from gancore.nets import init_weights
 from gancore.plugins import NonNegativeFloat, NonNegativeInt, PositiveInt
 from gancore.step import DiscriminatorView
+from gancore_translation.domains import describe_domains, require_domains
+from gancore_translation.generator import Translator
+from gancore_translation.nets import ResnetGenerator
 
 
 class StarGenerator(Translator):

@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 
 from gancore.data import Batch, DataSpec, load_data
-from gancore.domains import SECOND, dilate, edges, erode, mnist_digits, mnist_task, rotate
 from gancore.errors import ConfigError, DataError
-from gancore.generator import Translator
-from gancore.nets import (PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator, ResnetGenerator, UNet,
-                          patch_layers, patch_receptive_field)
+from gancore_translation.domains import SECOND, dilate, edges, erode, mnist_digits, mnist_task, rotate
+from gancore_translation.generator import Translator
+from gancore_translation.nets import (PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator,
+                                      ResnetGenerator, UNet, patch_layers, patch_receptive_field)
 
 
 def _save(path, array):
@@ -116,6 +116,21 @@ def test_unpaired_folders_and_layout_errors(tmp_path):
         load_data(str(tmp_path), layout="diagonal")
     with pytest.raises(DataError, match="image folder"):
         load_data("mnist", layout="paired")
+
+
+def test_two_domain_folders_are_held_in_memory(tmp_path, monkeypatch):
+    import gancore.stream
+    from gancore.data import Dataset
+
+    for side in ("A", "B"):
+        for i in range(3):
+            _save(tmp_path / "pairs" / side / f"{i}.png", np.zeros((8, 8), dtype=np.uint8))
+    monkeypatch.setattr(gancore.stream, "STREAM_ABOVE_BYTES", 0)  # a single-domain folder would stream
+    assert isinstance(load_data(str(tmp_path / "pairs")), Dataset)
+    with pytest.raises(DataError, match="single-domain.*domains A and B"):
+        load_data(str(tmp_path / "pairs"), mode="stream")
+    with pytest.raises(DataError, match="side-by-side"):
+        load_data(str(tmp_path / "pairs" / "A"), layout="side-by-side", mode="stream")
 
 
 def test_translator_latent_from_two_domain_and_multi_domain_batches():

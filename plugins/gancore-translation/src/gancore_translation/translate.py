@@ -1,4 +1,4 @@
-"""``gan translate``: read user images, translate them, write the results.
+"""``gan translate`` (:mod:`gancore_translation.cli`): read user images, translate them, write the results.
 
 Kept apart from the CLI so that notebooks can use the same checks: an input
 must have the model's image size and channel count, and the target domain

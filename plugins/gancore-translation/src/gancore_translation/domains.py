@@ -12,6 +12,10 @@ Three shapes of data, all held as ordinary :class:`gancore.data.Dataset`\\ s:
 * **multi-domain**: class subfolders are domains; ``labels`` is each image's
   domain and ``spec.class_names`` the domain names.
 
+This package registers the tasks and folder layouts below with gancore's data loader
+(``register_data``), so ``--data mnist-edges`` and ``--layout paired`` work once it is
+installed.
+
 Embedded tasks, derived from the ``mnist`` data (5,000 real digits) so that
 everything runs offline. The digits are shuffled once with a fixed seed; the
 first 4,500 are the ``train`` split, the last 500 the held-out ``test``
@@ -158,6 +162,12 @@ def _same_channels(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torc
     raise DataError(f"the two domains have {a.shape[1]} and {b.shape[1]} channels.")
 
 
+def has_domain_folders(folder: Path) -> bool:
+    """Whether ``folder`` holds subfolders ``A`` and ``B`` (or ``trainA`` and ``trainB``): the
+    folders ``--layout auto`` reads as two domains."""
+    return _domain_folders(folder) is not None
+
+
 def load_folder(folder: Path, image_size: int | None = None, layout: str = "auto", mode: str = "auto"):
     """Read an image folder in one of :data:`LAYOUTS` (see the module docstring).
 
@@ -234,8 +244,8 @@ def describe_domains(spec: DataSpec) -> tuple[str, ...]:
     return tuple(spec.class_names) or tuple(str(i) for i in range(spec.num_classes))
 
 
-__all__ = ["LAYOUTS", "TASKS", "SECOND", "ROTATIONS", "mnist_task", "load_task", "load_folder", "dilate",
-           "erode", "edges", "rotate", "describe_domains"]
+__all__ = ["LAYOUTS", "TASKS", "SECOND", "ROTATIONS", "mnist_task", "load_task", "load_folder", "has_domain_folders",
+           "dilate", "erode", "edges", "rotate", "describe_domains", "require_domains"]
 
 
 def require_domains(spec: DataSpec, family: str, pairing: tuple[str, ...]) -> None:
