@@ -5,8 +5,10 @@ added later is held to it too:
   ``src/gancore_x``; every entry point it registers points into that package;
 * a ``README.md`` and tests (``tests/test_*.py``);
 * a package that registers plugins (entry points in the ``gancore`` group) runs every one of them
-  through the conformance kit in ``tests/test_conformance.py``; a package without any is a library
-  (code that plugins share) and needs no kit;
+  through the conformance kit in ``tests/test_conformance.py``; a package without any, or whose
+  entry points are libraries (modules implementing only install-time hooks such as
+  ``register_commands``, like ``gancore-translation``), is a library (code that plugins share) and
+  needs no kit;
 * one naming rule for entry points, the one ``gan new-plugin`` writes: a family, and an add-on, is
   named as its distribution (``gancore-wgan``); a regularizer by the short name users give
   ``--regularizer`` (``gp``), never ``gancore-...``. :data:`NAMING_EXCEPTIONS` lists, with the
@@ -56,6 +58,15 @@ def kind_of(value: str) -> str:
     return describe("?", obj).kind
 
 
+def is_library(value: str) -> bool:
+    """Whether an entry point names a library (install-time hooks only); one that does not import is
+    held to the rules of a plugin, which report it."""
+    try:
+        return kind_of(value) == "library"
+    except ImportError:
+        return False
+
+
 def _calls(tree: ast.AST, name: str) -> bool:
     return any(isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name
                for node in ast.walk(tree))
@@ -98,7 +109,7 @@ def problems(package: Path) -> list[str]:
     for test in tests:
         found += [f"{where}: use the `gan` fixture of gancore's pytest plugin (or gancore.testing.run_cli)"
                   for where in cli_runner_redefinitions(test)]
-    points = entry_points(package)
+    points = {point: value for point, value in entry_points(package).items() if not is_library(value)}
     if not points:
         return found  # a library: shared code, no plugin to put through the kit
     conformance = package / "tests" / "test_conformance.py"

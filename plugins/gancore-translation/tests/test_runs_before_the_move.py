@@ -15,22 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from gancore.cli import main
 from gancore.testing import assert_clean_error
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runs-before-the-move"
 DOMAINS = {"pix2pix": ["edges"], "cyclegan": ["thin", "thick"], "stargan": ["rot0", "rot90", "rot180", "rot270"]}
 
 
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.mark.parametrize("family", sorted(DOMAINS))
-def test_a_run_written_before_the_move_resumes_and_translates(tmp_path, family):
+def test_a_run_written_before_the_move_resumes_and_translates(tmp_path, family, gan):
     run = tmp_path / family
     shutil.copytree(FIXTURES / family, run)
     resumed = gan("train", "--resume", run, "--steps", 3, "--no-progress")
