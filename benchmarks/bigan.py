@@ -20,7 +20,8 @@ the defaults name it) is measured in eval mode:
   split.
 
 Both are also measured for the same generator module freshly initialised
-(the same seed, untrained): the baseline that shows what the encoder learned.
+(the same seed, untrained): the baseline that shows what the encoder learned;
+the same probe on the raw pixels is printed beside them.
 The family's generator module must offer `encode(x)` (a code, or a tuple
 whose first part is the code, such as VAE-GAN's `(mu, log sigma^2)`) and
 `reconstruct(x)`.
@@ -120,13 +121,16 @@ def main(argv=None) -> int:
         trainer.fit()
         seconds = time.perf_counter() - started
         trained = trainer.sampling_generator().cpu()
-    mean_image = train.batch(torch.arange(len(train))).x.mean(0, keepdim=True)
+    train_x = train.batch(torch.arange(len(train))).x
     held_out = test.batch(torch.arange(len(test))).x
+    mean_image = train_x.mean(0, keepdim=True)
+    pixels = linear_probe(train_x.flatten(1), train.labels, held_out.flatten(1), test.labels)
     result = {"command": "python benchmarks/bigan.py " + shlex.join(sys.argv[1:] if argv is None else argv),
               "plugin": args.plugin, "data": args.data, "steps": args.steps, "seed": args.seed,
               "seconds": round(seconds), "train": len(train), "held_out": len(test),
               "trained": measure(trained, train, test), "untrained": measure(untrained, train, test),
               "mean_image_mse": F.mse_loss(mean_image.expand_as(held_out), held_out).item(),
+              "pixel_probe_accuracy": pixels,
               "settings": {"lr_g": config.lr_g, "lr_d": config.lr_d, "lr_schedule": config.lr_schedule,
                            "latent_dim": config.latent_dim, "regularizers": run.regularizers,
                            "addons": list(run.addons), "batch": config.batch_size}}
@@ -137,6 +141,7 @@ def main(argv=None) -> int:
     print("|---|---|---|")
     print(f"| trained | {t['reconstruction_mse']:.4f} | {t['probe_accuracy']:.1%} |")
     print(f"| untrained (same seed) | {u['reconstruction_mse']:.4f} | {u['probe_accuracy']:.1%} |")
+    print(f"| raw pixels (no encoder) | - | {pixels:.1%} |")
     print(f"mean-image MSE on the held-out split: {result['mean_image_mse']:.4f}")
     if args.json:
         with open(args.json, "w") as fh:
