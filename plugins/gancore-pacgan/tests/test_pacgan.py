@@ -79,6 +79,17 @@ def test_odd_batches_and_conditioned_ds_are_refused():
         PacGAN(packing=1.5)
 
 
+def test_reaching_past_d_of_x_is_a_clear_error_and_getattr_defaults_still_work():
+    class _AutoEncoderD(_PackRecorder):
+        def error_and_code(self, x):
+            return x
+
+    D = Packed(_AutoEncoderD(), 2)
+    with pytest.raises(PluginError, match="'error_and_code' directly"):
+        D.error_and_code
+    assert getattr(D, "conditional", False) is False and isinstance(D.discriminator, _AutoEncoderD)
+
+
 def _built(*args, data="ring"):
     from gancore.plugins import Registry
     from gancore.runs import configure

@@ -70,6 +70,12 @@ def unpack_scores(scores: Any, packing: int) -> Any:
     return scores.repeat_interleave(packing, dim=0)
 
 
+class UnpackableAccess(PluginError, AttributeError):
+    """A family reached past ``D(x)`` into its discriminator (``D.error_and_code``): a packed D cannot offer that.
+
+    Also an ``AttributeError``, so ``getattr(D, name, default)`` still returns the default."""
+
+
 class Packed(nn.Module):
     """``D`` built for packed samples, called with plain ones: packs them, and gives each sample its pack's score."""
 
@@ -83,6 +89,16 @@ class Packed(nn.Module):
                               "further inputs (labels, a domain, a paired image): PacGAN has no meaning for a "
                               "per-sample condition. Use it with an unconditional family.")
         return unpack_scores(self.discriminator(pack(x, self.packing)), self.packing)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name.startswith("_") or not hasattr(self.discriminator, name):
+                raise
+        raise UnpackableAccess(f"gancore-pacgan: this family uses its discriminator's {name!r} directly, not only "
+                               f"D(x); a packed D scores packs through D(x) alone. Use PacGAN with a family whose "
+                               f"losses call D(x) (not, for example, EBGAN or D2GAN).")
 
 
 def family_discriminator(config, data):
