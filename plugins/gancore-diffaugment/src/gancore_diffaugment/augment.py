@@ -48,13 +48,15 @@ def contrast(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     return (x - mean) * (_per_sample(r) + 0.5) + mean
 
 
-def translate(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+def translate(x: torch.Tensor, shift: torch.Tensor, pad: int | None = None) -> torch.Tensor:
     """Move each image by ``shift[i] = (dy, dx)`` pixels, filling with zeros.
 
-    ``out[i, :, h, w] = x[i, :, h - dy, w - dx]`` where that pixel exists, else 0.
+    ``out[i, :, h, w] = x[i, :, h - dy, w - dx]`` where that pixel exists, else 0. ``pad``
+    bounds ``|shift|``; given, it spares reading the shifts back from the device.
     """
     n, _, height, width = x.shape
-    pad = int(shift.abs().max()) if shift.numel() else 0
+    if pad is None:
+        pad = int(shift.abs().max()) if shift.numel() else 0
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     rows = torch.arange(height, device=x.device).unsqueeze(0) - shift[:, :1] + pad  # (n, H)
     cols = torch.arange(width, device=x.device).unsqueeze(0) - shift[:, 1:] + pad  # (n, W)
@@ -89,9 +91,10 @@ def random_color(x: torch.Tensor) -> torch.Tensor:
 
 def random_translation(x: torch.Tensor, ratio: float = TRANSLATION_RATIO) -> torch.Tensor:
     """A shift of up to ``round(ratio * size)`` pixels in each direction, drawn uniformly per sample."""
-    limit = torch.tensor([int(x.shape[2] * ratio + 0.5), int(x.shape[3] * ratio + 0.5)], device=x.device)
+    limits = (int(x.shape[2] * ratio + 0.5), int(x.shape[3] * ratio + 0.5))
+    limit = torch.tensor(limits, device=x.device)
     shift = (torch.rand(len(x), 2, device=x.device) * (2 * limit + 1)).long() - limit
-    return translate(x, shift)
+    return translate(x, shift, pad=max(limits))
 
 
 def random_cutout(x: torch.Tensor, ratio: float = CUTOUT_RATIO) -> torch.Tensor:
