@@ -81,6 +81,11 @@ def test_labelled_examples_are_the_first_of_each_class_and_persist():
     assert y.tolist() == [0, 0, 2] and torch.equal(x, real[[0, 1, 3]])
     x, y = family.labelled(make_step(real[5:], torch.tensor([1, 1, 0, 2, 1]), state))
     assert y.tolist() == [0, 0, 2, 1] and torch.equal(x, real[[0, 1, 3, 5]])
+    # Short of a quota, the same sample never joins twice (a class with too few samples stays short).
+    family3, state3 = SGAN(labels=6), {}   # quotas [2, 2, 2]
+    for _ in range(2):
+        x3, y3 = family3.labelled(make_step(real[:2], torch.tensor([0, 1]), state3))
+    assert y3.tolist() == [0, 1] and torch.equal(x3, real[:2])
     # Full: later batches change nothing, and their labels are not needed.
     x2, y2 = family.labelled(make_step(real[:3] + 100, None, state))
     assert torch.equal(x2, x) and torch.equal(y2, y)

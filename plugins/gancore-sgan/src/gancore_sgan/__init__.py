@@ -123,8 +123,8 @@ class SGAN:
         """The labelled examples chosen so far, ``(x, y)``, topping them up from this step's real batch.
 
         Until every class has its quota, each real sample of a class short of its quota joins
-        (the sampler draws without replacement within an epoch, and the quotas fill within the
-        first few batches, so no sample joins twice).
+        unless it is already in (a class with fewer samples than its quota stays short; its
+        samples come again in the next epoch).
         """
         state = step.state_for(self)
         if "y" not in state:
@@ -142,12 +142,17 @@ class SGAN:
             limits = quotas(self.labels, step.data.num_classes)
             free = (y < 0).nonzero().flatten().tolist()
             for row, label in enumerate(step.labels.tolist()):
-                if free and counts[label] < limits[label]:
+                if free and counts[label] < limits[label] and not self._chosen(x, y, step.real[row], label):
                     slot = free.pop(0)
                     x[slot], y[slot] = step.real[row].detach(), label
                     counts[label] += 1
         chosen = y >= 0
         return x[chosen], y[chosen]
+
+    @staticmethod
+    def _chosen(x: torch.Tensor, y: torch.Tensor, sample: torch.Tensor, label: int) -> bool:
+        same_class = x[y == label]
+        return bool((same_class == sample).flatten(1).all(1).any()) if len(same_class) else False
 
     # -- losses --------------------------------------------------------------------------------
     @hookimpl
