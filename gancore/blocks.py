@@ -217,7 +217,8 @@ class ModulatedConv2d(nn.Module):
         weight = self.weight * self.scale
         out = F.conv2d(x * style[:, :, None, None], weight, padding=self.padding)
         if self.demodulate:
-            squared = (weight[None] * style[:, None, :, None, None]).pow(2).sum(dim=(2, 3, 4))  # (n, out)
+            # sum_{i,k} (s_i w_ijk)^2 = sum_i s_i^2 (sum_k w_ijk^2): a matrix product, not an (n, out, in, k, k) tensor
+            squared = style.pow(2) @ weight.pow(2).sum(dim=(2, 3)).T  # (n, out)
             out = out * torch.rsqrt(squared + self.eps)[:, :, None, None]
         return out
 
