@@ -67,6 +67,12 @@ def test_bad_attention_size_and_vector_data_are_refused():
         SAGAN().build_generator(config=_config(), data=DataSpec("ring", (2,)))
 
 
+@pytest.mark.parametrize("option", [{"width": 0}, {"attention": 1.5}, {"n_power_iterations": 0}, {"lipschitz": 0.0}])
+def test_bad_options_are_refused(option):
+    with pytest.raises(ValueError, match=next(iter(option))):
+        SAGAN(**option)
+
+
 def test_defaults_are_the_papers_ttur():
     assert DEFAULTS["image"] == {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-4, "betas": (0.0, 0.9), "n_critic": 1}
 

@@ -120,6 +120,11 @@ class SAGAN:
 
     def __init__(self, width: PositiveInt | None = None, attention: PositiveInt | None = None,
                  n_power_iterations: PositiveInt = 1, lipschitz: PositiveFloat | None = None):
+        for name, value in (("width", width), ("attention", attention), ("n_power_iterations", n_power_iterations)):
+            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if lipschitz is not None and not lipschitz > 0:
+            raise ValueError(f"lipschitz must be > 0, got {lipschitz!r}")
         self.width, self.attention = width, attention
         self.n_power_iterations = int(n_power_iterations)
         self.lipschitz = lipschitz
