@@ -249,24 +249,30 @@ def check_page(page: Path, screenshot: Path, binary: str, profile: Path) -> Page
                          images=measured["result"]["value"], screenshot=screenshot)
 
 
-def _tiny_report(gan, tmp_path) -> Path:
-    """A real run (4 steps of a tiny DCGAN on digits, grids and evaluations every 2), evaluated and reported."""
-    run = tmp_path / "run"
-    result = gan("train", "--plugin", "gancore-dcgan", "--set", "gancore-dcgan.width=8", "--data", "digits",
-                 "--steps", 4, "--batch-size", 16, "--out", tmp_path, "--name", "run", "--log-every", 2,
-                 "--sample-every", 2, "--checkpoint-every", 4, "--grid-size", 16, "--eval-every", 2,
-                 "--eval-samples", 200)
-    assert result.exit_code == 0, result.output
-    assert gan("eval", run, "-n", 300).exit_code == 0
-    result = gan("report", run)
-    assert result.exit_code == 0, result.output
-    return run / "report.html"
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    """A real run's report.html (4 steps of a tiny DCGAN on digits, grids and evaluations every 2, then
+    ``gan eval`` and ``gan report``), made once for this module's tests."""
+    from click.testing import CliRunner
+
+    from gancore.cli import main
+
+    def gan(*args):
+        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    out = tmp_path_factory.mktemp("report")
+    gan("train", "--plugin", "gancore-dcgan", "--set", "gancore-dcgan.width=8", "--data", "digits", "--steps", 4,
+        "--batch-size", 16, "--out", out, "--name", "run", "--log-every", 2, "--sample-every", 2,
+        "--checkpoint-every", 4, "--grid-size", 16, "--eval-every", 2, "--eval-samples", 200)
+    gan("eval", out / "run", "-n", 300)
+    gan("report", out / "run")
+    return out / "run" / "report.html"
 
 
-def test_report_renders_in_chromium_without_errors_and_with_every_image_sized(gan, tmp_path):
+def test_report_renders_in_chromium_without_errors_and_with_every_image_sized(report, tmp_path):
     chromium = require_chromium()  # in the test, so that a missing browser fails it rather than errors
-    page = _tiny_report(gan, tmp_path)
-    check = check_page(page, tmp_path / "report.png", chromium, tmp_path / "profile")
+    check = check_page(report, tmp_path / "report.png", chromium, tmp_path / "profile")
     print(f"screenshot: {check.screenshot}")
     assert check.problems() == []
     kinds = [image["kind"] for image in check.images]
@@ -276,12 +282,11 @@ def test_report_renders_in_chromium_without_errors_and_with_every_image_sized(ga
     assert check.screenshot.read_bytes().startswith(b"\x89PNG")
 
 
-def test_the_check_reports_a_broken_report(gan, tmp_path):
+def test_the_check_reports_a_broken_report(report, tmp_path):
     chromium = require_chromium()
-    # A report whose first grid's PNG is missing, whose second is corrupt, with an
-    # image laid out at zero width and a script that logs an error and throws: each is named.
-    page = _tiny_report(gan, tmp_path)
-    text = page.read_text(encoding="utf-8")
+    # The report with its first grid's PNG missing, its second corrupt, an image laid out
+    # at zero width and a script that logs an error and throws: each is named.
+    text = report.read_text(encoding="utf-8")
     sources = re.findall(r'src="(data:image/png;base64,[^"]+)"', text)
     assert len(sources) == 2
     corrupt = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 40).decode()
