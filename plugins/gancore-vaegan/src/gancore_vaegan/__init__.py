@@ -47,7 +47,7 @@ Defaults (``DEFAULTS``): on 28x28 and larger images Adam lr 2e-4, betas
 (0.5, 0.999) (the paper used RMSProp, lr 3e-4) and BatchNorm in D; on small
 images and vectors lr 1e-3 decayed linearly, R1 and no normalization in D,
 and on images an EMA of the generator module; ``gamma`` by data kind
-(``GAMMA``), measured in docs/families/vaegan.md.
+(``GAMMA``; 1 everywhere, not tuned yet). Measurements: docs/families/vaegan.md.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ DEFAULTS = {
 }
 #: D's normalization by data kind when ``norm`` is not set (no BatchNorm beside the per-sample R1).
 NORM = {"image": "batch"}
-#: gamma (the decoder's weight of the feature reconstruction against the GAN term) by data kind when unset.
+#: gamma (the decoder's weight of the feature reconstruction against the GAN term) by data kind when unset;
+#: 1 (the encoder's and decoder's reconstruction weighted alike) until a sweep says otherwise.
 GAMMA = {"vector": 1.0, "small-image": 1.0, "image": 1.0}
 
 
