@@ -80,6 +80,8 @@ def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int
             return {"skipped": str(exc)}
         if getattr(trainer.generator, "conditional", False):
             return {"skipped": "conditional family (see GAN-test in gan eval)"}
+        if getattr(trainer.generator, "translates", False):  # e.g. SRGAN: its input is a real image, not noise
+            return {"skipped": "image-to-image family (measured by its own benchmark)"}
         started = time.perf_counter()
         trainer.fit()
         seconds = time.perf_counter() - started

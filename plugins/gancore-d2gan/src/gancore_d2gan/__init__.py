@@ -1,0 +1,123 @@
+"""D2GAN (Nguyen, Le, Vu & Phung, 2017, "Dual Discriminator Generative Adversarial Nets") as a gancore family.
+
+Two discriminators with positive outputs (a softplus on their scores):
+``D1`` rewards real data, ``D2`` rewards the generator's samples. The game
+(the paper's equation 1, with ``0 < alpha, beta <= 1``)::
+
+    min_G max_{D1, D2}  alpha * E_x[log D1(x)] - E_z[D1(G(z))]
+                        - E_x[D2(x)] + beta * E_z[log D2(G(z))]
+
+At the optimum G minimises ``alpha * KL(P_data || P_G) + beta * KL(P_G ||
+P_data)`` (the paper's theorem 2): the KL term pulls G to cover every mode,
+the reverse KL keeps it off regions without data. So the discriminators
+minimise ``-alpha log D1(x) + D1(G(z)) + D2(x) - beta log D2(G(z))`` (terms
+``d/d1``, ``d/d2``) and G minimises ``-D1(G(z)) + beta log D2(G(z))``
+(``g/d1``, ``g/d2``).
+
+One module holds both discriminators (``D(x)`` gives both networks' raw
+scores, ``D(x, 0)`` or ``D(x, 1)`` one; ``D_i`` is their softplus); the family publishes one discriminator view per
+discriminator, ``d1`` and ``d2``, scoring ``D1(x)`` and ``D2(x)``, so any
+regularizer applies to each (``-r r1`` logs ``d/r1_d1`` and ``d/r1_d2``).
+Networks: gancore's standard ones (DCGAN-style convolutions for images, MLPs
+for vectors), one each for D1 and D2.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gancore import hookimpl
+from gancore.nets import by_kind, check_arch, standard_discriminator, standard_generator
+from gancore.plugins import Arch, Norm, PositiveFloat, PositiveInt
+from gancore.step import DiscriminatorView
+
+_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
+#: Training defaults by data kind (``DataSpec.kind``), see docs/families/d2gan.md.
+DEFAULTS = {
+    "vector": {**_RECIPE, "regularizers": {"r1": 1.0}},
+    "small-image": {**_RECIPE, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
+    "image": {},
+}
+#: D's normalization by data kind when ``norm`` is not set (none where R1, a per-sample penalty, is on).
+NORM = {"image": "batch"}
+#: Below this score ``log softplus(s)`` is ``s`` to within 1e-9 (and softplus would underflow further down).
+_LOG_SOFTPLUS_LINEAR = -20.0
+
+
+def log_softplus(s: torch.Tensor) -> torch.Tensor:
+    """``log(softplus(s))``, finite (with a finite gradient) for very negative ``s``."""
+    return torch.where(s < _LOG_SOFTPLUS_LINEAR, s, torch.log(F.softplus(s.clamp(min=_LOG_SOFTPLUS_LINEAR))))
+
+
+class DualDiscriminator(nn.Module):
+    """D1 and D2 in one module. ``forward(x)`` gives both networks' raw scores, ``(n, 2)``;
+    ``forward(x, i)`` network ``i``'s, ``(n,)``. The discriminators' outputs are their softplus:
+    ``D1(x) = softplus(D(x)[:, 0])``, ``D2(x) = softplus(D(x)[:, 1])``."""
+
+    def __init__(self, d1: nn.Module, d2: nn.Module):
+        super().__init__()
+        self.nets = nn.ModuleList([d1, d2])
+
+    def forward(self, x: torch.Tensor, which: int | None = None) -> torch.Tensor:
+        if which is not None:
+            return self.nets[which](x)
+        return torch.stack([net(x) for net in self.nets], dim=1)
+
+
+def d_loss_terms(real_scores: torch.Tensor, fake_scores: torch.Tensor, alpha: float, beta: float
+                 ) -> dict[str, torch.Tensor]:
+    """The discriminators' losses from raw ``(n, 2)`` scores (``D_i = softplus(score_i)``).
+
+    ``d1 = -alpha E[log D1(x)] + E[D1(G(z))]``, ``d2 = E[D2(x)] - beta E[log D2(G(z))]``.
+    """
+    d1 = -alpha * log_softplus(real_scores[:, 0]).mean() + F.softplus(fake_scores[:, 0]).mean()
+    d2 = F.softplus(real_scores[:, 1]).mean() - beta * log_softplus(fake_scores[:, 1]).mean()
+    return {"d1": d1, "d2": d2}
+
+
+def g_loss_terms(fake_scores: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
+    """The generator's loss from raw ``(n, 2)`` scores: ``-E[D1(G(z))] + beta E[log D2(G(z))]``."""
+    return {"d1": -F.softplus(fake_scores[:, 0]).mean(), "d2": beta * log_softplus(fake_scores[:, 1]).mean()}
+
+
+class D2GAN:
+    """Nguyen et al. 2017: D1 rewards real data (alpha log D1(x) - D1(G(z))), D2 rewards samples
+    (-D2(x) + beta log D2(G(z))); G minimises -D1(G(z)) + beta log D2(G(z))."""
+
+    def __init__(self, alpha: PositiveFloat = 0.2, beta: PositiveFloat = 0.1, width: PositiveInt = 64,
+                 hidden: PositiveInt = 256, norm: Norm | None = None, arch: Arch = "conv"):
+        for name, value in (("alpha", alpha), ("beta", beta)):
+            if not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1] (the paper's range), got {value}")
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.width, self.hidden, self.norm, self.arch = int(width), int(hidden), norm, check_arch(arch)
+
+    @hookimpl
+    def default_config(self, data):
+        return DEFAULTS[data.kind]
+
+    @hookimpl
+    def build_generator(self, config, data):
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        norm = by_kind(self.norm, data, NORM, "none")
+        return DualDiscriminator(*(standard_discriminator(data, self.width, self.hidden, norm, self.arch)
+                                   for _ in range(2)))
+
+    @hookimpl
+    def d_loss(self, step):
+        real, fake, D = step.real, step.fake, step.discriminator
+        # One pass over real+fake, so a BatchNorm D normalises them with one batch's statistics.
+        real_scores, fake_scores = D(torch.cat([real, fake])).split([len(real), len(fake)])
+        step.views = tuple(DiscriminatorView(real=real, fake=fake, score=lambda x, i=i: F.softplus(D(x, i)),
+                                             parameters=step.D.nets[i].parameters, name=f"d{i + 1}")
+                           for i in range(2))
+        return d_loss_terms(real_scores, fake_scores, self.alpha, self.beta)
+
+    @hookimpl
+    def g_loss(self, step):
+        return g_loss_terms(step.fake_scores(), self.beta)

@@ -1,0 +1,8 @@
+"""gancore-d2gan through gancore's conformance kit (hook signatures, networks for every data shape,
+finite losses, gradients to the right network, checkpoint round trip, determinism)."""
+
+from gancore.testing import check_plugin
+
+
+def test_conformance():
+    check_plugin("gancore-d2gan", options={"width": 8, "hidden": 32})

@@ -1,0 +1,154 @@
+"""SAGAN (Zhang, Goodfellow, Metaxas and Odena, 2019) as a gancore family.
+
+* Networks: SNGAN-style ResNets (:class:`gancore.blocks.ResBlockUp` in G,
+  :class:`gancore.blocks.ResBlockDown` in D) with one
+  :class:`gancore.blocks.SelfAttention` block in each, at the resolution
+  ``attention`` (half the image size by default: 4x4 on 8x8 digits, 14x14 on
+  28x28). G: noise -> linear -> ``base x base`` -> up-blocks -> BN, ReLU,
+  conv3x3, tanh. D: down-blocks -> one block at ``base`` without pooling ->
+  ReLU -> sum over positions -> linear.
+* Spectral normalization on every convolution and linear weight of **both**
+  G and D (the paper), with ``gancore_sngan.apply_spectral_norm``.
+* Losses: the hinge loss (``gancore_sngan.hinge_d`` / ``hinge_g``).
+* Training: the two time-scale update rule, Adam with lr 1e-4 for G and 4e-4
+  for D, betas (0, 0.9), one D update per G update (``DEFAULTS``).
+
+Unconditional: the paper's class-conditional BatchNorm and projection
+discriminator (ImageNet) are not part of this family.
+"""
+
+from __future__ import annotations
+
+import torch
+from gancore_sngan import ScaledScores, apply_spectral_norm, hinge_d, hinge_g
+from torch import nn
+
+from gancore import hookimpl
+from gancore.blocks import ResBlockDown, ResBlockUp, SelfAttention
+from gancore.data import DataSpec
+from gancore.errors import PluginError
+from gancore.generator import Generator
+from gancore.nets import by_kind, conv_plan
+from gancore.plugins import PositiveFloat, PositiveInt
+
+
+def _check_image(data: DataSpec) -> None:
+    if not data.is_image:
+        raise PluginError(f"gancore-sagan's networks attend over the positions of images; {data.name!r} has "
+                          f"shape {data.shape}. Use an image family or data set.")
+
+
+def _attention_size(attention: int | None, data: DataSpec, sizes: list[int]) -> int:
+    size = data.image_size // 2 if attention is None else int(attention)
+    if size not in sizes:
+        raise PluginError(f"gancore-sagan: attention={size} is not a feature-map size of its networks on "
+                          f"{data.image_size}x{data.image_size} images; use one of {', '.join(map(str, sizes))}.")
+    return size
+
+
+class SAGANGenerator(Generator):
+    """Noise -> linear -> ``base x base`` x ``width * 2**n`` -> n residual up-blocks (channels halving), with
+    self-attention after the block that reaches ``attention`` px -> BN, ReLU, conv3x3, tanh."""
+
+    def __init__(self, data: DataSpec, latent_dim: int, width: int, attention: int | None = None):
+        super().__init__(latent_dim)
+        _check_image(data)
+        self.base, n = conv_plan(data.image_size)
+        self.channels = width * 2 ** n
+        sizes = [self.base * 2 ** k for k in range(1, n + 1)]
+        at = _attention_size(attention, data, sizes[:-1] or sizes)
+        self.linear = nn.Linear(latent_dim, self.channels * self.base ** 2)
+        blocks, channels = [], self.channels
+        for size in sizes:
+            blocks.append(ResBlockUp(channels, channels // 2))
+            channels //= 2
+            if size == at:
+                blocks.append(SelfAttention(channels))
+        self.blocks = nn.Sequential(*blocks)
+        self.out = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, data.channels, 3, 1, 1),
+                                 nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.linear(z).view(z.shape[0], self.channels, self.base, self.base)
+        return self.out(self.blocks(h))
+
+
+class SAGANDiscriminator(nn.Module):
+    """An image -> n residual down-blocks (channels ``width``, doubling), with self-attention after the block
+    that reaches ``attention`` px -> one block without pooling -> ReLU -> sum over positions -> linear."""
+
+    def __init__(self, data: DataSpec, width: int, attention: int | None = None):
+        super().__init__()
+        _check_image(data)
+        base, n = conv_plan(data.image_size)
+        sizes = [base * 2 ** k for k in range(n - 1, -1, -1)]  # after each down-block
+        at = _attention_size(attention, data, sizes[:-1] or sizes)
+        blocks, channels = [], data.channels
+        for k, size in enumerate(sizes):
+            out = width * 2 ** k
+            blocks.append(ResBlockDown(channels, out, preactivate=k > 0))
+            channels = out
+            if size == at:
+                blocks.append(SelfAttention(channels))
+        blocks += [ResBlockDown(channels, channels, downsample=False), nn.ReLU()]
+        self.body = nn.Sequential(*blocks)
+        self.feature_dim = channels
+        self.head = nn.Linear(channels, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).sum(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).squeeze(1)
+
+
+#: The paper's training setting: TTUR (Heusel et al. 2017) with Adam(0, 0.9), one D step per G step.
+_PAPER = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-4, "betas": (0.0, 0.9), "n_critic": 1}
+#: Training defaults by data kind (``DataSpec.kind``); vector data is refused (no positions to attend over).
+DEFAULTS = {
+    "small-image": _PAPER,
+    "image": _PAPER,
+}
+#: Channels of the full-resolution feature maps by data kind when ``width`` is not set.
+WIDTH = {"small-image": 32}
+#: D's Lipschitz bound by data kind when ``lipschitz`` is not set (see gancore_sngan.LIPSCHITZ).
+LIPSCHITZ: dict[str, float] = {}
+
+
+class SAGAN:
+    """Zhang et al. 2019: self-attention in spectrally normalized ResNets, hinge loss, TTUR."""
+
+    def __init__(self, width: PositiveInt | None = None, attention: PositiveInt | None = None,
+                 n_power_iterations: PositiveInt = 1, lipschitz: PositiveFloat | None = None):
+        for name, value in (("width", width), ("attention", attention), ("n_power_iterations", n_power_iterations)):
+            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if lipschitz is not None and not lipschitz > 0:
+            raise ValueError(f"lipschitz must be > 0, got {lipschitz!r}")
+        self.width, self.attention = width, attention
+        self.n_power_iterations = int(n_power_iterations)
+        self.lipschitz = lipschitz
+
+    @hookimpl
+    def default_config(self, data):
+        return DEFAULTS.get(data.kind)
+
+    @hookimpl
+    def build_generator(self, config, data):
+        G = SAGANGenerator(data, config.latent_dim, by_kind(self.width, data, WIDTH, 64), self.attention)
+        return apply_spectral_norm(G, self.n_power_iterations)
+
+    @hookimpl
+    def build_discriminator(self, data):
+        D = apply_spectral_norm(SAGANDiscriminator(data, by_kind(self.width, data, WIDTH, 64), self.attention),
+                                self.n_power_iterations)
+        lipschitz = by_kind(self.lipschitz, data, LIPSCHITZ, 1.0)
+        return D if lipschitz == 1 else ScaledScores(D, lipschitz)
+
+    @hookimpl
+    def d_loss(self, step):
+        return hinge_d(*step.real_and_fake_scores())
+
+    @hookimpl
+    def g_loss(self, step):
+        return hinge_g(step.fake_scores())

@@ -1,0 +1,11 @@
+"""gancore-srgan through gancore's conformance kit (hooks, gradients reach the right network, checkpoints, seeds)."""
+
+from __future__ import annotations
+
+
+def test_conformance():
+    from gancore.testing import check_plugin
+
+    report = check_plugin("gancore-srgan", options={"width": 4, "blocks": 1, "d_width": 4},
+                          data=["8x8 grey", "28x28 grey", "2-D points"])
+    assert "2-D points" in report.skipped  # nothing to super-resolve in a vector
