@@ -8,22 +8,17 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from click.testing import CliRunner
 from gancore_bigan import BiGAN, joint, split_joint
 from gancore_r1 import R1
 
-from gancore.cli import main
 from gancore.data import Batch, DataSpec
 from gancore.generator import samples_of
 from gancore.losses import interpolate
+from gancore.testing import run_cli as gan
 
 DIGITS = DataSpec("digits", (1, 8, 8), 10)
 RING = DataSpec("ring", (2,))
 TINY = ["--set", "gancore-bigan.width=8", "--set", "gancore-bigan.hidden=16"]
-
-
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def softplus(v):

@@ -8,15 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from click.testing import CliRunner
 from gancore_d2gan import D2GAN, DualDiscriminator, d_loss_terms, g_loss_terms, log_softplus
 
-from gancore.cli import main
 from gancore.data import DataSpec
-
-
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+from gancore.testing import run_cli as gan
 
 
 def softplus(v):

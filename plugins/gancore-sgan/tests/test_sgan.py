@@ -7,16 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from click.testing import CliRunner
 from gancore_sgan import SGAN, feature_matching, quotas, real_score, supervised_loss, unsupervised_loss
 
-from gancore.cli import main
 from gancore.data import DataSpec
 from gancore.errors import PluginError
-
-
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+from gancore.testing import run_cli as gan
 
 
 def log_real_probability(row):

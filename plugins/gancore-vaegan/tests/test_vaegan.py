@@ -8,21 +8,16 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from click.testing import CliRunner
 from gancore_vaegan import VAEGAN, feature_reconstruction, kl_divergence
 from torch import nn
 
-from gancore.cli import main
 from gancore.data import Batch, DataSpec
 from gancore.generator import samples_of
+from gancore.testing import run_cli as gan
 
 DIGITS = DataSpec("digits", (1, 8, 8), 10)
 RING = DataSpec("ring", (2,))
 TINY = ["--set", "gancore-vaegan.width=8", "--set", "gancore-vaegan.hidden=16"]
-
-
-def gan(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def softplus(v):

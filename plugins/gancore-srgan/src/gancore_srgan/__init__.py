@@ -39,10 +39,10 @@ from torch import nn
 
 from gancore import hookimpl
 from gancore.errors import ConfigError, PluginError
-from gancore.generator import Translator
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import by_kind, norm_2d
 from gancore.plugins import NonNegativeFloat, Norm, PositiveInt, Range
+from gancore_translation.generator import Translator
 
 #: Training defaults by data kind: Adam with beta1 = 0.9 and batch 16 as in the paper. The paper's
 #: learning rate (1e-4) follows 10^6 updates of MSE pre-training that a CPU budget does not have;
