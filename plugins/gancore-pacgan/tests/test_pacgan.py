@@ -57,10 +57,12 @@ class _PackRecorder(torch.nn.Module):
 def test_real_and_fake_never_share_a_pack():
     class _Steplike:
         real_and_fake_scores = Step.real_and_fake_scores
+        _has_batch_statistics = Step._has_batch_statistics
+        separate_batches = Step.separate_batches
 
         def __init__(self):
             self.real, self.fake = torch.zeros(4, 1), torch.ones(4, 1)
-            self.discriminator = Packed(_PackRecorder(), 2)
+            self.discriminator = self.D = Packed(_PackRecorder(), 2)
 
     step = _Steplike()
     real_scores, fake_scores = step.real_and_fake_scores()
