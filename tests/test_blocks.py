@@ -1,4 +1,4 @@
-"""gancore.blocks: self-attention, residual blocks and StyleGAN2's layers against hand-computed values."""
+"""gancore.nets.blocks: self-attention, residual blocks and StyleGAN2's layers against hand-computed values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gancore.blocks import (LRELU_GAIN, EqualConv2d, EqualLinear, MinibatchStdDev, ModulatedConv2d, NoiseInjection,
+from gancore.nets import (LRELU_GAIN, EqualConv2d, EqualLinear, MinibatchStdDev, ModulatedConv2d, NoiseInjection,
                             ResBlockDown, ResBlockUp, SelfAttention)
 
 

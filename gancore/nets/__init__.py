@@ -18,19 +18,25 @@ embedding to the noise.
 The modules: :mod:`~gancore.nets.layers` (normalizations, activations,
 initialisation), :mod:`~gancore.nets.mlp`, :mod:`~gancore.nets.conv`,
 :mod:`~gancore.nets.standard` (the networks chosen per data kind and the
-:class:`StandardNetworks` mixin) and :mod:`~gancore.nets.autoencoder`. Every
-public name is importable from ``gancore.nets`` itself.
+:class:`StandardNetworks` mixin), :mod:`~gancore.nets.autoencoder` and
+:mod:`~gancore.nets.blocks` (SAGAN's self-attention and residual blocks,
+StyleGAN2's equalized and modulated layers). Every public name is importable
+from ``gancore.nets`` itself.
 """
 
 from gancore.nets.autoencoder import (RECONSTRUCTION_ERRORS, AutoEncoder, AutoEncoderDiscriminator, ConvDecoder,
                                       ConvEncoder, mlp_coder)
+from gancore.nets.blocks import (LRELU_GAIN, EqualConv2d, EqualLinear, MinibatchStdDev, ModulatedConv2d,
+                                 NoiseInjection, ResBlockDown, ResBlockUp, SelfAttention)
 from gancore.nets.conv import ConvDiscriminator, ConvGenerator, conv_plan
 from gancore.nets.layers import ACTIVATIONS, NORMS, _LabelledNoise, activation, init_weights, norm_2d
 from gancore.nets.mlp import MLPDiscriminator, MLPGenerator
 from gancore.nets.standard import (ARCHS, STANDARD, StandardNetworks, by_kind, check_arch, standard_discriminator,
                                    standard_generator)
 
-__all__ = ["ACTIVATIONS", "ARCHS", "NORMS", "RECONSTRUCTION_ERRORS", "STANDARD", "AutoEncoder",
+__all__ = ["ACTIVATIONS", "ARCHS", "LRELU_GAIN", "NORMS", "RECONSTRUCTION_ERRORS", "STANDARD", "AutoEncoder",
            "AutoEncoderDiscriminator", "ConvDecoder", "ConvDiscriminator", "ConvEncoder", "ConvGenerator",
            "MLPDiscriminator", "MLPGenerator", "StandardNetworks", "activation", "by_kind", "check_arch",
-           "conv_plan", "init_weights", "mlp_coder", "norm_2d", "standard_discriminator", "standard_generator"]
+           "conv_plan", "init_weights", "mlp_coder", "norm_2d", "standard_discriminator", "standard_generator",
+           "EqualConv2d", "EqualLinear", "MinibatchStdDev", "ModulatedConv2d", "NoiseInjection", "ResBlockDown",
+           "ResBlockUp", "SelfAttention"]

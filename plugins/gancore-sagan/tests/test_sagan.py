@@ -11,7 +11,7 @@ from gancore_sagan import DEFAULTS, SAGAN
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gancore.blocks import SelfAttention
+from gancore.nets import SelfAttention
 from gancore.cli import main
 from gancore.config import TrainConfig
 from gancore.data import DataSpec

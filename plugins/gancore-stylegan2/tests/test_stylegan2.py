@@ -9,7 +9,7 @@ import torch
 from click.testing import CliRunner
 from gancore_stylegan2 import DEFAULTS, StyleGAN2, StyleGAN2Generator, channels_at
 
-from gancore.blocks import EqualLinear, MinibatchStdDev, ModulatedConv2d
+from gancore.nets import EqualLinear, MinibatchStdDev, ModulatedConv2d
 from gancore.checkpoint import load_checkpoint
 from gancore.cli import main
 from gancore.config import TrainConfig

@@ -1,8 +1,8 @@
 """SAGAN (Zhang, Goodfellow, Metaxas and Odena, 2019) as a gancore family.
 
-* Networks: SNGAN-style ResNets (:class:`gancore.blocks.ResBlockUp` in G,
-  :class:`gancore.blocks.ResBlockDown` in D) with one
-  :class:`gancore.blocks.SelfAttention` block in each, at the resolution
+* Networks: SNGAN-style ResNets (:class:`gancore.nets.ResBlockUp` in G,
+  :class:`gancore.nets.ResBlockDown` in D) with one
+  :class:`gancore.nets.SelfAttention` block in each, at the resolution
   ``attention`` (half the image size by default: 4x4 on 8x8 digits, 14x14 on
   28x28). G: noise -> linear -> ``base x base`` -> up-blocks -> BN, ReLU,
   conv3x3, tanh. D: down-blocks -> one block at ``base`` without pooling ->
@@ -24,7 +24,7 @@ from gancore_sngan import ScaledScores, apply_spectral_norm, hinge_d, hinge_g
 from torch import nn
 
 from gancore import hookimpl
-from gancore.blocks import ResBlockDown, ResBlockUp, SelfAttention
+from gancore.nets import ResBlockDown, ResBlockUp, SelfAttention
 from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.generator import Generator

@@ -5,7 +5,7 @@
   gives the intermediate latent ``w``; the synthesis network starts from a
   learned constant at the base resolution and, per resolution, applies
   style-modulated 3x3 convolutions with weight demodulation
-  (:class:`gancore.blocks.ModulatedConv2d`; the first one of a resolution
+  (:class:`gancore.nets.ModulatedConv2d`; the first one of a resolution
   upsamples), per-pixel noise, a bias and a leaky ReLU; every resolution has a
   toRGB layer (a modulated 1x1 convolution without demodulation) whose output
   is added to the upsampled image so far (the "skip" generator). ``w`` is
@@ -16,7 +16,7 @@
   convolutions (the second halving the resolution) plus a 1x1 shortcut,
   summed and divided by sqrt(2); at the base resolution the minibatch standard
   deviation (``mbstd``), a 3x3 convolution and two linear layers.
-* Every layer has an equalized learning rate (``gancore.blocks``).
+* Every layer has an equalized learning rate (``gancore.nets.blocks``).
 * Losses: the non-saturating logistic loss (``gancore.losses.logistic_d`` /
   ``logistic_g``); by default lazy R1 (``r1``, every 16 D updates) and lazy
   path length regularization (``pathlength``, every 4 G updates), and an EMA
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancore import hookimpl
-from gancore.blocks import (LRELU_GAIN, EqualConv2d, EqualLinear, MinibatchStdDev, ModulatedConv2d,
+from gancore.nets import (LRELU_GAIN, EqualConv2d, EqualLinear, MinibatchStdDev, ModulatedConv2d,
                             NoiseInjection)
 from gancore.data import DataSpec
 from gancore.errors import PluginError
