@@ -103,11 +103,13 @@ def unseen_by_classifier() -> torch.Tensor:
     most of the tasks' held-out digits are in its training set; results are
     reported on all 500 and on this subset (about 100).
     """
-    from gancore import domains, metrics
+    from gancore_translation import domains
+
+    from gancore import classifier
 
     ours = torch.randperm(5000, generator=torch.Generator().manual_seed(domains.SPLIT_SEED))[domains.TRAIN_SIZE:]
-    theirs = torch.randperm(5000, generator=torch.Generator().manual_seed(metrics.SPLIT_SEED))
-    held_out = set(theirs[:int(round(metrics.HELD_OUT * 5000))].tolist())
+    theirs = torch.randperm(5000, generator=torch.Generator().manual_seed(classifier.SPLIT_SEED))
+    held_out = set(theirs[:int(round(classifier.HELD_OUT * 5000))].tolist())
     return torch.tensor([int(i) in held_out for i in ours])
 
 
