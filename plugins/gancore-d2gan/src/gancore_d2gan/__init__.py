@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gancore import hookimpl
-from gancore.nets import by_kind, check_arch, standard_discriminator, standard_generator
+from gancore.nets import StandardNetworks, by_kind, check_arch, standard_discriminator
 from gancore.plugins import Arch, Norm, PositiveFloat, PositiveInt
 from gancore.step import DiscriminatorView
 
@@ -82,7 +82,7 @@ def g_loss_terms(fake_scores: torch.Tensor, beta: float) -> dict[str, torch.Tens
     return {"d1": -F.softplus(fake_scores[:, 0]).mean(), "d2": beta * log_softplus(fake_scores[:, 1]).mean()}
 
 
-class D2GAN:
+class D2GAN(StandardNetworks):
     """Nguyen et al. 2017: D1 rewards real data (alpha log D1(x) - D1(G(z))), D2 rewards samples
     (-D2(x) + beta log D2(G(z))); G minimises -D1(G(z)) + beta log D2(G(z))."""
 
@@ -97,10 +97,6 @@ class D2GAN:
     @hookimpl
     def default_config(self, data):
         return DEFAULTS[data.kind]
-
-    @hookimpl
-    def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
 
     @hookimpl
     def build_discriminator(self, data):

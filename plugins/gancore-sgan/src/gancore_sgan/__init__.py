@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from gancore import hookimpl
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, MLPDiscriminator, by_kind, check_arch, standard_generator
+from gancore.nets import ConvDiscriminator, MLPDiscriminator, StandardNetworks, by_kind, check_arch
 from gancore.plugins import Arch, NonNegativeFloat, Norm, PositiveInt
 from gancore.step import DiscriminatorView
 
@@ -80,7 +80,7 @@ def quotas(labels: int, classes: int) -> list[int]:
     return [labels // classes + (c < labels % classes) for c in range(classes)]
 
 
-class SGAN:
+class SGAN(StandardNetworks):
     """Odena 2016 / Salimans et al. 2016: D is a K+1-class classifier (fake logit fixed at 0) trained on
     ``labels`` labelled examples and the unlabelled real batch against G's samples."""
 
@@ -106,10 +106,6 @@ class SGAN:
     @hookimpl
     def default_config(self, data):
         return DEFAULTS[data.kind]
-
-    @hookimpl
-    def build_generator(self, config, data):
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
 
     @hookimpl
     def build_discriminator(self, data):
