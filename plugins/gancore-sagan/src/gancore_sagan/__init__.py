@@ -20,7 +20,7 @@ discriminator (ImageNet) are not part of this family.
 from __future__ import annotations
 
 import torch
-from gancore_sngan import ScaledScores, apply_spectral_norm, hinge_d, hinge_g
+from gancore_sngan import apply_spectral_norm, hinge_d, hinge_g, lipschitz_discriminator
 from torch import nn
 
 from gancore import hookimpl
@@ -140,10 +140,8 @@ class SAGAN:
 
     @hookimpl
     def build_discriminator(self, data):
-        D = apply_spectral_norm(SAGANDiscriminator(data, by_kind(self.width, data, WIDTH, 64), self.attention),
-                                self.n_power_iterations)
-        lipschitz = by_kind(self.lipschitz, data, LIPSCHITZ, 1.0)
-        return D if lipschitz == 1 else ScaledScores(D, lipschitz)
+        D = SAGANDiscriminator(data, by_kind(self.width, data, WIDTH, 64), self.attention)
+        return lipschitz_discriminator(D, self.n_power_iterations, by_kind(self.lipschitz, data, LIPSCHITZ, 1.0))
 
     @hookimpl
     def d_loss(self, step):
