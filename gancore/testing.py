@@ -100,6 +100,23 @@ class ScriptedStep:
         return torch.stack([next(self._scores[row.item()]) for row in x[:, 0]])
 
 
+class ViewsStep:
+    """A stand-in for :class:`gancore.step.Step` as a regularizer sees it, for checking a penalty by hand:
+    the :class:`gancore.step.DiscriminatorView` objects given, the real ``Step.per_view``, and
+    per-plugin state in :attr:`state` (a dict keyed by ``id(plugin)``) for ``state_for``."""
+
+    per_view = Step.per_view
+
+    def __init__(self, *views):
+        self.views, self.state = views, {}
+
+    def discriminator_views(self):
+        return self.views
+
+    def state_for(self, plugin):
+        return self.state.setdefault(id(plugin), {})
+
+
 def run_cli(*args: Any, catch_exceptions: bool = False) -> Any:
     """Run ``gan ARGS...`` in-process with click's ``CliRunner`` and return its ``Result``
     (``exit_code``, ``output``). Arguments are passed through ``str()``, so paths and numbers may

@@ -13,20 +13,8 @@ from gancore_bcr import BCR, consistency, random_flip, transform
 from gancore.cli import main
 from gancore.data import DataSpec
 from gancore.errors import PluginError
-from gancore.step import DiscriminatorView, Step
-from gancore.testing import assert_clean_error
-
-
-class _Step:
-    """Enough of gancore.step.Step for a regularizer: its views and per_view."""
-
-    per_view = Step.per_view
-
-    def __init__(self, *views):
-        self.views = views
-
-    def discriminator_views(self):
-        return self.views
+from gancore.step import DiscriminatorView
+from gancore.testing import ViewsStep, assert_clean_error
 
 
 def _view(score, real, fake, name="d"):
@@ -47,13 +35,13 @@ def test_a_flip_invariant_d_has_no_penalty_and_a_sided_d_has_the_hand_value(monk
     real = torch.tensor([[1.0, 3.0]]).reshape(1, 1, 1, 2).repeat(2, 1, 1, 1)
     fake = torch.tensor([[0.0, 2.0]]).reshape(1, 1, 1, 2).repeat(2, 1, 1, 1)
     symmetric = _view(lambda v: v.flatten(1).sum(1), real, fake)
-    terms = BCR(weight=10.0).regularize(step=_Step(symmetric), phase="d")
+    terms = BCR(weight=10.0).regularize(step=ViewsStep(symmetric), phase="d")
     assert terms["bcr_real"].item() == 0 and terms["bcr_fake"].item() == 0
     # D = the left pixel: real 1 vs flipped 3 -> (1-3)^2 = 4; fake 0 vs 2 -> 4
     left = _view(lambda v: v[:, 0, 0, 0], real, fake)
-    terms = BCR(weight=10.0, fake_weight=0.5).regularize(step=_Step(left), phase="d")
+    terms = BCR(weight=10.0, fake_weight=0.5).regularize(step=ViewsStep(left), phase="d")
     assert terms["bcr_real"].item() == pytest.approx(40.0) and terms["bcr_fake"].item() == pytest.approx(2.0)
-    assert BCR().regularize(step=_Step(left), phase="g") is None
+    assert BCR().regularize(step=ViewsStep(left), phase="g") is None
 
 
 def test_both_scores_carry_gradients_to_d(monkeypatch):
@@ -63,7 +51,7 @@ def test_both_scores_carry_gradients_to_d(monkeypatch):
     w = torch.tensor([1.0, 0.0], requires_grad=True)  # D(x) = w . (left, right)
     real = torch.tensor([1.0, 3.0]).reshape(1, 1, 1, 2)
     view = _view(lambda v: v.flatten(1) @ w, real, real)
-    BCR(weight=1.0, fake_weight=0.0).regularize(step=_Step(view), phase="d")["bcr_real"].backward()
+    BCR(weight=1.0, fake_weight=0.0).regularize(step=ViewsStep(view), phase="d")["bcr_real"].backward()
     # (w.(1,3) - w.(3,1))^2 = (w0 - w1)^2 * 4 -> d/dw = 8 (w0 - w1) * (1, -1) = (8, -8)
     assert torch.allclose(w.grad, torch.tensor([8.0, -8.0]))
 
@@ -71,7 +59,7 @@ def test_both_scores_carry_gradients_to_d(monkeypatch):
 def test_terms_are_named_per_discriminator():
     x = torch.zeros(2, 1, 4, 4)
     views = (_view(lambda v: v.sum((1, 2, 3)), x, x, "d_a"), _view(lambda v: v.sum((1, 2, 3)), x, x, "d_b"))
-    assert sorted(BCR().regularize(step=_Step(*views), phase="d")) == [
+    assert sorted(BCR().regularize(step=ViewsStep(*views), phase="d")) == [
         "bcr_fake_d_a", "bcr_fake_d_b", "bcr_real_d_a", "bcr_real_d_b"]
 
 
@@ -88,7 +76,7 @@ def test_the_papers_transform_flips_about_half_and_shifts_by_at_most_an_eighth()
 def test_vector_views_and_vector_data_are_refused():
     view = _view(lambda v: v.sum(1), torch.zeros(2, 2), torch.zeros(2, 2))
     with pytest.raises(PluginError, match="transforms images"):
-        BCR().regularize(step=_Step(view), phase="d")
+        BCR().regularize(step=ViewsStep(view), phase="d")
     with pytest.raises(PluginError, match="vector"):
         next(BCR().build_discriminator(DataSpec("ring", (2,))))
 

@@ -11,17 +11,8 @@ from gancore_dragan import DRAGAN, DraganPenalty, perturb
 
 from gancore.cli import main
 from gancore.data import DataSpec
-from gancore.step import DiscriminatorView, Step
-
-
-class _Step:
-    per_view = Step.per_view
-
-    def __init__(self, *views):
-        self.views = views
-
-    def discriminator_views(self):
-        return self.views
+from gancore.step import DiscriminatorView
+from gancore.testing import ViewsStep
 
 
 def _view(score, real):
@@ -57,14 +48,14 @@ def test_penalty_is_taken_at_the_perturbed_input():
     real = torch.tensor([[3.0, 0.0], [0.0, -1.0], [2.0, 2.0]])
     view = _view(lambda x: 0.5 * (x ** 2).sum(1), real)
     torch.manual_seed(5)
-    terms = DraganPenalty(weight=10.0).regularize(step=_Step(view), phase="d")
+    terms = DraganPenalty(weight=10.0).regularize(step=ViewsStep(view), phase="d")
     torch.manual_seed(5)
     x_hat = perturb(real)
     expected = 10.0 * ((x_hat.norm(dim=1) - 1) ** 2).mean()
     assert terms["dragan"].item() == pytest.approx(expected.item(), rel=1e-5)
     # interpolate=False: the penalty sits at x_p = x + 0.5 std(x) u
     torch.manual_seed(5)
-    no_interp = DraganPenalty(weight=1.0, interpolate=False).regularize(step=_Step(view), phase="d")["dragan"]
+    no_interp = DraganPenalty(weight=1.0, interpolate=False).regularize(step=ViewsStep(view), phase="d")["dragan"]
     torch.manual_seed(5)
     x_p = real + 0.5 * real.std(correction=0) * torch.rand_like(real)
     assert no_interp.item() == pytest.approx(((x_p.norm(dim=1) - 1) ** 2).mean().item(), rel=1e-5)
@@ -76,11 +67,11 @@ def test_penalty_gradient_reaches_the_discriminator():
     with torch.no_grad():
         critic.weight.copy_(torch.tensor([[3.0, 4.0]]))
     view = _view(lambda x: critic(x).squeeze(1), torch.randn(8, 2))
-    terms = DraganPenalty().regularize(step=_Step(view), phase="d")
+    terms = DraganPenalty().regularize(step=ViewsStep(view), phase="d")
     assert terms["dragan"].item() == pytest.approx(160.0, rel=1e-5)
     terms["dragan"].backward()
     assert torch.allclose(critic.weight.grad, torch.tensor([[48.0, 64.0]]), rtol=1e-5)
-    assert DraganPenalty().regularize(step=_Step(view), phase="g") is None
+    assert DraganPenalty().regularize(step=ViewsStep(view), phase="g") is None
 
 
 def test_family_defaults():

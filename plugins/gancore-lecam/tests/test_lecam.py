@@ -12,22 +12,8 @@ from gancore_lecam import LeCam, ema_update, lecam_penalty
 
 from gancore.checkpoint import load_checkpoint
 from gancore.cli import main
-from gancore.step import DiscriminatorView, Step
-
-
-class _Step:
-    """Enough of gancore.step.Step for a regularizer: views, per_view, per-plugin state."""
-
-    per_view = Step.per_view
-
-    def __init__(self, *views):
-        self.views, self.state = views, {}
-
-    def discriminator_views(self):
-        return self.views
-
-    def state_for(self, plugin):
-        return self.state.setdefault(id(plugin), {})
+from gancore.step import DiscriminatorView
+from gancore.testing import ViewsStep
 
 
 def _view(real, fake, name="d"):
@@ -49,7 +35,7 @@ def test_penalty_by_hand():
 
 def test_two_updates_by_hand():
     lecam, step = LeCam(weight=0.5, decay=0.5), None
-    step = _Step(_view(torch.tensor([[1.0], [3.0]]), torch.tensor([[-1.0], [0.0]])))
+    step = ViewsStep(_view(torch.tensor([[1.0], [3.0]]), torch.tensor([[-1.0], [0.0]])))
     # update 1: alpha_R = 2, alpha_F = -0.5 (the first means); penalty 13.75 * 0.5
     assert lecam.regularize(step=step, phase="d")["lecam"].item() == pytest.approx(6.875)
     state = step.state[id(lecam)]
@@ -67,14 +53,14 @@ def test_gradient_reaches_d_through_its_scores_not_the_averages():
     w = torch.tensor(1.0, requires_grad=True)
     view = DiscriminatorView(real=torch.tensor([1.0, 3.0]), fake=torch.tensor([-1.0, 0.0]), score=lambda x: w * x,
                              parameters=lambda: iter(()))
-    LeCam(weight=1.0).regularize(step=_Step(view), phase="d")["lecam"].backward()
+    LeCam(weight=1.0).regularize(step=ViewsStep(view), phase="d")["lecam"].backward()
     # d/dw [mean (w x_r - aF)^2 + mean (w x_f - aR)^2] at w = 1, aR = 2, aF = -0.5 held fixed:
     # mean 2 (x_r - aF) x_r + mean 2 (x_f - aR) x_f = (3 + 21) / 2 + (6 + 0) / 2 = 15
     assert w.grad.item() == pytest.approx(15.0)
 
 
 def test_averages_are_kept_per_discriminator():
-    step = _Step(_view(torch.ones(2, 1), torch.zeros(2, 1), "d_a"), _view(torch.ones(2, 1) * 3, torch.zeros(2, 1), "d_b"))
+    step = ViewsStep(_view(torch.ones(2, 1), torch.zeros(2, 1), "d_a"), _view(torch.ones(2, 1) * 3, torch.zeros(2, 1), "d_b"))
     lecam = LeCam()
     assert sorted(lecam.regularize(step=step, phase="d")) == ["lecam_d_a", "lecam_d_b"]
     assert step.state[id(lecam)]["alpha_real_d_b"].item() == 3.0

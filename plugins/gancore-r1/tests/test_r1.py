@@ -11,22 +11,8 @@ from gancore_r1 import R1, R2
 
 from gancore.checkpoint import load_checkpoint
 from gancore.cli import main
-from gancore.step import DiscriminatorView, Step
-
-
-class _Step:
-    """Enough of gancore.step.Step for a regularizer: views, per_view, per-plugin state."""
-
-    per_view = Step.per_view
-
-    def __init__(self, *views):
-        self.views, self.state = views, {}
-
-    def discriminator_views(self):
-        return self.views
-
-    def state_for(self, plugin):
-        return self.state.setdefault(id(plugin), {})
+from gancore.step import DiscriminatorView
+from gancore.testing import ViewsStep
 
 
 def _linear_critic():
@@ -44,7 +30,7 @@ def test_r1_of_a_linear_critic_and_its_gradient_to_d():
     # ||grad D(x)||^2 = ||w||^2 = 25: gamma/2 * 25 = 125; d/dw gamma/2 ||w||^2 = gamma w = [30, 40]
     critic = _linear_critic()
     view = _view(lambda x: critic(x).squeeze(1), torch.randn(8, 2), torch.randn(8, 2))
-    terms = R1(weight=10.0).regularize(step=_Step(view), phase="d")
+    terms = R1(weight=10.0).regularize(step=ViewsStep(view), phase="d")
     assert terms["r1"].item() == pytest.approx(125.0, rel=1e-5)
     terms["r1"].backward()
     assert torch.allclose(critic.weight.grad, torch.tensor([[30.0, 40.0]]), rtol=1e-5)
@@ -55,15 +41,15 @@ def test_r1_uses_real_and_r2_fake_data():
     real = torch.tensor([[1.0, 2.0], [3.0, 0.0]])  # ||x||^2 = 5, 9
     fake = torch.tensor([[0.0, 1.0], [1.0, 1.0]])  # 1, 2
     view = _view(lambda x: 0.5 * (x ** 2).sum(1), real, fake)
-    assert R1(weight=2.0).regularize(step=_Step(view), phase="d")["r1"].item() == pytest.approx(7.0)
-    assert R2(weight=2.0).regularize(step=_Step(view), phase="d")["r2"].item() == pytest.approx(1.5)
-    assert R1().regularize(step=_Step(view), phase="g") is None
+    assert R1(weight=2.0).regularize(step=ViewsStep(view), phase="d")["r1"].item() == pytest.approx(7.0)
+    assert R2(weight=2.0).regularize(step=ViewsStep(view), phase="d")["r2"].item() == pytest.approx(1.5)
+    assert R1().regularize(step=ViewsStep(view), phase="g") is None
 
 
 def test_lazy_regularization_every_k_updates_with_weight_times_k():
     critic = _linear_critic()
     view = _view(lambda x: critic(x).squeeze(1), torch.randn(4, 2), torch.randn(4, 2))
-    step, r1 = _Step(view), R1(weight=10.0, every=4)
+    step, r1 = ViewsStep(view), R1(weight=10.0, every=4)
     results = [r1.regularize(step=step, phase="d") for _ in range(9)]
     applied = [i for i, terms in enumerate(results) if terms is not None]
     assert applied == [0, 4, 8]

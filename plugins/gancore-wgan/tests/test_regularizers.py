@@ -9,26 +9,12 @@ import pytest
 import torch
 from gancore_wgan import DivergencePenalty, GradientPenalty, WeightClipping
 
-from gancore.step import DiscriminatorView, Step
+from gancore.step import DiscriminatorView
+from gancore.testing import ViewsStep
 
 
 def _view(score, real, fake, params=()):
     return DiscriminatorView(real=real, fake=fake, score=score, parameters=lambda: iter(params))
-
-
-class _Step:
-    """Just enough of gancore.step.Step for a regularizer: views and per_view."""
-
-    per_view = Step.per_view
-
-    def __init__(self, *views):
-        self.views = views
-
-    def discriminator_views(self):
-        return self.views
-
-
-_step = _Step
 
 
 def test_gradient_penalty_of_a_linear_critic():
@@ -37,7 +23,7 @@ def test_gradient_penalty_of_a_linear_critic():
     with torch.no_grad():
         critic.weight.copy_(torch.tensor([[3.0, 4.0]]))
     view = _view(lambda x: critic(x).squeeze(1), torch.randn(8, 2), torch.randn(8, 2))
-    terms = GradientPenalty(weight=10.0).regularize(step=_step(view), phase="d")
+    terms = GradientPenalty(weight=10.0).regularize(step=ViewsStep(view), phase="d")
     assert terms["gp"].item() == pytest.approx(160.0, rel=1e-5)
     # The penalty's gradient reaches D's parameters (create_graph=True):
     # d/dw 10 (||w|| - 1)^2 = 20 (||w|| - 1) w / ||w|| = 80 * [0.6, 0.8].
@@ -53,7 +39,7 @@ def test_gradient_penalty_is_taken_at_the_per_sample_interpolate():
     torch.manual_seed(3)
     eps = torch.rand(2)
     torch.manual_seed(3)
-    terms = GradientPenalty(weight=1.0).regularize(step=_step(view), phase="d")
+    terms = GradientPenalty(weight=1.0).regularize(step=ViewsStep(view), phase="d")
     norms = [4.0 * eps[0].item(), 6.0 * eps[1].item()]
     expected = ((norms[0] - 1) ** 2 + (norms[1] - 1) ** 2) / 2
     assert terms["gp"].item() == pytest.approx(expected, rel=1e-5)
@@ -61,13 +47,13 @@ def test_gradient_penalty_is_taken_at_the_per_sample_interpolate():
 
 def test_gradient_penalty_only_in_the_discriminator_phase():
     view = _view(lambda x: x.sum(1), torch.randn(2, 2), torch.randn(2, 2))
-    assert GradientPenalty().regularize(step=_step(view), phase="g") is None
+    assert GradientPenalty().regularize(step=ViewsStep(view), phase="g") is None
 
 
 def test_gradient_penalty_names_terms_per_discriminator():
     views = [DiscriminatorView(real=torch.randn(2, 2), fake=torch.randn(2, 2), score=lambda x: x.sum(1),
                                parameters=lambda: iter(()), name=name) for name in ("d_a", "d_b")]
-    terms = GradientPenalty(weight=1.0).regularize(step=_step(*views), phase="d")
+    terms = GradientPenalty(weight=1.0).regularize(step=ViewsStep(*views), phase="d")
     # grad of sum(x) is all-ones: norm sqrt(2)
     assert set(terms) == {"gp_d_a", "gp_d_b"}
     assert terms["gp_d_a"].item() == pytest.approx((math.sqrt(2) - 1) ** 2, rel=1e-5)
@@ -79,7 +65,7 @@ def test_divergence_penalty_of_a_linear_critic():
     with torch.no_grad():
         critic.weight.copy_(torch.tensor([[3.0, 4.0]]))
     view = _view(lambda x: critic(x).squeeze(1), torch.randn(4, 2), torch.randn(4, 2))
-    terms = DivergencePenalty(weight=2.0, p=6.0).regularize(step=_step(view), phase="d")
+    terms = DivergencePenalty(weight=2.0, p=6.0).regularize(step=ViewsStep(view), phase="d")
     assert terms["div"].item() == pytest.approx(2.0 * 5.0 ** 6, rel=1e-5)
 
 
