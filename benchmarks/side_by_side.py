@@ -152,11 +152,10 @@ def main(argv=None) -> int:
                 tasks += [(index, side) for side in names]
 
             def one(task):
-                index, side = task
-                seed = args.seed
+                side = task[1]
                 if SIDES[side] is None:
-                    return task, run_classic(family, root, budget, seed)
-                return task, run_gancore(family, SIDES[side], root, budget, seed, Path(tmp) / "runs")
+                    return task, run_classic(family, root, budget, args.seed)
+                return task, run_gancore(family, SIDES[side], root, budget, args.seed, Path(tmp) / "runs")
 
             with ThreadPoolExecutor(args.jobs) as pool:
                 results = dict(pool.map(one, tasks))

@@ -42,7 +42,6 @@ after a synchronize; the scaling section by wall-clock time from
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import statistics

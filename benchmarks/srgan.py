@@ -120,7 +120,7 @@ def main(argv=None) -> int:
         print(f"  {name}: {config.steps} steps in {seconds:.0f} s ({cpu:.0f} s CPU): PSNR {row['psnr']:.2f} dB, "
               f"SSIM {row['ssim']:.4f}", flush=True)
 
-    print(f"\n| method | PSNR (dB) | SSIM | training |\n|---|---|---|---|")
+    print("\n| method | PSNR (dB) | SSIM | training |\n|---|---|---|---|")
     for row in rows:
         trained = (f"{row['steps']} steps of batch {row['batch']}, {row['cpu_seconds']:.0f} s CPU"
                    if "steps" in row else "-")

@@ -49,7 +49,6 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from gancore.plugins import Registry
 from gancore.runs import find_checkpoint, load_generator

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from gancore import hookimpl
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, MLPDiscriminator, StandardNetworks, by_kind, check_arch
+from gancore.nets import ConvDiscriminator, MLPDiscriminator, StandardNetworks, check_arch
 from gancore.plugins import Arch, NonNegativeFloat, Norm, PositiveInt
 from gancore.step import DiscriminatorView
 
