@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -249,17 +248,15 @@ def _read_cached(name: str, recipe: Mapping[str, Any], path: Path) -> Classifier
 
 
 def _write_cached(net: ClassifierNet, accuracy: float, recipe: Mapping[str, Any], path: Path) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from gancore.files import write_bytes
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     tensors = {key: value.detach().cpu().contiguous() for key, value in net.state_dict().items()}
-    try:
-        save_file(tensors, str(tmp), metadata={"recipe": json.dumps(dict(recipe), sort_keys=True),
-                                               "accuracy": repr(float(accuracy))})
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # A small file: serialized in memory, then written atomically and never through a link.
+    write_bytes(path, save(tensors, metadata={"recipe": json.dumps(dict(recipe), sort_keys=True),
+                                              "accuracy": repr(float(accuracy))}))
 
 
 _LOADED: dict[tuple[str, str], Classifier] = {}

@@ -197,12 +197,23 @@ def plugins(as_json):
             click.echo("    options: " + ", ".join(info.option_text(k) for k in info.options))
 
 
+#: Seeds of gan sample and gan eval: those of gan train (numpy's legacy seeding takes 32 bits).
+SEED = click.IntRange(0, 2 ** 32 - 1)
+
+
+def _progress(what: str):
+    """``progress(done, total)`` for a long job: a line on stderr at most every 2 seconds and at the end."""
+    from gancore.evaluation import progress_lines as progress
+
+    return progress(lambda text: click.echo(text, err=True), what)
+
+
 @main.command()
 @click.argument("path", type=click.Path())
 @click.option("-n", "num", type=int, default=64, show_default=True, help="Number of samples.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="samples.png", show_default=True,
               help="PNG file to write.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draw.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--label", help="Class to generate (conditional families), or 'all' for one row per class.")
 @click.option("--traverse", metavar="CODE",
               help="Vary one latent code of the generator (e.g. InfoGAN's cat, c1) along each row, the rest of "
@@ -213,16 +224,25 @@ def plugins(as_json):
                    "offers other weights to sample with.")
 @friendly_errors
 def sample(path, num, output, seed, label, traverse, device, trained_weights):
-    """Generate a grid of samples from a run directory or checkpoint PATH."""
-    import torch
-    import torchvision.utils as vutils
+    """Generate a grid of samples from a run directory or checkpoint PATH.
 
-    from gancore.data import samples_to_image
-    from gancore.generator import samples_of, traverse_latent
+    Large grids are drawn and written in batches (memory stays at one batch), with progress on stderr.
+    """
+    import torch
+
+    from gancore.generator import map_latent, samples_of, traverse_latent
+    from gancore.grids import MAX_SAMPLES, write_grid
     from gancore.runs import load_generator
 
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
+    if num > MAX_SAMPLES:
+        raise ConfigError(f"bad value for -n: at most {MAX_SAMPLES} samples in one grid (a limit of gancore, see "
+                          f"docs/reliability.md), got {num}.")
+    out = Path(output)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"bad --output {str(out)!r}: gan sample writes a PNG image; give a file name ending in "
+                          ".png.")
     if label is not None and traverse is not None:
         raise ConfigError("use either --label or --traverse, not both.")
     generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights,
@@ -256,17 +276,20 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
                                   + " or 'all'.")
             labels = torch.full((num,), value)
     rng = torch.Generator().manual_seed(seed)
-    if latent is None:
-        latent = generator.latent(num, labels=labels, rng=rng)
-    with torch.no_grad():
-        samples = samples_of(generator(latent))
-    out = Path(output)
+
+    @torch.no_grad()
+    def draw(start: int, count: int) -> torch.Tensor:
+        # Latents are drawn in order from one seeded generator (all at once when one batch holds them).
+        part = (map_latent(latent, lambda t: t[start:start + count]) if latent is not None
+                else generator.latent(count, labels=None if labels is None else labels[start:start + count],
+                                      rng=rng))
+        return samples_of(generator(part))
+
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        vutils.save_image(samples_to_image(samples, spec, nrow=nrow), str(out))
+        # Written whole under a temporary name: a full disk leaves an existing file as it was.
+        write_grid(out, draw, num, spec, nrow=nrow, progress=_progress(f"Sampling to {out}"))
     except OSError as exc:
-        if out.is_file():
-            out.unlink(missing_ok=True)  # a grid cut short by a full disk
         raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror}.") from None
     click.echo(f"Wrote {num} samples from {checkpoint.path} (step {checkpoint.step}) to {out}")
 
@@ -276,8 +299,9 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
 @click.option("--metric", "-m", "metrics", multiple=True, type=click.Choice(["fid", "kid", "is", "modes", "accuracy"]),
               help="Metric to measure. Repeatable. [default: fid and modes (+ accuracy for conditional "
                    "families) on digits/mnist, modes on ring, fid on other images]")
-@click.option("-n", "num", type=int, default=10_000, show_default=True, help="Number of generated samples.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draw.")
+@click.option("-n", "num", type=int, default=10_000, show_default=True,
+              help="Number of generated samples (at most what fits 8 GiB with their features).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--inception-weights", type=click.Path(dir_okay=False),
               help="FID Inception-v3 weights as a local safetensors file (data other than digits, mnist, ring). "
                    "Also read from $GANCORE_INCEPTION_WEIGHTS or the torch hub cache; never downloaded.")

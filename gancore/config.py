@@ -278,7 +278,10 @@ class TrainConfig:
         return out
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(tomli_w.dumps(self.to_dict()))
+        """Write the configuration as TOML, atomically and never through a link (:mod:`gancore.files`)."""
+        from gancore.files import write_text
+
+        write_text(path, tomli_w.dumps(self.to_dict()))
 
 
 FIELDS = tuple(field.name for field in attrs.fields(TrainConfig))
@@ -292,19 +295,93 @@ def check_keys(values: Mapping[str, Any], source: str) -> None:
                 f"unknown configuration key {key!r} in {source}. Known keys: {', '.join(FIELDS)}.")
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a configuration file, checking its keys (not yet its values)."""
+#: Deepest nesting of tables and arrays a configuration file may have (tomllib recurses per level).
+MAX_TOML_DEPTH = 32
+#: The largest configuration file read (a resolved config.toml is a few KiB).
+MAX_TOML_BYTES = 1 << 20
+
+
+def _depth(text: str) -> int:
+    """An upper bound on the nesting depth of TOML ``text``: brackets and braces outside strings are
+    counted, so a file nested 100,000 deep is refused before the parser recurses into it."""
+    depth = deepest = 0
+    quote = None
+    escaped = False
+    for char in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            quote = "\n"  # a comment runs to the end of the line
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def read_toml(path: str | Path, root: str | Path | None = None) -> dict[str, Any]:
+    """Read a configuration file, checking its keys (not yet its values).
+
+    A UTF-8 byte-order mark is skipped; files larger than :data:`MAX_TOML_BYTES` or nested deeper
+    than :data:`MAX_TOML_DEPTH` are refused. With ``root`` (a run directory), the file must not be
+    a symbolic link that leaves it.
+    """
+    from gancore.files import read_bytes
+
     path = Path(path)
     try:
-        values = tomllib.loads(path.read_text(encoding="utf-8"))
+        if path.is_file() and path.stat().st_size > MAX_TOML_BYTES:
+            raise ConfigError(f"configuration file {str(path)!r} is larger than {MAX_TOML_BYTES} bytes.")
+        raw = read_bytes(path, root if root is not None else path.parent) if root is not None else path.read_bytes()
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+        if _depth(text) > MAX_TOML_DEPTH:
+            raise ConfigError(f"configuration file {str(path)!r} nests tables or arrays more than "
+                              f"{MAX_TOML_DEPTH} deep.")
+        values = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"configuration file {str(path)!r} does not exist.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration file {str(path)!r} is not UTF-8 text: {exc}.") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise ConfigError(f"configuration file {str(path)!r} is not valid TOML: {exc}.") from None
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {str(path)!r}: {exc.strerror}.") from None
     check_keys(values, str(path))
     return values
+
+
+#: Upper bounds on settings that size memory or time, checked before anything is allocated
+#: (docs/reliability.md, "Limits"). Generous: each is far above any run gancore is meant for.
+LIMITS = {"latent_dim": 1 << 16, "image_size": 8192, "eval_samples": 1_000_000, "grid_size": 10_000,
+          "batch_size": 1 << 20, "steps": 10 ** 10, "seed": 2 ** 32 - 1}
+
+
+def check_values(config: "TrainConfig") -> None:
+    """What the field rules do not say: upper limits (:data:`LIMITS`), and the types of the settings
+    that have no rule of their own (``out``, ``data_root``, ``name``, ``download``)."""
+    for key, limit in LIMITS.items():
+        value = getattr(config, key)
+        if isinstance(value, int) and value > limit:
+            raise ConfigError(f"bad value for {key!r}: at most {limit} (a limit of gancore, see docs/reliability.md), "
+                              f"got {value}.")
+    for key in ("out", "data_root", "name"):
+        value = getattr(config, key)
+        if value is None and key != "out":
+            continue
+        if not isinstance(value, str) or not value or "\0" in value:
+            raise ConfigError(f"bad value for {key!r}: must be a non-empty path or name (text), got {value!r}.")
+    if not config.data:
+        raise ConfigError("bad value for 'data': must be a data set name or an image folder, got ''.")
+    if not isinstance(config.download, bool):
+        raise ConfigError(f"bad value for 'download': must be true or false, got {config.download!r}.")
 
 
 def make_config(*layers: Mapping[str, Any]) -> TrainConfig:
@@ -324,12 +401,14 @@ def make_config(*layers: Mapping[str, Any]) -> TrainConfig:
             else:
                 merged[key] = value
     try:
-        return TrainConfig(**merged)
+        config = TrainConfig(**merged)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
         # attrs' validators put the readable message first in args.
         raise ConfigError(f"bad configuration: {exc.args[0] if exc.args else exc}") from None
+    check_values(config)
+    return config
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -20,6 +20,7 @@ Which feature extractor measures what:
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -33,11 +34,15 @@ from gancore import metrics as M
 from gancore.data import DataSpec
 from gancore.generator import samples_of
 from gancore.errors import ConfigError
+from gancore.files import sha256, write_text
 
 METRICS = ("fid", "kid", "is", "modes", "accuracy")
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.safetensors"
 INCEPTION_ENV = "GANCORE_INCEPTION_WEIGHTS"
 BATCH = 500
+#: Memory ``gan eval`` may hold for its samples and their features: ``-n`` is refused above it, before
+#: anything is drawn (docs/reliability.md, "Limits").
+EVAL_MEMORY = 8 << 30
 
 
 def extractor_kind(spec: DataSpec) -> str:
@@ -61,8 +66,10 @@ def default_metrics(spec: DataSpec, conditional: bool) -> tuple[str, ...]:
 
 
 @torch.no_grad()
-def generate(generator: torch.nn.Module, n: int, seed: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """``n`` samples on the CPU from one seeded CPU generator, drawn in batches."""
+def generate(generator: torch.nn.Module, n: int, seed: int, labels: torch.Tensor | None = None,
+             progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """``n`` samples on the CPU from one seeded CPU generator, drawn in batches; ``progress(done, n)``
+    after each batch."""
     rng = torch.Generator().manual_seed(seed)
     was_training = generator.training
     generator.eval()
@@ -72,9 +79,21 @@ def generate(generator: torch.nn.Module, n: int, seed: int, labels: torch.Tensor
             count = min(BATCH, n - start)
             part = None if labels is None else labels[start:start + count]
             out.append(samples_of(generator(generator.latent(count, labels=part, rng=rng))).detach().float().cpu())
+            if progress is not None:
+                progress(start + count, n)
     finally:
         generator.train(was_training)
     return torch.cat(out)
+
+
+def check_eval_size(n: int, spec: DataSpec) -> None:
+    """Refuse ``-n`` whose samples and features would not fit :data:`EVAL_MEMORY`, before drawing any."""
+    per_sample = 4 * math.prod(spec.shape) + (24 << 10 if extractor_kind(spec) == "inception" else 1 << 10)
+    most = max(2, EVAL_MEMORY // per_sample)
+    if n > most:
+        raise ConfigError(f"bad value for -n: {n} samples of shape {tuple(spec.shape)} would need "
+                          f"{n * per_sample / 2 ** 30:.1f} GiB, more than gan eval's limit of "
+                          f"{EVAL_MEMORY >> 30} GiB; use at most -n {most}.")
 
 
 # --- Inception ------------------------------------------------------------------------------
@@ -205,6 +224,7 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
     """
     if n < 2:
         raise ConfigError(f"bad value for -n: at least 2 samples are needed, got {n}.")
+    check_eval_size(n, spec)
     conditional = bool(getattr(generator, "conditional", False))
     metrics = tuple(dict.fromkeys(metrics or default_metrics(spec, conditional)))
     for metric in metrics:
@@ -224,7 +244,7 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
     provenance: dict[str, Any] = {"data": spec.name, "shape": list(spec.shape), "n_fake": n, "seed": seed,
                                   "latent": f"generator.latent(n, rng=torch.Generator().manual_seed({seed})), "
                                             f"batches of {BATCH}"}
-    samples = generate(generator, n, seed)
+    samples = generate(generator, n, seed, progress=progress_lines(log, "Generating samples"))
     if kind == "ring":
         results["modes"] = {**M.ring_modes_metrics(samples), "n_fake": n, "extractor": "ring modes (8, 3 std)"}
         provenance["extractor"] = {"name": "ring-modes", "modes": 8}
@@ -257,7 +277,8 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
                                 "num_classes": spec.num_classes or 10, **common}
         if "accuracy" in metrics:
             labels = torch.arange(n) % generator.num_classes
-            predicted = clf.predict(generate(generator, n, seed, labels=labels))
+            predicted = clf.predict(generate(generator, n, seed, labels=labels,
+                                             progress=progress_lines(log, "Generating labelled samples")))
             results["accuracy"] = {"accuracy": M.gan_test_accuracy(predicted, labels),
                                    "classifier_test_accuracy": clf.accuracy, **common,
                                    "labels": f"arange(n) % {generator.num_classes}"}
@@ -269,7 +290,7 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
         real_x = real()
         fake_features, fake_probs = inception_outputs(net, samples)
         provenance["extractor"] = {"name": "inception-v3-compat (torch-fidelity via torchmetrics)",
-                                   "weights": str(weights), "weights_sha256": _sha256(weights),
+                                   "weights": str(weights), "weights_sha256": sha256(weights),
                                    "features": "pool3 (2048)", "resize": "bilinear to 299, uint8 input"}
         common = {"extractor": "inception-v3-compat", "n_fake": n}
         if "fid" in metrics or "kid" in metrics:
@@ -285,16 +306,6 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
             mean, std = M.inception_score(fake_probs, splits=10)
             results["is"] = {"is": mean, "is_std": std, "splits": 10, **common}
     return {"metrics": list(metrics), "results": results, "provenance": provenance}
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, ...] | None = None, n: int = 10_000,
@@ -328,15 +339,30 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
 
 
 def write_eval(record: Mapping[str, Any], path: Path) -> Path:
-    """Write ``eval.json`` atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write ``eval.json`` atomically, never through a link (:mod:`gancore.files`)."""
     try:
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True, allow_nan=True))
-        tmp.replace(path)
+        write_text(path, json.dumps(record, indent=1, sort_keys=True, allow_nan=True))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror}.") from None
     return path
+
+
+def progress_lines(log: Callable[[str], None] | None, what: str, every: float = 2.0) -> Callable[[int, int], None] | None:
+    """A ``progress(done, total)`` that tells ``log`` how far ``what`` is, at most every ``every``
+    seconds and at the end; silent for work of one batch."""
+    import time
+
+    if log is None:
+        return None
+    last = [time.monotonic()]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if total > BATCH and (done == total or now - last[0] >= every):
+            last[0] = now
+            log(f"{what}: {done}/{total} ({100 * done // total}%)")
+
+    return progress
 
 
 def table_rows(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -345,7 +371,8 @@ def table_rows(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     for metric, result in record["results"].items():
         if metric == "fid":
             value = f"{result['fid']:.3f}"
-            detail = (f"floor {result['floor']:.3f} ({result['fid'] / result['floor']:.2f}x)" if "floor" in result
+            ratio = f" ({result['fid'] / result['floor']:.2f}x)" if result.get("floor") else ""
+            detail = (f"floor {result['floor']:.3f}{ratio}" if "floor" in result
                       else "") + f"  n_fake={result['n_fake']} n_real={result['n_real']}"
         elif metric == "kid":
             value = f"{result['kid']:.5f} ± {result['kid_std']:.5f}"

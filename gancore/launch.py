@@ -49,10 +49,9 @@ def _train_run(registry, say, user, progress, resume, out, lock):
     if resume:
         from gancore.resume import find_run, prepare_resume
 
-        resume = find_run(resume, out)
         if lock is not None:
             # Before anything is cleaned or rewritten: a run still training keeps its directory.
-            lock.acquire(resume)
+            lock.acquire(find_run(resume, out))
         config, run, dataset, path, checkpoint, notes = prepare_resume(registry, resume, user, out)
     else:
         config, run, dataset = resolve(registry, user)

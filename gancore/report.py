@@ -11,10 +11,15 @@ import base64
 import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from gancore import files
 from gancore.errors import ConfigError
+
+#: The name of a sample grid a run writes.
+GRID = re.compile(r"step-(\d{6,})\.png")
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }
@@ -28,17 +33,30 @@ svg text { font-size: 11px; fill: #444; }
 """
 
 
-def _read_metrics(path: Path) -> list[dict[str, Any]]:
+def _read_metrics(path: Path, run: Path) -> list[dict[str, Any]]:
     rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+    if path.is_file() or path.is_symlink():
+        for line in _read_text(path, run).splitlines():
             try:
                 row = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # a line cut short by an interrupted run
-            if isinstance(row, dict) and "step" in row:
+            if isinstance(row, dict) and _number(row.get("step")):
                 rows.append(row)
     return rows
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _read_text(path: Path, run: Path) -> str:
+    """A text file of run directory ``run``: never a link out of it; bytes that are not UTF-8 are
+    shown replaced rather than refused (a report shows what is there)."""
+    try:
+        return files.read_bytes(path, run).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}.") from None
 
 
 def series(rows: Iterable[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
@@ -46,9 +64,9 @@ def series(rows: Iterable[dict[str, Any]]) -> dict[str, list[tuple[float, float]
     out: dict[str, list[tuple[float, float]]] = {}
     for row in rows:
         for key, value in row.items():
-            if key in ("step", "time") or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if key in ("step", "time") or not _number(value):
                 continue
-            if math.isfinite(value):
+            if _number(row.get("step")):
                 out.setdefault(key, []).append((float(row["step"]), float(value)))
     return out
 
@@ -79,9 +97,16 @@ def svg_curve(name: str, points: list[tuple[float, float]], width: int = 320, he
             f'<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="{path}"/>{marks}</svg>')
 
 
-def _image(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+def _image(path: Path, run: Path) -> str:
+    try:
+        data = base64.b64encode(files.read_bytes(path, run)).decode("ascii")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}.") from None
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _grid_step(path: Path) -> int:
+    return int(GRID.fullmatch(path.name).group(1))
 
 
 def render(run: Path) -> str:
@@ -91,8 +116,10 @@ def render(run: Path) -> str:
     if not run.is_dir():
         raise ConfigError(f"run directory {str(run)!r} does not exist.")
     config_path, eval_path = run / "config.toml", run / "eval.json"
-    grids = sorted((run / "samples").glob("step-*.png")) if (run / "samples").is_dir() else []
-    rows = _read_metrics(run / "metrics.jsonl")
+    # Only the grids a run writes (step-NNNNNN.png): not a kill's leftovers, not other names.
+    grids = sorted((p for p in (run / "samples").glob("step-*.png") if GRID.fullmatch(p.name)), key=_grid_step) \
+        if (run / "samples").is_dir() else []
+    rows = _read_metrics(run / "metrics.jsonl", run)
     if not (config_path.is_file() or grids or rows):
         raise ConfigError(f"{str(run)!r} is not a run directory (no config.toml, samples or metrics.jsonl).")
     parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>gancore run "
@@ -102,14 +129,14 @@ def render(run: Path) -> str:
     parts.append("<h2>Evaluation</h2>")
     if eval_path.is_file():
         try:
-            record = json.loads(eval_path.read_text(encoding="utf-8"))
+            record = json.loads(_read_text(eval_path, run))
             body = "".join(f"<tr><td>{html.escape(m)}</td><td>{html.escape(v)}</td><td>{html.escape(d)}</td></tr>"
                            for m, v, d in table_rows(record))
             parts.append(f"<table><tr><th>metric</th><th>value</th><th>details</th></tr>{body}</table>")
             parts.append("<details><summary>How it was measured (eval.json provenance)</summary><pre>"
                          + html.escape(json.dumps(record.get("provenance", {}), indent=1, sort_keys=True))
                          + "</pre></details>")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError, RecursionError) as exc:
             parts.append(f"<p>eval.json could not be read: {html.escape(str(exc))}</p>")
     else:
         parts.append(f"<p>No eval.json yet: run <code>gan eval {html.escape(str(run))}</code>.</p>")
@@ -117,7 +144,7 @@ def render(run: Path) -> str:
     parts.append("<h2>Samples over training</h2>")
     if grids:
         parts.append('<div class="grids">' + "".join(
-            f"<figure>{_image(p)}<figcaption>step {int(p.stem.split('-')[1])}</figcaption></figure>" for p in grids)
+            f"<figure>{_image(p, run)}<figcaption>step {_grid_step(p)}</figcaption></figure>" for p in grids)
             + "</div>")
     else:
         parts.append("<p>No sample grids.</p>")
@@ -131,21 +158,22 @@ def render(run: Path) -> str:
         parts.append("<p>No metrics.jsonl rows.</p>")
 
     parts.append("<h2>Configuration</h2>")
-    parts.append("<pre>" + (html.escape(config_path.read_text(encoding="utf-8")) if config_path.is_file()
-                            else "(no config.toml)") + "</pre>")
+    parts.append("<pre>" + (html.escape(_read_text(config_path, run)) if config_path.is_file()
+                            or config_path.is_symlink() else "(no config.toml)") + "</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def write_report(run: Path, output: Path | None = None) -> Path:
-    """Write ``report.html`` (or ``output``) atomically; returns its path."""
+    """Write ``report.html`` (or ``output``) atomically, never through a link; returns its path."""
     text = render(run)
     out = output or run / "report.html"
-    tmp = out.with_name(f".{out.name}.tmp")
+    if out.suffix.lower() not in (".html", ".htm"):
+        # A report written as x.pth or x.py would be run by Python: it is HTML, and named so.
+        raise ConfigError(f"bad --output {str(out)!r}: a report is an HTML file; give a name ending in .html.")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        files.write_text(out, text)
     except OSError as exc:
         raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror}.") from None
     return out

@@ -1,7 +1,8 @@
 """Resuming a run: ``gan train --resume RUN``.
 
-Resuming continues a run from its newest *intact* checkpoint with the run's
-saved configuration. A checkpoint holds everything the next step depends on
+Resuming continues a run from its newest *intact* checkpoint (or, given a
+checkpoint directory, from exactly that checkpoint) with the run's saved
+configuration. A checkpoint holds everything the next step depends on
 (see :meth:`gancore.trainer.Trainer.state_dict`): both networks, both
 optimizers, every plugin's state, the step counter, the sampler's position
 in the data order, the running metric sums and the Python, NumPy, torch CPU
@@ -17,8 +18,9 @@ The steps, in order (:func:`prepare_resume`, then :func:`restore`):
    ``--steps`` to train further), anything else must match the saved value;
 2. remove what a killed process may have left half-written (temporary
    checkpoint directories);
-3. load the newest checkpoint whose checksums verify, saying which newer ones
-   were skipped and why;
+3. load the checkpoint named, or the newest one whose checksums verify,
+   saying which newer ones were skipped and why (pruning with ``--keep``
+   never deletes the checkpoint resumed from nor one newer than it);
 4. check that it was written by the run's family and by compatible versions
    of gancore and of every plugin;
 5. load it into a freshly built trainer (tensor names and shapes are checked
@@ -33,8 +35,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
-from gancore import __version__
-from gancore.checkpoint import Checkpoint, list_checkpoints, load_newest_intact
+from gancore import __version__, files
+from gancore.checkpoint import (Checkpoint, check_run_meta, is_checkpoint_dir, list_checkpoints, open_checkpoint,
+                                step_of)
 from gancore.config import TrainConfig, make_config, read_toml
 from gancore.data import Dataset
 from gancore.errors import CheckpointError, ConfigError
@@ -45,26 +48,43 @@ RESUME_OVERRIDES = ("steps", "log_every", "sample_every", "checkpoint_every", "k
                     "nan_limit", "eval_every", "eval_samples", "data_mode", "data_workers", "out", "name")
 
 
-def find_run(target: str | Path, out: str | None = None) -> Path:
-    """The run directory ``target`` names: a path, or a run name under ``out``."""
+def locate(target: str | Path, out: str | None = None) -> tuple[Path, Path | None]:
+    """The run directory ``target`` names (a path, or a run name under ``out``), and the checkpoint
+    directory when ``target`` names one (``RUN/checkpoints/step-000100``)."""
     path = Path(target)
-    out = out if out is not None else TrainConfig().out
-    if not (path / "config.toml").is_file() and (Path(out) / path).is_dir():
-        path = Path(out) / path
-    if (path / "meta.json").is_file() and path.parent.name == "checkpoints":
-        path = path.parent.parent  # a checkpoint directory: its run
+    named = out if out is not None else TrainConfig().out
+    if not (path / "config.toml").is_file() and not is_checkpoint_dir(path) and (Path(named) / path).is_dir():
+        path = Path(named) / path
+    checkpoint = None
+    if is_checkpoint_dir(path):
+        if path.parent.name != "checkpoints":
+            raise CheckpointError(f"cannot resume {str(target)!r}: a checkpoint resumes inside its run directory "
+                                  "(RUN/checkpoints/step-N); give the run directory or one of its checkpoints.")
+        checkpoint, path = path, path.parent.parent
     if not path.is_dir():
         raise CheckpointError(f"cannot resume {str(target)!r}: no such run directory.")
     if not (path / "config.toml").is_file():
         raise CheckpointError(f"cannot resume {str(path)!r}: it has no config.toml, so it is not a gancore run "
                               "directory.")
-    return path
+    if out is not None and Path(out).resolve() != path.parent.resolve():
+        raise ConfigError(f"--out {out} with --resume {target}: the run is in {str(path.parent)!r}, not under --out. "
+                          "With --resume, --out only says where to find a run given by name; a resumed run stays "
+                          "in its directory.")
+    return path, checkpoint
+
+
+def find_run(target: str | Path, out: str | None = None) -> Path:
+    """The run directory ``target`` names: a path, a run name under ``out``, or one of its checkpoints."""
+    return locate(target, out)[0]
 
 
 def resumed_settings(path: Path, user: Mapping[str, Any]) -> dict[str, Any]:
     """The saved configuration with the allowed overrides from ``user`` applied."""
-    saved = read_toml(path / "config.toml")
+    saved = read_toml(path / "config.toml", root=path)
     config = make_config(saved)
+    if "name" in user and user["name"] != path.name:
+        raise ConfigError(f"--name {user['name']} with --resume {path}: a resumed run keeps its directory and "
+                          f"name ({path.name!r}). Drop --name, or start a new run with it.")
     for key, value in user.items():
         if key in RESUME_OVERRIDES:
             continue
@@ -89,23 +109,31 @@ def resumed_settings(path: Path, user: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def clean_partial(path: Path) -> list[str]:
-    """Remove temporary checkpoint directories a killed process left behind."""
+    """Remove temporary checkpoint directories a killed process left behind (a link is only unlinked)."""
     root = path / "checkpoints"
     removed = []
-    if root.is_dir():
+    if root.is_dir() and not root.is_symlink():
         for leftover in sorted(root.iterdir()):
-            if leftover.is_dir() and leftover.name.startswith((".tmp-", ".old-")):
-                shutil.rmtree(leftover, ignore_errors=True)
+            if leftover.name.startswith((".tmp-", ".old-")):
+                if leftover.is_symlink():
+                    leftover.unlink(missing_ok=True)
+                elif leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    continue
                 removed.append(leftover.name)
     return removed
 
 
-def newest_intact(path: Path) -> tuple[Checkpoint, list[str]]:
-    """The newest checkpoint that verifies, and a note for each newer one skipped."""
+def newest_intact(path: Path, checkpoint: Path | None = None, log=None) -> Checkpoint:
+    """The checkpoint ``checkpoint`` names, or run ``path``'s newest one that verifies (each newer one
+    skipped noted to ``log``)."""
     try:
-        return load_newest_intact(list_checkpoints(path / "checkpoints"))
+        found = open_checkpoint(checkpoint if checkpoint is not None else path / "checkpoints", log=log)
     except CheckpointError as exc:
         raise CheckpointError(f"cannot resume {str(path)!r}: {exc}") from None
+    check_run_meta(found)
+    return found
 
 
 def _release(version: str) -> tuple[int, ...] | None:
@@ -158,26 +186,28 @@ def prepare_resume(registry: Registry, target: str | Path, user: Mapping[str, An
     """
     from gancore.runs import resolve
 
-    path = find_run(target, out)
+    path, named = locate(target, out)
     settings = resumed_settings(path, user)
     notes = [f"Removed the unfinished {name} left by an interrupted write." for name in clean_partial(path)]
-    checkpoint, skipped = newest_intact(path)
-    notes += skipped
+    checkpoint = newest_intact(path, named, log=notes.append)
+    newer = [p.name for p in list_checkpoints(path / "checkpoints") if step_of(p) > checkpoint.step]
+    if newer:
+        notes.append(f"Resuming from {checkpoint.path.name}, older than {', '.join(newer)}: those are kept (--keep "
+                     "never deletes them), and one the resumed run writes at the same step moves it aside as "
+                     "step-N.replaced-XXXXXXXX.")
     config, run, dataset = resolve(registry, settings)
     check_compatible(checkpoint, run)
     if checkpoint.step >= config.steps:
         raise ConfigError(f"run {str(path)!r} already reached step {checkpoint.step} of {config.steps}: pass "
                           f"--steps N with N > {checkpoint.step} to train it further.")
-    saved = make_config(read_toml(path / "config.toml"))
+    saved = make_config(read_toml(path / "config.toml", root=path))
     if any(getattr(config, key) != getattr(saved, key) for key in RESUME_OVERRIDES[:-2]):
         write_config(config, path)  # record what the run now trains with
     return config, run, dataset, path, checkpoint, notes
 
 
 def write_config(config: TrainConfig, path: Path) -> None:
-    tmp = path / ".config.toml.tmp"
-    config.save(tmp)
-    tmp.replace(path / "config.toml")
+    config.save(path / "config.toml")  # atomic, never through a link (gancore.files)
 
 
 def restore(trainer, checkpoint: Checkpoint) -> None:
@@ -196,21 +226,29 @@ def restore(trainer, checkpoint: Checkpoint) -> None:
         from accelerate.utils import set_seed
 
         set_seed(trainer.config.seed + trainer.acc.process_index + 1_000_003 * checkpoint.step)
+    # Pruning (--keep) never deletes the checkpoint resumed from, nor one newer than it.
+    trainer.protected_steps = (checkpoint.step, *(step_of(p) for p in list_checkpoints(checkpoint.path.parent)
+                                                  if step_of(p) > checkpoint.step))
     truncate_metrics(trainer.run_dir / "metrics.jsonl", checkpoint.step)
 
 
 def truncate_metrics(path: Path, step: int) -> None:
     """Drop metric rows after ``step`` (and a half-written last line)."""
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         return
+    try:
+        text = files.read_bytes(path, path.parent).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {str(path)!r}: {exc.strerror}.") from None
     kept = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text.splitlines():
         try:
             row = json.loads(line)
         except ValueError:
             continue
         if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
             kept.append(line)
-    tmp = path.with_name(".metrics.jsonl.tmp")
-    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        files.write_text(path, "".join(line + "\n" for line in kept))
+    except OSError as exc:
+        raise CheckpointError(f"cannot rewrite {str(path)!r}: {exc.strerror}.") from None

@@ -20,7 +20,8 @@ from typing import Any, Callable, Mapping
 import attrs
 from torch import nn
 
-from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_newest_intact, load_weights
+from gancore import files
+from gancore.checkpoint import Checkpoint, check_run_meta, load_weights, open_checkpoint
 from gancore.config import KIND_DEFAULTS, TrainConfig, make_config
 from gancore.data import Dataset, DataSpec, load_data
 from gancore.errors import CheckpointError, ConfigError, PluginError
@@ -121,9 +122,10 @@ def default_name(family: str, data: str) -> str:
 
 def run_dir(config: TrainConfig) -> Path:
     name = str(config.name)
-    if not name or name in (".", "..") or Path(name).name != name or "/" in name or os.sep in name:
-        raise ConfigError(f"bad --name {name!r}: a run name is one directory name under --out (no '/', "
-                          "'.' or '..'); use --out to choose where runs go.")
+    if not name or name in (".", "..") or Path(name).name != name or "/" in name or os.sep in name \
+            or not name.isprintable() or len(name.encode()) > 255:
+        raise ConfigError(f"bad --name {name!r}: a run name is one directory name under --out (printable, at "
+                          "most 255 bytes, no '/', '.' or '..'); use --out to choose where runs go.")
     return Path(config.out) / name
 
 
@@ -150,8 +152,12 @@ class RunLock:
         file = self.path / LOCK_FILE
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o644)
+            # Never through a link planted as RUN/.lock, and never truncating anything but a lock file.
+            fd = files.open_lock(file)
         except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EINVAL):  # a planted link or FIFO: say which file
+                raise ConfigError(f"cannot lock the run directory {str(self.path)!r}: {str(file)!r}: "
+                                  f"{exc.strerror}.") from None
             raise ConfigError(f"cannot write the run directory {str(self.path)!r}: {exc.strerror}.") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -187,11 +193,21 @@ class RunLock:
 
 
 def create_run_dir(config: TrainConfig) -> Path:
-    """Create a fresh run directory and write its ``config.toml``."""
+    """Create a fresh run directory and write its ``config.toml``.
+
+    A directory that already holds anything but the run's own lock file is refused: a new run never
+    writes among files it did not write (a stranger's links, another run's checkpoints)."""
     path = run_dir(config)
-    if list_checkpoints(path / "checkpoints"):
-        raise ConfigError(f"run directory {str(path)!r} already holds checkpoints: continue it with "
-                          f"`gan train --resume {path}`, choose another --name, or remove it.")
+    try:
+        present = sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE) if path.is_dir() else []
+    except OSError as exc:
+        raise ConfigError(f"cannot read the run directory {str(path)!r}: {exc.strerror}.") from None
+    if present:
+        what = "checkpoints" if "checkpoints" in present else ", ".join(present[:3]) + (", ..." if len(present) > 3
+                                                                                     else "")
+        raise ConfigError(f"run directory {str(path)!r} already holds {what}: a new run starts in a new or empty "
+                          f"directory. Continue it with `gan train --resume {path}`, choose another --name, or "
+                          "remove it.")
     try:
         path.mkdir(parents=True, exist_ok=True)
         config.save(path / "config.toml")
@@ -201,14 +217,9 @@ def create_run_dir(config: TrainConfig) -> Path:
 
 
 def find_checkpoint(path: str | Path) -> Path:
-    """A checkpoint directory, or a run directory's newest checkpoint."""
-    path = Path(path)
-    if (path / "meta.json").is_file():
-        return path
-    found = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
-    if not found:
-        raise CheckpointError(f"no checkpoint in {str(path)!r}: give a run directory or a checkpoint directory.")
-    return found[-1]
+    """The checkpoint directory a command given ``path`` reads (see
+    :func:`gancore.checkpoint.open_checkpoint`, which also verifies it)."""
+    return open_checkpoint(path).path
 
 
 def check_device(device: str) -> None:
@@ -228,20 +239,18 @@ def check_device(device: str) -> None:
 def newest_checkpoint(path: str | Path, device: str = "cpu", log: Callable[[str], None] | None = None
                       ) -> Checkpoint:
     """A checkpoint directory, read and verified; or a run directory's newest *intact* checkpoint, as
-    ``--resume`` finds it: newer damaged ones are skipped, each with a note to ``log``."""
-    path = Path(path)
-    if (path / "meta.json").is_file():
-        return load_checkpoint(path, map_location=device)
-    found = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
-    if not found:
-        raise CheckpointError(f"no checkpoint in {str(path)!r}: give a run directory or a checkpoint directory.")
-    try:
-        checkpoint, notes = load_newest_intact(found, map_location=device)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{str(path)!r}: {exc}") from None
-    for note in notes:
-        (log or (lambda text: None))(note)
-    return checkpoint
+    ``--resume`` finds it (:func:`gancore.checkpoint.open_checkpoint`)."""
+    return open_checkpoint(path, map_location=device, log=log)
+
+
+def run_family(registry: Registry, run: Path) -> str | None:
+    """The family run directory ``run``'s ``config.toml`` names (``None`` without one)."""
+    from gancore.config import read_toml
+
+    config_path = run / "config.toml"
+    if not config_path.is_file():
+        return None
+    return registry.family_of(make_config(read_toml(config_path, root=run)).plugins).name
 
 
 def load_generator(registry: Registry, path: str | Path, device: str = "cpu", trained_weights: bool = False,
@@ -255,6 +264,7 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
     """
     check_device(device)
     checkpoint = newest_checkpoint(path, device, log)
+    check_run_meta(checkpoint)
     meta = checkpoint.meta
     try:
         config = make_config(meta["config"])
@@ -262,6 +272,15 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
     except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
         raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} lacks its configuration or has a damaged one: "
                               f"{exc}.") from None
+    family = registry.family_of(config.plugins).name
+    if meta["family"] != family:
+        raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} says it was written by family "
+                              f"{meta['family']!r} but its configuration names {family!r}: a damaged meta.json.")
+    root = Path(path)
+    saved = run_family(registry, root) if not (root / "meta.json").exists() else None
+    if saved is not None and saved != family:
+        raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} was written by family {family!r}, but run "
+                              f"{str(root)!r} uses {saved!r}: a checkpoint from another family cannot be loaded.")
     run = registry.activate(config.plugins, config.options)
     generator = run.hook.build_generator(config=config, data=spec)
     check_generator(generator, run.family)

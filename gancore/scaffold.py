@@ -24,6 +24,8 @@ from gancore.errors import ConfigError
 
 KINDS = ("family", "regularizer", "add-on")
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+#: Longest plugin name: its file names (``tests/test_gancore_NAME.py``) must fit a file system's 255 bytes.
+MAX_NAME = 64
 
 PYPROJECT = """\
 [build-system]
@@ -279,9 +281,10 @@ python -m pytest tests
 
 def names_for(name: str, kind: str) -> dict[str, str]:
     """The distribution, module, class and entry-point names for plugin ``name``."""
-    if not NAME.match(name):
-        raise ConfigError(f"bad plugin name {name!r}: use lowercase letters, digits and single dashes, "
-                          "starting with a letter (e.g. 'lsgan' or 'my-penalty').")
+    if not NAME.match(name) or len(name) > MAX_NAME:
+        shown = name if len(name) <= 60 else name[:40] + f"... ({len(name)} characters)"
+        raise ConfigError(f"bad plugin name {shown!r}: use at most {MAX_NAME} lowercase letters, digits and single "
+                          "dashes, starting with a letter (e.g. 'lsgan' or 'my-penalty').")
     if kind not in KINDS:
         raise ConfigError(f"bad --kind {kind!r}: use one of {', '.join(KINDS)}.")
     short = name[len("gancore-"):] if name.startswith("gancore-") and len(name) > len("gancore-") else name
@@ -320,11 +323,13 @@ def new_plugin(name: str, kind: str = "family", directory: str | Path = ".") -> 
         f"tests/test_{values['module']}.py": TESTS.replace("$imports", imports).replace("$unit", unit),
         "tests/test_conformance.py": CONFORMANCE,
     }
+    from gancore.files import write_text
+
     try:
         for relative, template in files.items():
             path = root / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(Template(template).substitute(values))
+            write_text(path, Template(template).substitute(values))
     except OSError as exc:
         raise ConfigError(f"cannot write {str(root)!r}: {exc.strerror}.") from None
     return root

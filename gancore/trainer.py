@@ -23,6 +23,7 @@ from gancore.checkpoint import Checkpoint, load_weights, module_tensors, rng_sta
 from gancore.config import TrainConfig
 from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import ConfigError, PluginError, TrainingError
+from gancore.files import append_text, atomic_write, make_dir
 from gancore.generator import check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
 from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, SEPARATE_BATCHES
@@ -131,8 +132,7 @@ def append_lines(path: Path, lines: list[str]) -> None:
     A line cut short by a full disk is dropped on resume (see :func:`gancore.resume.truncate_metrics`).
     """
     try:
-        with path.open("a") as handle:
-            handle.write("".join(line + "\n" for line in lines))
+        append_text(path, "".join(line + "\n" for line in lines))  # never through a planted link
     except OSError as exc:
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
@@ -403,13 +403,11 @@ class Trainer:
 
         path = self.run_dir / "samples" / f"step-{self.index:06d}.png"
         image = samples_to_image(self.sample_fixed(), self.spec)
-        tmp = path.with_suffix(".tmp.png")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            vutils.save_image(image, str(tmp))
-            tmp.replace(path)
+            make_dir(path.parent)
+            with atomic_write(path) as handle:  # no half-written grid is left behind, no link followed
+                vutils.save_image(image, handle, format="png")
         except OSError as exc:
-            tmp.unlink(missing_ok=True)  # no half-written grid is left behind
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         return path
 
@@ -433,7 +431,8 @@ class Trainer:
             "data": self.spec.to_dict(),
         }
         return save_checkpoint(self.run_dir / "checkpoints", self.index, module_tensors(self.generator),
-                               module_tensors(self.discriminator), self.state_dict(), meta, keep=self.config.keep)
+                               module_tensors(self.discriminator), self.state_dict(), meta, keep=self.config.keep,
+                               protect=getattr(self, "protected_steps", ()))
 
     def load_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Continue from ``checkpoint``: weights, optimizers, plugin state, data order, RNG."""

@@ -20,6 +20,7 @@ import tomli_w
 from click.testing import CliRunner
 from PIL import Image
 
+from gancore.checkpoint import meta_digest
 from gancore.cli import main
 from gancore.config import FIELDS
 
@@ -100,8 +101,10 @@ def test_fuzz_checkpoints(gan, tmp_path, trained):
         kind = case % 4
         if kind == 0:  # random bytes for meta.json
             (ckpt / "meta.json").write_bytes(rng.randbytes(rng.randint(0, 200)))
-        elif kind == 1:  # valid JSON, hostile values
-            (ckpt / "meta.json").write_text(json.dumps(_mutated_meta(meta, rng)))
+        elif kind == 1:  # valid JSON, hostile values (re-signed, so that the schema behind the checksum sees them)
+            hostile = _mutated_meta(meta, rng)
+            (ckpt / "meta.json").write_text(json.dumps({**hostile, "meta_sha256": meta_digest(hostile)}
+                                                       if case % 8 == 1 else hostile))
         else:  # a damaged tensor file; with kind 3 its checksum is updated, so the parser sees it
             name = rng.choice(["generator.safetensors", "discriminator.safetensors", "state.safetensors"])
             data = (source / name).read_bytes()
@@ -109,7 +112,7 @@ def test_fuzz_checkpoints(gan, tmp_path, trained):
             (ckpt / name).write_bytes(data)
             if kind == 3:
                 meta["sha256"][name] = hashlib.sha256(data).hexdigest()
-                (ckpt / "meta.json").write_text(json.dumps(meta))
+                (ckpt / "meta.json").write_text(json.dumps({**meta, "meta_sha256": meta_digest(meta)}))
         if case % 2:
             clean_exit(gan("sample", ckpt, "-n", "2", "-o", tmp_path / f"s{case}.png"))
         else:

@@ -26,6 +26,14 @@ def run_ok(gan, tmp_path, name, *args, data="ring", steps=2):
     return tmp_path / name
 
 
+def resigned(meta):
+    """``meta`` with its own checksum (format 2) recomputed: what a deliberate edit of meta.json needs
+    to reach the checks behind the checksum."""
+    from gancore.checkpoint import meta_digest
+
+    return {**meta, "meta_sha256": meta_digest(meta)}
+
+
 def save_png(path, size=(8, 8), mode="L"):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new(mode, size, 128).save(path)
@@ -121,7 +129,7 @@ def test_checkpoint_weights_that_do_not_fit(gan, tmp_path):
 
     for name in ("discriminator.safetensors", "state.safetensors"):
         meta["sha256"][name] = hashlib.sha256((target / name).read_bytes()).hexdigest()
-    (target / "meta.json").write_text(json.dumps(meta))
+    (target / "meta.json").write_text(json.dumps(resigned(meta)))
     fails(gan("train", "--resume", run, "--steps", 4), "the checkpoint's generator tensor", "has shape",
           "another family or configuration")
 
@@ -139,7 +147,7 @@ def test_checkpoint_with_an_incompatible_version(gan, tmp_path, who, version, me
         meta["gancore_version"] = version
     else:
         meta["plugins"][who] = version
-    meta_path.write_text(json.dumps(meta))
+    meta_path.write_text(json.dumps(resigned(meta)))
     fails(gan("train", "--resume", run, "--steps", 4), message)
 
 
@@ -173,14 +181,16 @@ def test_read_only_output_directory(gan, tmp_path, monkeypatch):
 
 
 def test_full_disk_while_writing_metrics(gan, tmp_path, monkeypatch):
-    real_open = pathlib.Path.open
+    import gancore.files
 
-    def full(self, *args, **kwargs):
-        if self.name == "metrics.jsonl":
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
-        return real_open(self, *args, **kwargs)
+    real_open = gancore.files._open_regular  # every append opens here (O_NOFOLLOW, regular files only)
 
-    monkeypatch.setattr(pathlib.Path, "open", full)
+    def full(path, flags):
+        if pathlib.Path(path).name == "metrics.jsonl":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_open(path, flags)
+
+    monkeypatch.setattr(gancore.files, "_open_regular", full)
     fails(gan("train", *TINY_GAN, "--data", "ring", "--steps", 2, "--out", tmp_path, "--name", "r",
               "--log-every", 1, "--no-progress"),
           "No space left on device", "metrics.jsonl", "--resume")
