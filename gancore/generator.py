@@ -192,3 +192,40 @@ def check_generator(module: Any, family: str) -> None:
             f"latent(n, labels=None, batch=None, rng=None) method (subclass "
             f"gancore.generator.Generator); got {type(module).__name__}."
         )
+
+
+#: The most parameters and buffers (entries) one network may have: 4 GB of float32 weights, 16 GB
+#: with Adam's moments. Checked before any memory is allocated (docs/reliability.md, "Limits").
+MAX_PARAMETERS = 1_000_000_000
+
+
+def build_within_limits(build: Callable[[], nn.Module], what: str, family: str) -> nn.Module:
+    """``build()``, after building it once on PyTorch's ``meta`` device (no memory) and refusing a
+    network larger than :data:`MAX_PARAMETERS`, such as one of width 10^8 from ``--set``.
+
+    Random states are restored after the probe, so the real build draws what it always drew. A
+    network that cannot be built on the ``meta`` device is built as it is, unchecked.
+    """
+    import random
+
+    import numpy as np
+
+    from gancore.errors import ConfigError
+
+    states = random.getstate(), np.random.get_state()
+    count = None
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            probe = build()
+            if isinstance(probe, nn.Module):
+                count = sum(t.numel() for t in probe.parameters()) + sum(t.numel() for t in probe.buffers())
+    except Exception:  # noqa: BLE001 -- the real build below reports what is wrong, as it always did
+        count = None
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+    if count is not None and count > MAX_PARAMETERS:
+        raise ConfigError(f"family {family!r}: this configuration's {what} would have {count:,} parameters, more "
+                          f"than gancore's limit of {MAX_PARAMETERS:,} (see docs/reliability.md); choose smaller "
+                          "widths, latent_dim or image size.")
+    return build()

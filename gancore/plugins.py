@@ -439,6 +439,12 @@ class Run:
     def register(self, info: PluginInfo, extra: Mapping[str, Any] | None = None) -> object:
         if self.pm.has_plugin(info.name):
             raise PluginError(f"plugin {info.name!r} is given twice.")
+        if info.kind == "library":  # what it adds is there whenever it is installed (as activate says)
+            raise PluginError(f"{info.name!r} is a library: what it adds (commands, data) is there whenever it "
+                              f"is installed; drop --plugin {info.name}.")
+        if info.kind == "regularizer" and "weight" not in (extra or {}):
+            raise PluginError(f"{info.name!r} is a regularizer, not an add-on: add it with --regularizer "
+                              f"{info.name}[=WEIGHT] (in a config file: regularizers = {{{info.name} = W}}).")
         given = self._check_options(info, self.options.get(info.name, {}))
         self.given_options[info.name] = given
         obj = self._instantiate(info, {**given, **self._check_options(info, extra or {})})

@@ -25,7 +25,7 @@ from gancore.checkpoint import Checkpoint, check_run_meta, load_weights, open_ch
 from gancore.config import KIND_DEFAULTS, TrainConfig, make_config
 from gancore.data import Dataset, DataSpec, load_data
 from gancore.errors import CheckpointError, ConfigError, PluginError
-from gancore.generator import check_generator
+from gancore.generator import build_within_limits, check_generator
 from gancore.plugins import Registry, Run
 from gancore.stream import StreamingDataset
 
@@ -282,7 +282,7 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
         raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} was written by family {family!r}, but run "
                               f"{str(root)!r} uses {saved!r}: a checkpoint from another family cannot be loaded.")
     run = registry.activate(config.plugins, config.options)
-    generator = run.hook.build_generator(config=config, data=spec)
+    generator = build_within_limits(lambda: run.hook.build_generator(config=config, data=spec), "generator", family)
     check_generator(generator, run.family)
     load_weights(generator, checkpoint.generator, "generator")
     if not trained_weights:

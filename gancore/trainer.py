@@ -24,7 +24,7 @@ from gancore.config import TrainConfig
 from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import ConfigError, PluginError, TrainingError
 from gancore.files import append_text, atomic_write, make_dir
-from gancore.generator import check_generator, samples_of
+from gancore.generator import build_within_limits, check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
 from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, SEPARATE_BATCHES
 from gancore.losses import loss_scaling
@@ -117,9 +117,10 @@ def make_optimizer(config: TrainConfig, params, lr: float) -> torch.optim.Optimi
 def build_models(run: Run, config: TrainConfig, spec) -> tuple[nn.Module, nn.Module]:
     """Ask the family for its networks and check the generator protocol."""
     run.check_complete()
-    generator = run.hook.build_generator(config=config, data=spec)
+    generator = build_within_limits(lambda: run.hook.build_generator(config=config, data=spec), "generator", run.family)
     check_generator(generator, run.family)
-    discriminator = run.hook.build_discriminator(config=config, data=spec)
+    discriminator = build_within_limits(lambda: run.hook.build_discriminator(config=config, data=spec),
+                                        "discriminator", run.family)
     if not isinstance(discriminator, nn.Module):
         raise PluginError(f"plugin {run.family!r}: build_discriminator must return an nn.Module; got "
                           f"{type(discriminator).__name__}.")

@@ -20,8 +20,17 @@ def _image_files(folder: Path) -> list[Path]:
     # million images is listed in seconds.
     with os.scandir(folder) as entries:
         names = sorted(entry.name for entry in entries
-                       if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and entry.is_file())
+                       if os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES and _is_file(entry))
     return [folder / name for name in names]
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    """Whether a folder entry is a file; a link loop or an unreadable link names the file."""
+    try:
+        return entry.is_file()
+    except OSError as exc:
+        raise DataError(f"cannot read image {entry.path!r}: {exc.strerror} (a broken or looping symbolic "
+                        "link?); remove it from the folder.") from None
 
 
 def list_image_folder(folder: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:

@@ -45,14 +45,40 @@ def _find(folder: Path, stem: str) -> Path:
     raise DataError(f"missing {stem}(.gz) in {str(folder)!r}.")
 
 
+def download_idx(folder_name: str, raw: Path) -> None:
+    """Fetch the training IDX files of torchvision's ``MNIST`` / ``FashionMNIST`` into ``raw`` with
+    torchvision's own mirrors and MD5 sums, skipping files already there.
+
+    The data set classes themselves are not created: their constructor looks for a legacy
+    ``processed/training.pt`` first and reads it with ``torch.load`` (a pickle), and a data root
+    may hold anything.
+    """
+    import torchvision.datasets as tvd
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    source = getattr(tvd, folder_name)
+    for filename, md5 in source.resources:
+        if not filename.startswith("train-"):
+            continue
+        if (raw / filename.removesuffix(".gz")).is_file() or (raw / filename).is_file():
+            continue
+        errors = []
+        for mirror in source.mirrors:
+            try:
+                raw.mkdir(parents=True, exist_ok=True)
+                download_and_extract_archive(f"{mirror}{filename}", download_root=str(raw), filename=filename, md5=md5)
+                break
+            except Exception as exc:  # URLError, RuntimeError (checksum), OSError: tried mirror by mirror
+                errors.append(f"{mirror}: {exc}")
+        else:
+            raise DataError(f"cannot download {filename} into {str(raw)!r}: " + "; ".join(errors) + ".")
+
+
 def load_idx_dataset(name: str, root: Path, download: bool) -> Dataset:
     folder_name = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}[name]
     raw = root / folder_name / "raw"
     if download:
-        import torchvision.datasets as tvd
-
-        # torchvision fetches the raw IDX files; we then read them ourselves.
-        getattr(tvd, folder_name)(str(root), train=True, download=True)
+        download_idx(folder_name, raw)
     if not raw.is_dir():
         raise DataError(
             f"no {name} files under {str(raw)!r}. Put train-images-idx3-ubyte and "

@@ -35,7 +35,8 @@ def translate(checkpoint, inputs, target, output, grid, device):
       gan translate runs/stargan-faces photos/ --to smiling -o out --grid
     """
     from gancore.runs import load_generator
-    from gancore_translation.translate import read_images, resolve_targets, translate_images, write_outputs
+    from gancore_translation.translate import (file_part, read_images, resolve_targets, translate_images,
+                                               write_outputs)
 
     generator, spec, _config, ckpt = load_generator(Registry.discover(), checkpoint, device,
                                                     log=lambda text: click.echo(text, err=True))
@@ -46,6 +47,8 @@ def translate(checkpoint, inputs, target, output, grid, device):
     paths, images = read_images(inputs, spec)
     results = translate_images(generator, images, targets)
     written = write_outputs(Path(output), paths, images, results, [generator.domains[t] for t in targets], spec,
-                            grid)
-    click.echo(f"Translated {len(paths)} image(s) into {', '.join(generator.domains[t] for t in targets)} with "
+                            grid, indices=targets)
+    into = ", ".join(repr(generator.domains[t]) if file_part(generator.domains[t], t) != generator.domains[t]
+                     else generator.domains[t] for t in targets)
+    click.echo(f"Translated {len(paths)} image(s) into {into} with "
                f"{ckpt.path} (step {ckpt.step}); wrote {written} file(s) to {output}")

@@ -8,6 +8,7 @@ must be one the model can produce; anything else is a clear
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -104,26 +105,49 @@ def _to_pil(image: torch.Tensor):
     return Image.fromarray(array[0]) if array.shape[0] == 1 else Image.fromarray(array.transpose(1, 2, 0))
 
 
+#: A domain name used as it is in a file name; any other (read from a stranger's meta.json: ``x/../..``,
+#: a control character, a name too long) is replaced by the domain's number.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+
+
+def file_part(name: str, index: int) -> str:
+    """The part of an output file name that says the domain: its name when that is plainly a name
+    (letters, digits, ``_.+-``, no ``..``), else ``domain<index>``. Never a path."""
+    return name if SAFE_NAME.fullmatch(name) and ".." not in name else f"domain{index}"
+
+
 def write_outputs(out: Path, paths: Sequence[Path], sources: torch.Tensor, results: Sequence[torch.Tensor],
-                  names: Sequence[str], spec: DataSpec, grid: bool) -> int:
-    """Write ``<stem>.png`` per input (``<stem>-<domain>.png`` for several targets); with ``grid``, grid.png."""
+                  names: Sequence[str], spec: DataSpec, grid: bool, indices: Sequence[int] | None = None) -> int:
+    """Write ``<stem>.png`` per input (``<stem>-<domain>.png`` for several targets); with ``grid``, grid.png.
+
+    Domain names come from the checkpoint: only a plain name is used in a file name
+    (:func:`file_part`), and every file is written inside ``out`` atomically, never through a link.
+    """
+    from gancore.files import atomic_write, make_dir
+
+    indices = list(indices) if indices is not None else list(range(len(names)))
+    parts = [file_part(str(name), index) for name, index in zip(names, indices)]
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_dir(out)
         written, used = 0, set()
         for i, path in enumerate(paths):
             stem = path.stem
             while stem in used:  # two inputs with the same name from different folders
                 stem += "_"
             used.add(stem)
-            for result, name in zip(results, names):
-                _to_pil(result[i]).save(out / (f"{stem}.png" if len(results) == 1 else f"{stem}-{name}.png"))
+            for result, part in zip(results, parts):
+                target = out / (f"{stem}.png" if len(results) == 1 else f"{stem}-{part}.png")
+                assert target.parent == out, target
+                with atomic_write(target) as handle:
+                    _to_pil(result[i]).save(handle, format="png")
                 written += 1
         if grid:
             import torchvision.utils as vutils
 
             rows = torch.stack([sources, *results], 1).flatten(0, 1)
             picture = vutils.make_grid(rows, nrow=1 + len(results), normalize=True, value_range=(-1, 1), padding=2)
-            vutils.save_image(picture, str(out / "grid.png"))
+            with atomic_write(out / "grid.png") as handle:
+                vutils.save_image(picture, handle, format="png")
             written += 1
     except OSError as exc:
         raise ConfigError(f"cannot write to {str(out)!r}: {exc.strerror or exc}.") from None
