@@ -256,6 +256,16 @@ class TrainConfig:
         "stop", validator=_one_of(NAN_POLICIES),
         help="On a NaN/Inf loss or gradient: stop (keeping the last good checkpoint) or skip that update.")
     nan_limit: int = setting(10, validator=_non_negative_int, help="Most updates --nan skip may drop in a run.")
+    #: How a lazy regularizer (one update in k: ``r1.every``, ``pathlength.every``) trains: ``None``
+    #: (``inline``; left out of config.toml, as in runs saved before the option) adds its term, times
+    #: k, to that update's loss; ``separate`` gives it an update of its own, with the network's
+    #: learning rate times k/(k+1) and betas to the power k/(k+1) (StyleGAN2).
+    lazy_regularization: str | None = setting(
+        None, converter=lambda value: None if value == "inline" else value, default_text="inline", metavar="inline|separate",
+        validator=_Rule("must be 'inline' or 'separate'", _v.optional(_v.in_(("separate",)))),
+        help="Lazy regularizers (r1.every, pathlength.every > 1): inline adds the term, times its interval k, to "
+             "that update's loss; separate gives it its own update with lr x k/(k+1) and betas^(k/(k+1)) "
+             "(StyleGAN2's).")
     #: ``torch.use_deterministic_algorithms(True)`` for the run (exact resume).
     deterministic: bool = setting(False, validator=_flag,
                                   help="Use deterministic algorithms only (bit-exact resume).")

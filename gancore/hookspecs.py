@@ -51,6 +51,36 @@ On a **plugin**:
   and the generator's update scores those same fakes (see
   :mod:`gancore.step`), which gives the gradient a second pass on that
   latent would give, at the cost of one pass fewer.
+* ``lazy_every = {"d": k}`` (:data:`LAZY_EVERY`; ``"g"`` for the
+  generator's phase): the plugin's ``regularize`` terms are lazy, taken on
+  one update of that network in ``k`` (StyleGAN2's lazy regularization,
+  ``r1``'s and ``pathlength``'s ``every``). The trainer calls the plugin in
+  that phase only on those updates and multiplies its terms by ``k``; the
+  plugin returns its plain, weighted term (see the phase table below).
+
+**The phase table.** A training step is a short table of phases, each a
+row of (name, network, interval), as StyleGAN2-ADA's training loop has
+them (:func:`gancore.step.phase_table`, run by :mod:`gancore.trainer`):
+
+* *D main*: ``n_critic`` discriminator updates, each on a fresh real batch:
+  ``d_loss`` and the phase-``"d"`` terms of every plugin not lazy in it;
+* *D reg*, one row per lazy interval ``k``: the lazy plugins' ``"d"`` terms,
+  times ``k``, on D updates ``u`` (counted from the start of the run) with
+  ``u % k == 0``;
+* *G main*: ``g_loss`` and the eager ``"g"`` terms, D frozen;
+* *G reg*: the lazy ``"g"`` terms, times ``k``, on G updates ``u % k == 0``.
+
+By default (``lazy_regularization = "inline"``) a reg row's terms join its
+main row's loss: one backward, one optimizer step. With ``"separate"``
+(StyleGAN2's) a due reg row is a pass of its own, right after its main
+row: its own backward and optimizer step (a D reg pass on the main pass's
+batch, fakes and views; a G reg pass on fresh fakes), and the network's
+learning rate is multiplied by ``k / (k + 1)`` and its betas raised to
+that power, so that ``k`` main and one reg update move the weights as
+``k`` updates would. ``post_step`` follows once per update, after its
+passes. Which rows run in which step (:func:`gancore.step.schedule`) is a
+function of the step index alone, so a resumed run regularizes on the
+same updates.
 
 On the **family** only:
 
@@ -116,6 +146,8 @@ REQUIRED_FAMILY_HOOKS = ("build_generator", "build_discriminator", "d_loss", "g_
 DOUBLE_BACKWARD = "needs_double_backward"
 #: A plugin attribute: ``True`` when the generator's update needs fakes of a fresh latent.
 FRESH_FAKES = "needs_fresh_fakes"
+#: A plugin attribute: the lazy intervals of its ``regularize`` terms by network, ``{"d": 16}``.
+LAZY_EVERY = "lazy_every"
 #: A family attribute: ``True`` to show a BatchNorm discriminator real and fake in separate batches.
 SEPARATE_BATCHES = "separate_batches"
 
@@ -250,7 +282,11 @@ def regularize(step: Step, phase: Literal["d", "g"]) -> Mapping[str, torch.Tenso
     non-``None`` result is kept, and a term name returned by two plugins is an error.
 
     Called on every active plugin after the family's loss of the same phase,
-    before the backward pass; all returned terms are added to that loss.
+    before the backward pass; all returned terms are added to that loss. A
+    plugin that declares ``lazy_every`` is called in that phase only on the
+    updates its interval picks, its terms multiplied by the interval (and,
+    with ``lazy_regularization = "separate"``, in a pass of their own without
+    the family's loss; see the phase table above).
 
     :param step: the :class:`gancore.step.Step`. In phase ``"d"``,
         ``step.views`` lists one :class:`gancore.step.DiscriminatorView` per
@@ -272,7 +308,8 @@ def post_step(step: Step, phase: Literal["d", "g"]) -> None:
 
     Called on every active plugin right after the optimizer of ``phase``
     stepped (once per discriminator update in phase ``"d"``, once per
-    generator update in phase ``"g"``), under ``torch.no_grad()``.
+    generator update in phase ``"g"``; with separate lazy regularization,
+    once after the update's main and reg passes), under ``torch.no_grad()``.
 
     :param step: the :class:`gancore.step.Step`. Keep anything that must
         survive a resume in ``step.state_for(self)`` (a dict of tensors that

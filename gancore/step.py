@@ -1,9 +1,12 @@
-"""The object every per-step hook receives.
+"""A training step: its table of phases, and the object every per-step hook receives.
 
-A :class:`Step` is built for each discriminator update and reused for the
-generator update that follows; :meth:`Step.begin` switches its phase. It
-gives a plugin the real batch, the networks to call in this phase, the
-generator's output, the run's configuration and per-plugin state.
+A step is a short table of :class:`Phase` rows (:func:`phase_table`): D main
+(``n_critic`` updates), D reg at each lazy regularization interval, G main, G
+reg; :func:`schedule` says which of them run in a given step. A :class:`Step`
+is built for each discriminator update and reused for the generator update
+that follows; :meth:`Step.begin` switches its phase. It gives a plugin the
+real batch, the networks to call in this phase, the generator's output, the
+run's configuration and per-plugin state.
 
 One generator pass per iteration: the last discriminator update's fakes are
 made with gradients kept (its losses see them detached) and the generator
@@ -25,7 +28,94 @@ from torch import nn
 
 from gancore.config import TrainConfig
 from gancore.data import Batch, DataSpec
+from gancore.errors import ConfigError
 from gancore.generator import Latent, map_latent, samples_of
+
+
+@attrs.frozen
+class Phase:
+    """One row of a step's table (StyleGAN2-ADA's phases: name, network, interval).
+
+    :param name: ``"D main"``, ``"D reg"``, ``"G main"`` or ``"G reg"``.
+    :param network: ``"d"`` or ``"g"``: the network it trains, the ``phase`` its hooks receive.
+    :param interval: the row runs on update ``u`` of its network (counted from the start of the
+        run) when ``u % interval == 0``; a reg row's terms are multiplied by it, so that the
+        regularization keeps its average strength.
+    :param regularizers: the plugins (by name) whose ``regularize`` terms the row adds: in a main
+        row those without a lazy interval for the network, in a reg row those with this one.
+    :param repeat: updates of the network per step (``n_critic`` for D main).
+    :param loss: the family's ``d_loss``/``g_loss`` is part of the row (the main rows).
+    :param separate: a reg row's own backward and optimizer step; otherwise its terms join the
+        main row's update.
+    """
+
+    name: str
+    network: str
+    interval: int = 1
+    regularizers: tuple[str, ...] = ()
+    repeat: int = 1
+    loss: bool = False
+    separate: bool = False
+
+
+@attrs.frozen
+class Update:
+    """One scheduled update of a network: its passes, each one backward and one optimizer step
+    (the main row with the reg rows joined to it, then each separate reg row); ``post_step``
+    follows once. ``number`` counts the network's updates from the start of the run; ``last``
+    says it is the network's last update of the step."""
+
+    network: str
+    number: int
+    passes: tuple[tuple[Phase, ...], ...]
+    last: bool
+
+
+def phase_table(n_critic: int, lazy: Mapping[str, Mapping[str, int]], mode: str = "inline") -> tuple[Phase, ...]:
+    """The rows of a training step: D main, D reg at each lazy interval, G main, G reg at each.
+
+    :param n_critic: discriminator updates per step.
+    :param lazy: every plugin implementing ``regularize``, by name, to its lazy intervals by
+        network (``{"r1": {"d": 16}, "gp": {}}``); a network it has no interval > 1 for is
+        regularized in the main row.
+    :param mode: ``TrainConfig.lazy_regularization``: ``"inline"`` joins the reg rows' terms to the
+        main row's update; ``"separate"`` (StyleGAN2's) gives them their own, one interval per network.
+    """
+    rows = []
+    for network, repeat in (("d", n_critic), ("g", 1)):
+        every = {name: intervals.get(network, 1) for name, intervals in lazy.items()}
+        if mode == "separate" and len(set(every.values()) - {1}) > 1:
+            raise ConfigError(f"--lazy-regularization separate rescales {network.upper()}'s optimizer for one lazy "
+                              "interval, but its regularizers have several: "
+                              + ", ".join(f"{n} every {k}" for n, k in every.items() if k > 1)
+                              + ". Give them one interval (--set NAME.every=K), or use --lazy-regularization inline.")
+        rows.append(Phase(f"{network.upper()} main", network, 1, tuple(n for n, k in every.items() if k == 1),
+                          repeat, loss=True))
+        for k in sorted(set(every.values()) - {1}):
+            rows.append(Phase(f"{network.upper()} reg", network, k, tuple(n for n, i in every.items() if i == k),
+                              separate=mode == "separate"))
+    return tuple(rows)
+
+
+def schedule(table: tuple[Phase, ...], index: int) -> list[Update]:
+    """The updates of step ``index`` in order: which phases run at which step."""
+    updates = []
+    for main in (row for row in table if row.loss):
+        for repeat in range(main.repeat):
+            number = index * main.repeat + repeat
+            due = [row for row in table if row.network == main.network and not row.loss
+                   and number % row.interval == 0]
+            passes = ((main, *(row for row in due if not row.separate)), *((row,) for row in due if row.separate))
+            updates.append(Update(main.network, number, passes, repeat == main.repeat - 1))
+    return updates
+
+
+def lazy_ratio(table: tuple[Phase, ...], network: str) -> float:
+    """StyleGAN2's ``mb_ratio`` for ``network``'s optimizer: ``k / (k + 1)`` when a separate reg row
+    adds an update every ``k``, else 1. Its learning rate is multiplied by it and its betas raised
+    to it, so that ``k`` main updates and one reg update move the weights as ``k`` updates would."""
+    intervals = [row.interval for row in table if row.network == network and row.separate]
+    return intervals[0] / (intervals[0] + 1) if intervals else 1.0
 
 
 @attrs.frozen

@@ -60,7 +60,7 @@ from gancore.generator import samples_of
 from gancore.hookspecs import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
-from gancore.step import Step
+from gancore.step import Step, schedule
 
 #: The data shapes the kit trains on, by name.
 DATA_SPECS: dict[str, DataSpec] = {
@@ -343,7 +343,8 @@ class _Checker:
 
     def update(self, where: str, trainer, step, phase: str) -> None:
         try:
-            trainer._update(step.begin(phase), phase)
+            # The network's first update of the run: every phase of its rows, lazy ones included, is due.
+            trainer._update(step, next(u for u in schedule(trainer.phases, 0) if u.network == phase))
         except (GanError, RuntimeError) as exc:
             self.fail(where, f"the {phase!r} update failed: {type(exc).__name__}: {exc}")
 

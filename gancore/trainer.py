@@ -1,9 +1,10 @@
 """The training loop: one loop for every family, on HuggingFace Accelerate.
 
-Per step: ``n_critic`` discriminator updates, each on a fresh real batch,
-then one generator update; each update is "family loss + regularizer terms,
-one backward, one optimizer step, post_step hooks". Everything a family does
-differently enters through the hooks in :mod:`gancore.hookspecs`.
+A step runs the rows of its phase table (:func:`gancore.step.phase_table`): D main
+``n_critic`` times, each on a fresh real batch, with D reg on the updates its lazy
+interval picks, then G main and G reg. Each update is "family loss + regularizer
+terms, one backward, one optimizer step" per pass, then the post_step hooks.
+Everything a family does differently enters through the hooks in :mod:`gancore.hookspecs`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from gancore.errors import ConfigError, PluginError, TrainingError
 from gancore.files import append_text, atomic_write, make_dir
 from gancore.generator import build_within_limits, check_generator, samples_of
 from gancore.guard import NanGuard, StopSignals
-from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, SEPARATE_BATCHES
+from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, LAZY_EVERY, SEPARATE_BATCHES
 from gancore.losses import loss_scaling
 from gancore.plugins import Run
-from gancore.step import Step, loss_terms
+from gancore.step import Phase, Step, Update, lazy_ratio, loss_terms, phase_table, schedule
 from gancore.stream import Batches, StreamingDataset
 
 
@@ -106,12 +107,29 @@ def speed_options(config: TrainConfig, run: Run, G: nn.Module, D: nn.Module) -> 
             module.compile()
 
 
-def make_optimizer(config: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(config: TrainConfig, params, lr: float, ratio: float = 1.0) -> torch.optim.Optimizer:
+    """The configured optimizer; ``ratio`` (StyleGAN2's lazy ``mb_ratio``) multiplies the learning rate
+    and is the power the betas (SGD's momentum, beta1) are raised to."""
+    betas = tuple(beta ** ratio for beta in config.betas)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=config.betas)
+        return torch.optim.Adam(params, lr=lr * ratio, betas=betas)
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr, momentum=config.betas[0])
+        return torch.optim.RMSprop(params, lr=lr * ratio)
+    return torch.optim.SGD(params, lr=lr * ratio, momentum=betas[0])
+
+
+def lazy_intervals(run: Run) -> dict[str, dict[str, int]]:
+    """Every active plugin implementing ``regularize``, in the hook's call order, to the lazy
+    intervals it declares by network (``lazy_every``, see :mod:`gancore.hookspecs`)."""
+    found = {}
+    for impl in reversed(run.hook.regularize.get_hookimpls()):
+        every = getattr(impl.plugin, LAZY_EVERY, None) or {}
+        if not (isinstance(every, dict) and set(every) <= {"d", "g"} and all(
+                isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in every.values())):
+            raise PluginError(f"plugin {impl.plugin_name!r}: {LAZY_EVERY} must map 'd' or 'g' to a whole number "
+                              f">= 1; got {every!r}.")
+        found.setdefault(impl.plugin_name, dict(every))
+    return found
 
 
 def build_models(run: Run, config: TrainConfig, spec) -> tuple[nn.Module, nn.Module]:
@@ -160,8 +178,15 @@ class Trainer:
         set_seed(config.seed)
         G, D = build_models(run, config, self.spec)
         speed_options(config, run, G, D)
-        opt_g = make_optimizer(config, G.parameters(), config.lr_g)
-        opt_d = make_optimizer(config, D.parameters(), config.lr_d)
+        lazy = lazy_intervals(run)
+        #: The step's rows: D main (n_critic), D reg, G main, G reg (see :func:`gancore.step.phase_table`).
+        self.phases = phase_table(config.n_critic, lazy, config.lazy_regularization or "inline")
+        self._ratio = {network: lazy_ratio(self.phases, network) for network in ("d", "g")}
+        # One caller per regularizer, in the hook's order, so that each is called on its rows' updates only.
+        self._regularize = [(name, run.pm.subset_hook_caller(
+            "regularize", [plugin for other, plugin in run.pm.list_name_plugin() if other != name])) for name in lazy]
+        opt_g = make_optimizer(config, G.parameters(), config.lr_g, self._ratio["g"])
+        opt_d = make_optimizer(config, D.parameters(), config.lr_d, self._ratio["d"])
         self.G, self.D, self.opt_g, self.opt_d = self.acc.prepare(G, D, opt_g, opt_d)
         # Without a loss scaler, Accelerate's optimizer wrapper steps the optimizer it holds, after
         # looking for an optional package (lomo_optim) on the import path twice per step: ~10% of a
@@ -221,40 +246,63 @@ class Trainer:
         step.separate_batches = self._separate_batches
         return step
 
-    def _update(self, step: Step, phase: str) -> None:
+    def _update(self, step: Step, update: Update) -> None:
+        """One scheduled update: its passes, then post_step if any of them stepped the optimizer."""
+        phase, stepped = update.network, False
+        # In G's phases gradients reach G through D, whose parameters stay untouched.
+        self.discriminator.requires_grad_(phase == "d")
+        try:
+            for number, rows in enumerate(update.passes):
+                if number == 0 or phase == "g":
+                    # A separate D reg pass reuses the main pass's batch, fakes and views (D has
+                    # stepped); a G reg pass draws fresh fakes, the main pass's graph being spent.
+                    step.begin(phase, keep_fakes=self._reuse_fakes and update.last)
+                stepped = self._pass(step, phase, rows) or stepped
+        finally:
+            self.discriminator.requires_grad_(True)
+        if stepped:
+            with torch.no_grad():
+                self.run.hook.post_step(step=step, phase=phase)
+
+    def _pass(self, step: Step, phase: str, rows: tuple[Phase, ...]) -> bool:
+        """One backward and one optimizer step on the rows' terms; whether the optimizer stepped."""
         hook = self.run.hook
         optimizer = self._stepped[phase]
         optimizer.zero_grad(set_to_none=True)
         name = "d_loss" if phase == "d" else "g_loss"
-        terms = dict(loss_terms(getattr(hook, name)(step=step), name, self.run.family))
+        terms = dict(loss_terms(getattr(hook, name)(step=step), name, self.run.family)) if rows[0].loss else {}
         if phase == "d":
             # After d_loss, which may publish the family's own step.views: every regularizer of
             # phase "d" finds the views it is promised, the default D(real)-vs-D(fake) one if none.
             step.discriminator_views()
+        # A reg row's terms count `interval` times: the regularization keeps its average strength.
+        gains = {plugin: row.interval for row in rows for plugin in row.regularizers}
         # Under fp16, penalties built on input_gradient scale their inner gradient as the loss is.
         with loss_scaling(self.acc.scaler):
-            extras = hook.regularize(step=step, phase=phase)
-        for extra in extras:
-            for term, value in loss_terms(extra, "regularize", "a regularizer").items():
+            extras = [(plugin, extra) for plugin, call in self._regularize if plugin in gains
+                      for extra in call(step=step, phase=phase)]
+        for plugin, extra in extras:
+            for term, value in loss_terms(extra, "regularize", plugin).items():
                 if term in terms:
                     raise PluginError(f"two plugins return a loss term named {term!r} in phase {phase!r}.")
-                terms[term] = value
+                terms[term] = value if gains[plugin] == 1 else gains[plugin] * value
+        if not terms:  # a separate reg pass whose regularizers returned nothing: no update
+            return False
         total = sum(terms.values())
         self.acc.backward(total)
         # Under fp16 the loss scaler itself skips updates with overflowing gradients.
         module = self.discriminator if phase == "d" else self.generator
         if not self.guard.update_ok(terms, module if self.acc.scaler is None else None, phase, self.index):
             optimizer.zero_grad(set_to_none=True)
-            return
+            return False
         optimizer.step()
         if getattr(optimizer, "step_was_skipped", False):
             # fp16 loss scaling found inf/NaN gradients and skipped this update: no post_step
             # (averages, clipping) for an update that did not happen, and no logs of its terms.
-            return
-        with torch.no_grad():
-            hook.post_step(step=step, phase=phase)
+            return False
         for term, value in terms.items():
             step.logs[f"{phase}/{term}"] = value.detach()
+        return True
 
     # -- the loop --------------------------------------------------------------
     def fit(self, until: int | None = None) -> Path:
@@ -283,19 +331,14 @@ class Trainer:
         while self.index < end:
             self._set_learning_rates()
             step = None
-            for critic in range(config.n_critic):
-                step = self._new_step()
-                # The last critic update's fakes are kept (with G's graph) for the generator update.
-                self._update(step.begin("d", keep_fakes=self._reuse_fakes and critic == config.n_critic - 1), "d")
-                if critic < config.n_critic - 1:
-                    # Every critic update counts in the logged means; the last one's logs go
-                    # with the generator update's, which plugins may still read in phase "g".
-                    self._accumulate(step.logs)
-            self.discriminator.requires_grad_(False)
-            try:
-                self._update(step.begin("g"), "g")
-            finally:
-                self.discriminator.requires_grad_(True)
+            for update in schedule(self.phases, self.index):  # D main + reg, n_critic times; G main + reg
+                if update.network == "d":  # each D update on a fresh real batch
+                    if step is not None:
+                        # Every critic update counts in the logged means; the last one's logs go
+                        # with the generator update's, which plugins may still read in phase "g".
+                        self._accumulate(step.logs)
+                    step = self._new_step()
+                self._update(step, update)
             self.index += 1
             self._accumulate(step.logs)
             self._warn(bar)
@@ -331,9 +374,10 @@ class Trainer:
     def _set_learning_rates(self) -> None:
         """Learning rates as a function of the step index alone, so resuming needs no scheduler state."""
         factor = 1.0 - self.index / self.config.steps if self.config.lr_schedule == "linear" else 1.0
-        for optimizer, base in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+        for optimizer, base, ratio in ((self.opt_g, self.config.lr_g, self._ratio["g"]),
+                                       (self.opt_d, self.config.lr_d, self._ratio["d"])):
             for group in optimizer.param_groups:
-                group["lr"] = base * factor
+                group["lr"] = base * factor * ratio
 
     def _accumulate(self, logs: dict[str, torch.Tensor]) -> None:
         # Per-name counts: a value a plugin logs on some steps only is the mean of those steps.

@@ -1,5 +1,5 @@
-"""Shared fixtures for gancore's core tests (the `gan` CLI runner comes from gancore's pytest plugin,
-:mod:`gancore.pytest_plugin`, as it does for every plugin's tests)."""
+"""Shared fixtures for gancore's core tests (the `gan` CLI runner and one torch thread per test come
+from gancore's pytest plugin, :mod:`gancore.pytest_plugin`, as they do for every plugin's tests)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,6 @@ import torch
 import gancore.cli
 from gancore import hookimpl
 from gancore.plugins import Registry
-
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    # The suite runs on 2 cores; tiny models gain nothing from more threads.
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,11 @@ added later is held to it too:
   named as its distribution (``gancore-wgan``); a regularizer by the short name users give
   ``--regularizer`` (``gp``), never ``gancore-...``. :data:`NAMING_EXCEPTIONS` lists, with the
   reason, the entry points that keep another name;
-* the ``gan`` CLI-runner fixture comes from gancore's pytest plugin (:mod:`gancore.pytest_plugin`)
-  and is not redefined in a plugin's tests.
+* what the tests of every package share comes from gancore's pytest plugin
+  (:mod:`gancore.pytest_plugin`), never a copy: the ``gan`` CLI-runner fixture is not redefined in
+  a plugin's tests, and no ``tests/conftest.py`` sets torch's thread count (the plugin's
+  ``gancore_torch_threads`` ini option, set in the repository's ``pyproject.toml``, does it for
+  every test). A package needs no ``conftest.py``; one may hold fixtures of the package's own.
 """
 
 from __future__ import annotations
@@ -106,9 +109,13 @@ def problems(package: Path) -> list[str]:
     tests = sorted((package / "tests").glob("test_*.py"))
     if not tests:
         found.append("no tests/test_*.py")
-    for test in tests:
+    conftest = package / "tests" / "conftest.py"
+    for test in [*tests, *([conftest] if conftest.is_file() else [])]:
         found += [f"{where}: use the `gan` fixture of gancore's pytest plugin (or gancore.testing.run_cli)"
                   for where in cli_runner_redefinitions(test)]
+    if conftest.is_file() and _calls(ast.parse(conftest.read_text()), "set_num_threads"):
+        found.append("tests/conftest.py sets torch's thread count: gancore's pytest plugin does, for every test "
+                     "(ini option gancore_torch_threads)")
     points = {point: value for point, value in entry_points(package).items() if not is_library(value)}
     if not points:
         return found  # a library: shared code, no plugin to put through the kit
@@ -159,11 +166,17 @@ def test_the_rules_can_fail(tmp_path, monkeypatch):
     (bad / "tests" / "test_bad.py").write_text(
         "import pytest\nfrom click.testing import CliRunner\n\n\n@pytest.fixture\ndef run():\n"
         "    return CliRunner()\n\n\ndef gan(*args):\n    pass\n")
+    (bad / "tests" / "conftest.py").write_text(
+        "import pytest\nimport torch\n\n\n@pytest.fixture(autouse=True)\ndef _few_threads():\n"
+        "    torch.set_num_threads(1)\n\n\n@pytest.fixture\ndef gan():\n    pass\n")
     monkeypatch.syspath_prepend(str(bad / "src"))
     assert problems(bad) == [
         "no README.md",
         "test_bad.py:6 defines run(): use the `gan` fixture of gancore's pytest plugin (or gancore.testing.run_cli)",
         "test_bad.py:10 defines gan(): use the `gan` fixture of gancore's pytest plugin (or gancore.testing.run_cli)",
+        "conftest.py:11 defines gan(): use the `gan` fixture of gancore's pytest plugin (or gancore.testing.run_cli)",
+        "tests/conftest.py sets torch's thread count: gancore's pytest plugin does, for every test (ini option "
+        "gancore_torch_threads)",
         "registers plugins but has no tests/test_conformance.py",
         "entry point 'bad' is a family: name it as the distribution, 'gancore-bad'",
         "entry point 'gancore-pen' is a regularizer: name it as users give --regularizer, without 'gancore-'",
@@ -171,6 +184,7 @@ def test_the_rules_can_fail(tmp_path, monkeypatch):
     ]
     (bad / "README.md").write_text("# gancore-bad\n")
     (bad / "tests" / "test_bad.py").unlink()
+    (bad / "tests" / "conftest.py").write_text("import pytest\n\n\n@pytest.fixture\ndef own():\n    return 1\n")
     (bad / "tests" / "test_conformance.py").write_text("def test_conformance():\n    check('bad')\n")
     assert problems(bad)[:3] == ["tests/test_conformance.py does not call gancore.testing.check_plugin",
                                  "tests/test_conformance.py does not check entry point 'gancore-pen'",

@@ -119,7 +119,7 @@ def test_trains_from_the_cli_with_lazy_r1_and_path_length(tmp_path):
     assert [("g/pl" in row, "d/r1" in row) for row in rows] == [(True, True), (False, False), (False, False),
                                                                 (False, False), (True, False)]
     state = load_checkpoint(run / "checkpoints" / "step-000005").state["plugins"]
-    assert state["pathlength"]["g_updates"].item() == 5 and state["pathlength"]["pl_mean"].item() > 0
+    assert state["pathlength"]["pl_mean"].item() > 0
     assert "ema" in state
     # resuming continues the path length average where it was
     result = CliRunner().invoke(main, ["train", "--resume", str(run), "--steps", "6"])
@@ -128,3 +128,22 @@ def test_trains_from_the_cli_with_lazy_r1_and_path_length(tmp_path):
 
 def test_ring_is_a_clean_cli_error(tmp_path):
     assert_clean_error(_train(tmp_path, data="ring"), "convolutional")
+
+
+def test_trains_with_separate_lazy_phases_and_rescaled_adam(tmp_path):
+    # StyleGAN2-ADA's schedule: R1 (every 4 here) and path length (every 2) in updates of their own,
+    # Adam's lr times k/(k+1) and betas (0, 0.99) to the power k/(k+1).
+    result = _train(tmp_path, "--lazy-regularization", "separate", "--set", "r1.every=4", "--set",
+                    "pathlength.every=2", steps="5")
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [("g/pl" in row, "d/r1" in row) for row in rows] == [(True, True), (False, False), (True, False),
+                                                                (False, False), (True, True)]
+    optimizers = load_checkpoint(run / "checkpoints" / "step-000005").state
+    for name, steps, k in (("opt_d", 5 + 2, 4), ("opt_g", 5 + 3, 2)):
+        state, group = optimizers[name]["state"], optimizers[name]["param_groups"][0]
+        # Parameters that a penalty does not reach (D's last bias for R1) have no gradient in its passes.
+        assert max(int(value["step"]) for value in state.values()) == steps, name
+        assert group["lr"] == pytest.approx(0.002 * k / (k + 1))
+        assert group["betas"] == pytest.approx((0.0, 0.99 ** (k / (k + 1))))

@@ -20,11 +20,14 @@ synthesis layer, as StyleGAN2's broadcast ``ws``; the squared length is then
 summed over ``w_dim`` and averaged over the layers, as StyleGAN2 does). A
 run whose generator does not provide it stops with a one-line error.
 
-``weight`` is StyleGAN2's 2; ``every`` (4) is its lazy regularization: the
-penalty is computed on one generator update in ``every`` and multiplied by
-``every``, decided by a counter of generator updates in the checkpointed
-state. The lengths are taken on the generator phase's own samples (StyleGAN2
-draws a separate batch of half the size).
+``weight`` is StyleGAN2's 2; ``every`` (4) is its lazy regularization, which
+the training loop applies (declared as ``lazy_every = {"g": every}``, see
+:mod:`gancore.hookspecs`): the penalty is computed on one generator update in
+``every``, counted from the start of the run, and multiplied by ``every``; by
+default it joins that update's loss, and ``--lazy-regularization separate``
+gives it an update of its own on fresh samples, with Adam's learning rate and
+betas rescaled (StyleGAN2's). The lengths are taken on the generator phase's
+samples (StyleGAN2 draws a separate batch of half the size).
 """
 
 from __future__ import annotations
@@ -76,15 +79,16 @@ class PathLength:
             raise ValueError(f"decay must be in (0, 1], got {decay!r}")
         self.weight, self.every, self.decay = float(weight), int(every), float(decay)
 
+    @property
+    def lazy_every(self) -> dict[str, int]:
+        """The trainer calls the penalty on one G update in ``every`` and multiplies it by ``every``."""
+        return {"g": self.every}
+
     @hookimpl
     def regularize(self, step, phase):
         if phase != "g":
             return None
         state = step.state_for(self)
-        count = int(state.get("g_updates", torch.zeros((), dtype=torch.int64)))
-        state["g_updates"] = torch.tensor(count + 1, dtype=torch.int64)
-        if count % self.every:
-            return None
         sample, w = self._sample_and_w(step.outputs)
         lengths = path_lengths(sample, w, projection(sample))
         before = state.get("pl_mean", torch.zeros((), device=lengths.device)).to(lengths.device)
@@ -92,7 +96,7 @@ class PathLength:
         pl_mean = before + self.decay * (lengths.mean() - before)
         state["pl_mean"] = pl_mean.detach().float()
         step.log("pl_mean", pl_mean)
-        return {"pl": self.every * self.weight * (lengths - pl_mean).pow(2).mean()}
+        return {"pl": self.weight * (lengths - pl_mean).pow(2).mean()}
 
     @staticmethod
     def _sample_and_w(outputs) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,11 +4,12 @@
 * ``r2``: ``gamma/2 * E_z[||grad D(G(z))||^2]`` on fake data.
 
 ``weight`` is gamma (10). Option ``every`` (k, default 1) is StyleGAN2's lazy
-regularization: the penalty is computed on one discriminator update in k
-and its weight is multiplied by k, so its average strength is unchanged
-(the optimizer's hyper-parameters are not adjusted). Which updates get it
-is decided by a counter of discriminator updates kept in the plugin's
-checkpointed state, so a resumed run regularizes on the same updates.
+regularization, which the training loop applies (the plugin declares it as
+``lazy_every = {"d": k}``, see :mod:`gancore.hookspecs`): the penalty is
+computed on one discriminator update in k, counted from the start of the run,
+and multiplied by k, so its average strength is unchanged. By default the
+term joins that update's loss; ``--lazy-regularization separate`` gives it an
+update of its own with Adam's learning rate and betas rescaled (StyleGAN2's).
 The gradient is taken with ``create_graph=True`` through the family's
 discriminator views, so it works with every family and reaches D's
 parameters.
@@ -36,20 +37,20 @@ class _InputGradientPenalty:
     def inputs(self, view) -> torch.Tensor:
         raise NotImplementedError
 
+    @property
+    def lazy_every(self) -> dict[str, int]:
+        """The trainer calls the penalty on one D update in ``every`` and multiplies it by ``every``."""
+        return {"d": self.every}
+
     @hookimpl
     def regularize(self, step, phase):
         if phase != "d":
-            return None
-        state = step.state_for(self)
-        count = int(state.get("d_updates", torch.zeros((), dtype=torch.int64)))
-        state["d_updates"] = torch.tensor(count + 1, dtype=torch.int64)
-        if count % self.every:
             return None
         return step.per_view(self.term, self.penalty)
 
     def penalty(self, view):
         _, grad = input_gradient(view.score, self.inputs(view))
-        return self.every * self.weight / 2 * grad.pow(2).flatten(1).sum(1).mean()
+        return self.weight / 2 * grad.pow(2).flatten(1).sum(1).mean()
 
 
 class R1(_InputGradientPenalty):

@@ -24,8 +24,11 @@
 
 Simplifications of the paper, to train on a CPU: bilinear upsampling and
 average-pool downsampling instead of FIR filters, no style mixing
-regularization, no truncation, and the optimizer's learning rate and betas
-are not rescaled for the lazy regularization.
+regularization, no truncation. By default the lazy terms join the main
+updates (gancore's ``lazy_regularization = "inline"``); with ``--lazy-regularization
+separate`` the training loop runs them as StyleGAN2-ADA does: D reg and G reg
+updates of their own, with Adam's learning rate times ``k / (k + 1)`` and
+betas to that power.
 """
 
 from __future__ import annotations
