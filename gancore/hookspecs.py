@@ -358,8 +358,9 @@ def register_data(register: Callable[[str, Callable[[], Dataset]], None],
     whether or not a run activates the plugin; results are ignored.
 
     An install-time hook, like :func:`register_commands`. Called on every installed plugin
-    that implements it when the core's data loader
-    (:func:`gancore.data.load_data`) meets data it does not read itself: a ``--data``
+    that implements it (by :func:`gancore.installed.installed_data`, whose result a run hands
+    the data loader, :func:`gancore.data.load_data`, as its readers: ``data/`` imports nothing
+    of the plugin machinery) when that loader meets data it does not read itself: a ``--data``
     name other than the core's (``ring``, ``digits``, ``mnist`` and the ``--data-root``
     sets), or an image folder (with ``--layout auto`` or one of the layouts that plugins
     read). A name no plugin registers is refused listing every known name.
@@ -370,8 +371,8 @@ def register_data(register: Callable[[str, Callable[[], Dataset]], None],
         core or another plugin already uses raises :class:`gancore.errors.PluginError`;
         such failures are named in the error of a ``--data`` name that is not found.
     :param register_layout: ``register_layout(layouts, read, claims)`` reads image folders
-        in the ``--layout`` values ``layouts`` (a tuple of names from
-        :data:`gancore.config.LAYOUTS`): ``read(folder, image_size, layout, mode)`` returns
+        in the ``--layout`` values ``layouts`` (a tuple of names of the plugin's own; not
+        ``auto`` or ``classes``, which the core reads): ``read(folder, image_size, layout, mode)`` returns
         the :class:`gancore.data.Dataset` of the ``pathlib.Path`` ``folder`` (``layout`` is
         one of ``layouts``, or ``"auto"``; ``mode`` is ``--data-mode``), and
         ``claims(folder)`` says whether ``--layout auto`` reads that folder with this

@@ -25,6 +25,7 @@ from gancore.config import KIND_DEFAULTS, TrainConfig, make_config
 from gancore.data import Dataset, DataSpec, load_data
 from gancore.errors import CheckpointError, ConfigError, PluginError
 from gancore.generator import check_generator
+from gancore.installed import installed_data
 from gancore.plugins import Registry, Run
 from gancore.stream import StreamingDataset
 
@@ -107,7 +108,7 @@ def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, R
     if not first.plugins:
         raise ConfigError("no plugin given: use --plugin NAME (see `gan plugins` for the installed ones).")
     dataset = load_data(first.data, first.data_root, first.download, first.image_size, first.layout,
-                        first.data_mode)
+                        first.data_mode, readers=installed_data)
     config, run = configure(registry, dataset.spec, user)
     name = config.name or default_name(run.family, config.data)
     return attrs.evolve(config, name=name), run, dataset

@@ -43,4 +43,4 @@ def register_data(register, register_layout):
 
     for name in domains.TASKS:
         register(name, functools.partial(domains.load_task, name))
-    register_layout(("paired", "unpaired", "side-by-side"), domains.load_folder, domains.has_domain_folders)
+    register_layout(domains.OWN_LAYOUTS, domains.load_folder, domains.has_domain_folders)
