@@ -24,12 +24,13 @@ from gancore.runs import configure
 
 FIXTURE = Path(__file__).parent / "fixtures" / "unchanged.json"
 
-#: One data spec per data kind (the embedded sets' shapes), and the translation families' three shapes.
+#: One data spec per data kind: the embedded sets' (ring is labelled by its 8 modes).
 SPECS = {
-    "ring": DataSpec("ring", (2,)),
-    "digits": DataSpec("digits", (1, 8, 8), 10),
-    "mnist": DataSpec("mnist", (1, 28, 28), 10),
+    "ring": DataSpec("ring", (2,), 8, tuple(f"mode {i}" for i in range(8))),
+    "digits": DataSpec("digits", (1, 8, 8), 10, tuple(map(str, range(10)))),
+    "mnist": DataSpec("mnist", (1, 28, 28), 10, tuple(map(str, range(10)))),
 }
+#: The translation families' data: paired, unpaired and multi-domain (labelled) images.
 TRANSLATION_SPECS = {
     "paired": DataSpec("mnist-edges", (1, 28, 28), pairing="paired", domains=("digit", "edges")),
     "unpaired": DataSpec("mnist-thick", (1, 28, 28), pairing="unpaired", domains=("thin", "thick")),
