@@ -147,6 +147,10 @@ _TRAIN_ONLY = {
         click.Option(["--resume"], metavar="RUN",
                      help="Continue the run directory RUN (or a run name under --out) from its newest intact "
                           "checkpoint, with its saved configuration; --steps N trains it further."),
+        click.Option(["--dry-run"], is_flag=True, default=False,
+                     help="Print the resolved run (every setting and plugin option, and which layer set it: "
+                          "gancore, data kind, family, add-on, declaration, config file, flag) and exit, without "
+                          "reading the data or building networks."),
     ],
     "data": [click.Option(["-o", "output_flag"], multiple=True, hidden=True, expose_value=False,
                           callback=_no_output_flag)],
@@ -155,7 +159,7 @@ _TRAIN_ONLY = {
 
 @main.command(cls=TrainCommand, params=setting_options(before=_TRAIN_ONLY))
 @friendly_errors
-def train(progress, resume, **flags):
+def train(progress, resume, dry_run, **flags):
     """Train a GAN: one family plus optional regularizers and add-ons.
 
     \b
@@ -166,6 +170,12 @@ def train(progress, resume, **flags):
     """
     from gancore.launch import train_run
 
+    if dry_run:
+        from gancore.launch import dry_run as resolved_run
+
+        click.echo("\n".join(resolved_run(settings_from_flags(flags), resume, flags.get("out"),
+                                           registry=_registry()).lines()))
+        return
     trainer = train_run(settings_from_flags(flags), progress, resume, flags.get("out"), registry=_registry())
     if trainer.stopped_by:
         sys.exit(128 + trainer.stopped_by)

@@ -36,7 +36,7 @@ from gancore.data.embedded import (EMBEDDED, RING_MODES, RING_RADIUS, RING_STD, 
                                    ring_modes)
 from gancore.data.images import (IMAGE_SUFFIXES, check_like, image_files, image_shape, list_image_folder,
                                  load_image_folder, read_image)
-from gancore.data.load import load_data, resize_dataset
+from gancore.data.load import EMBEDDED_SPECS, data_spec, load_data, resize_dataset
 from gancore.data.on_disk import CIFAR10_CLASSES, ON_DISK, load_cifar10, load_idx_dataset, read_idx
 from gancore.data.pictures import GRID_CELL, samples_to_image
 from gancore.data.readers import CORE_LAYOUTS, FolderReader, NamedData, Readers
@@ -47,6 +47,6 @@ __all__ = [
     "EMBEDDED", "RING_MODES", "RING_RADIUS", "RING_STD", "ring_modes", "load_ring", "load_digits", "load_mnist_5k",
     "ON_DISK", "CIFAR10_CLASSES", "read_idx", "load_idx_dataset", "load_cifar10",
     "IMAGE_SUFFIXES", "image_files", "list_image_folder", "image_shape", "read_image", "check_like",
-    "load_image_folder", "load_data", "resize_dataset", "CORE_LAYOUTS", "Readers", "NamedData", "FolderReader",
+    "load_image_folder", "load_data", "data_spec", "EMBEDDED_SPECS", "resize_dataset", "CORE_LAYOUTS", "Readers", "NamedData", "FolderReader",
     "GRID_CELL", "samples_to_image",
 ]

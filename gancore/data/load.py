@@ -9,10 +9,10 @@ from typing import Callable
 import attrs
 import torch
 
-from gancore.data.embedded import EMBEDDED, load_digits, load_mnist_5k, load_ring
+from gancore.data.embedded import EMBEDDED, RING_MODES, load_digits, load_mnist_5k, load_ring
 from gancore.data.on_disk import ON_DISK, load_cifar10, load_idx_dataset
 from gancore.data.readers import CORE_LAYOUTS, Readers
-from gancore.data.spec import Dataset
+from gancore.data.spec import Dataset, DataSpec
 from gancore.errors import DataError
 
 
@@ -73,6 +73,26 @@ def load_data(name: str, data_root: str | None = None, download: bool = False,
     if image_size is not None and dataset.spec.is_image and image_size != dataset.spec.image_size:
         dataset = resize_dataset(dataset, image_size)
     return dataset
+
+
+#: The embedded sets' specs, known without reading them (checked against the loaders by a test).
+EMBEDDED_SPECS = {
+    "ring": DataSpec("ring", (2,), RING_MODES, tuple(f"mode {i}" for i in range(RING_MODES))),
+    "digits": DataSpec("digits", (1, 8, 8), 10, tuple(map(str, range(10)))),
+    "mnist": DataSpec("mnist", (1, 28, 28), 10, tuple(map(str, range(10)))),
+}
+
+
+def data_spec(name: str, data_root: str | None = None, image_size: int | None = None, layout: str = "auto",
+              mode: str = "auto", readers: Readers | Callable[[], Readers] | None = None) -> DataSpec:
+    """The :class:`DataSpec` :func:`load_data` would give, without reading an embedded set (for
+    ``gan train --dry-run``); any other data is opened (a streamed folder is only listed) for it."""
+    if data_root is None and name in EMBEDDED_SPECS and not Path(name).exists():
+        spec = EMBEDDED_SPECS[name]
+        if image_size is not None and spec.is_image and image_size != spec.image_size:
+            spec = attrs.evolve(spec, shape=(spec.channels, image_size, image_size))
+        return spec
+    return load_data(name, data_root, False, image_size, layout, mode, readers=readers).spec
 
 
 def _load_folder(folder: Path, image_size: int | None, layout: str, mode: str, installed: Readers):
