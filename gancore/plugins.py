@@ -295,6 +295,11 @@ class Run:
         return self.pm.hook
 
     @property
+    def _kind(self) -> str | None:
+        """The data's kind, which declared option defaults follow (``None``: not known)."""
+        return self.data.kind if self.data is not None else None
+
+    @property
     def names(self) -> list[str]:
         return [self.family, *self.addons, *self.regularizers]
 
@@ -313,6 +318,8 @@ class Run:
         self.given_options[info.name] = given
         if obj is None:
             obj = self._instantiate(info, {**given, **self.check_options(info, extra or {})})
+        else:
+            self.plugin_options[info.name] = {**info.declaration.option_defaults(self._kind), **given}
         try:
             self.pm.register(obj, name=info.name)
             self.pm.check_pending()
@@ -331,7 +338,7 @@ class Run:
                                   f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
                                   f"[options.{name}].")
             if weight is None:
-                weight = info.declaration.options["weight"].default_for(self.data.kind if self.data else None)
+                weight = info.declaration.options["weight"].default_for(self._kind)
                 if weight is REQUIRED:
                     raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
             weight = self.check_options(info, {"weight": weight})["weight"]
@@ -366,7 +373,7 @@ class Run:
         obj, declaration = info.obj, info.declaration
         if not inspect.isclass(obj):
             return obj
-        resolved = {**declaration.option_defaults(self.data.kind if self.data is not None else None), **options}
+        resolved = {**declaration.option_defaults(self._kind), **options}
         missing = [key for key, opt in declaration.options.items() if opt.required and key not in resolved]
         if missing:
             raise PluginError(f"plugin {info.name!r} needs option {missing[0]!r} "
