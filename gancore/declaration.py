@@ -3,32 +3,36 @@
 A plugin class states three things (the contract is documented in :mod:`gancore.hookspecs`)::
 
     from typing import Literal
-    from gancore import hookimpl, option
-    from gancore.declaration import PositiveInt
+    from gancore import hookimpl
+    from gancore.declaration import PositiveInt, declare, option
 
+    @declare
     class GAN:
-        kind = "family"                      # family, regularizer, add-on (library: a module)
+        # Goodfellow et al. 2014: MLP networks, minimax game.
 
-        class Options:                       # one typed, validated declaration per option
-            loss: Literal["non-saturating", "saturating"] = option("non-saturating", help="G's loss.")
-            hidden: PositiveInt = option(256, by_kind={"small-image": 512}, help="Units per MLP layer.")
-
+        kind = "family"                      # family, regularizer or add-on (a module: library)
         #: Training settings by data kind (or a function ``(data, regularizers) -> settings``).
         defaults = {"vector": {"lr_g": 1e-3}, "small-image": {}, "image": {}}
 
-        def __init__(self, options):         # created once, with its resolved options
-            self.saturating = options.loss == "saturating"
-            self.hidden = options.hidden
+        # One typed, validated declaration per option: type, range or choices, default
+        # (per data kind too) and help.
+        loss: Literal["non-saturating", "saturating"] = option("non-saturating", help="G's loss.")
+        hidden: PositiveInt = option(256, by_kind={"small-image": 512}, help="Units per MLP layer.")
 
-* ``kind`` is never guessed for a declared plugin.
-* ``Options`` holds one annotated attribute per option: its type (``int``, ``float``, ``bool``,
-  ``str``, ``Literal[...]`` for choices, unions of those, ``Annotated[T, Range(...)]`` for an
-  interval; see :func:`coerce_option`) and an :func:`option` with its default, its default per
-  data kind (``by_kind``) and its help. A value outside the declaration is refused before the
-  plugin is created, with a message naming plugin, option and what would fit; ``gan plugins`` and
-  ``gan train --help`` print the declaration.
-* ``defaults`` gives :class:`gancore.config.TrainConfig` settings (families' and add-ons'), read by
-  the resolver (:mod:`gancore.resolve`) with the data spec and the user's regularizers.
+        def __attrs_post_init__(self):      # anything derived from the options
+            self.saturating = self.loss == "saturating"
+
+* ``kind`` is never guessed for a plugin that states it.
+* Each option is an annotated class attribute set to an :func:`option`: its type (``int``,
+  ``float``, ``bool``, ``str``, ``Literal[...]`` for choices, unions of those, ``Annotated[T,
+  Range(...)]`` for an interval; see :func:`coerce_option`), its default, its default per data
+  kind (``by_kind``; the resolver gives the plugin the one for the run's data) and its help.
+  :func:`declare` makes the class an attrs class over those attributes (``GAN(hidden=8)`` in a
+  test checks and converts like a run does), so a value outside the declaration is refused with
+  a message naming the option and what would fit; ``gan plugins`` and ``gan train --help`` print
+  the declaration.
+* ``defaults`` gives :class:`gancore.config.TrainConfig` settings (a family's and an add-on's),
+  read by the resolver (:mod:`gancore.resolve`) with the data spec and the user's regularizers.
 
 **Plugins written the old way** (options as typed ``__init__`` keyword arguments, no ``kind``,
 defaults from a ``default_config`` hook) keep working through :func:`legacy_declaration`: their
@@ -198,10 +202,49 @@ class Option:
         return self.default is REQUIRED
 
 
+#: The attrs metadata key under which a declared option's :class:`Option` lives.
+METADATA = "gancore"
+
+
 def option(default: Any = REQUIRED, *, help: str = "", by_kind: Mapping[str, Any] | None = None) -> Any:
-    """Declare an option in a plugin's ``Options``: its default (none: required), its default per
-    data kind (``by_kind={"small-image": 512}``) and its help (shown by ``gan plugins``)."""
+    """Declare an option of a :func:`declare`-d plugin: its default (none: required), its default
+    per data kind (``by_kind={"small-image": 512}``) and its help (shown by ``gan plugins``)."""
     return Option(default=default, help=help, by_kind=dict(by_kind or {}))
+
+
+def _converter(plugin: str, name: str, annotation: Any) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        try:
+            return coerce_option(annotation, value)
+        except OptionValueError:
+            raise OptionValueError(f"bad value for option {name!r} of {plugin}: got {value!r}; expected "
+                                   f"{describe_type(annotation)}") from None
+
+    return convert
+
+
+def declare(cls: type) -> type:
+    """Make ``cls`` a declared plugin: an attrs class (``kw_only``, identity equality, no slots) whose
+    fields are its annotated :func:`option` attributes, each value checked and converted against its
+    annotation when the plugin is created. ``kind`` and ``defaults`` stay plain class attributes."""
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except Exception as exc:
+        raise PluginError(f"plugin class {cls.__qualname__}: its option annotations cannot be read: "
+                          f"{type(exc).__name__}: {exc}") from None
+    for name, value in list(vars(cls).items()):
+        if isinstance(value, Option):
+            declared = attrs.evolve(value, type=hints.get(name, Any))
+            field = {"converter": _converter(cls.__qualname__, name, declared.type), "metadata": {METADATA: declared}}
+            if not declared.required:
+                field["default"] = declared.default
+            setattr(cls, name, attrs.field(**field))
+    return attrs.define(cls, slots=False, kw_only=True, eq=False)
+
+
+def declared_options(cls: type) -> dict[str, Option]:
+    """The options a :func:`declare`-d class declares (its own and its bases'), by name."""
+    return {field.name: field.metadata[METADATA] for field in attrs.fields(cls) if METADATA in field.metadata}
 
 
 #: Settings defaults: a mapping by data kind, or ``defaults(data, regularizers) -> settings``.
@@ -218,8 +261,9 @@ class Declaration:
     defaults: Any = None
     #: ``False`` for a plugin written the old way: kind guessed, options from ``__init__``.
     declared: bool = True
-    #: The attrs class a declared plugin's options are given to it in (``None``: keyword arguments).
-    values_class: type | None = None
+    #: ``True`` when the options are :func:`declare`-d (the plugin is created with every resolved
+    #: option); ``False`` when they are ``__init__`` arguments (created with the options given).
+    options_declared: bool = False
 
     def option_defaults(self, kind: str | None) -> dict[str, Any]:
         """Every option's default for data of ``kind`` (required options left out)."""
@@ -247,45 +291,26 @@ class Declaration:
                               f"{describe_type(self.options[name].type)} ({how}).") from None
 
 
-def _options_of(cls: type) -> tuple[dict[str, Option], type]:
-    """The options a nested ``Options`` class declares, and the frozen attrs class their values
-    are handed to the plugin in (attribute access: ``options.hidden``)."""
-    try:
-        hints = typing.get_type_hints(cls, include_extras=True)
-    except Exception as exc:
-        raise PluginError(f"its Options cannot be read: {type(exc).__name__}: {exc}") from None
-    options = {}
-    for name, annotation in hints.items():
-        if name.startswith("_"):
-            continue
-        declared = cls.__dict__.get(name, REQUIRED)
-        declared = declared if isinstance(declared, Option) else Option(default=declared)
-        options[name] = attrs.evolve(declared, type=annotation)
-    values = attrs.make_class(f"{cls.__qualname__}Values", {name: attrs.field() for name in options},
-                              frozen=True, kw_only=True)
-    values.__doc__ = cls.__doc__
-    return options, values
-
-
 def read_declaration(obj: Any) -> Declaration | None:
-    """``obj``'s declaration (a class or module with a ``kind``), or ``None`` when it declares
-    none (a plugin written the old way: :func:`legacy_declaration`). A bad declaration raises
-    :class:`PluginError`."""
+    """``obj``'s declaration (a class or module with a ``kind``), or ``None`` when it states no
+    kind (a plugin written the old way: :func:`legacy_declaration`). A class that states its kind
+    but keeps its options as ``__init__`` arguments (the first half of the migration) has them
+    read from there. A bad declaration raises :class:`PluginError`."""
     kind = getattr(obj, "kind", None) if inspect.isclass(obj) or inspect.ismodule(obj) else None
     if kind is None:
         return None
     if kind not in KINDS:
         raise PluginError(f"it declares kind {kind!r}; a plugin's kind is one of {', '.join(KINDS)}.")
-    options, values = ({}, None)
-    if inspect.isclass(obj):
-        declared = getattr(obj, "Options", None)
-        options, values = _options_of(declared) if declared is not None else ({}, None)
+    if inspect.isclass(obj) and attrs.has(obj) and any(METADATA in f.metadata for f in attrs.fields(obj)):
+        options, options_declared = declared_options(obj), True
+    else:
+        options, options_declared = legacy_declaration(obj, (), ()).options, False
     if kind == "regularizer" and "weight" not in options:
         raise PluginError("it declares kind 'regularizer' but no option 'weight' (the --regularizer NAME=W).")
     defaults = getattr(obj, "defaults", None)
     if defaults is not None and not (callable(defaults) or isinstance(defaults, Mapping)):
         raise PluginError("its defaults are neither a mapping by data kind nor a function (data, regularizers).")
-    return Declaration(kind=kind, options=options, defaults=defaults, values_class=values)
+    return Declaration(kind=kind, options=options, defaults=defaults, options_declared=options_declared)
 
 
 def legacy_declaration(obj: Any, hooks: tuple[str, ...], wrappers: tuple[str, ...]) -> Declaration:
@@ -303,7 +328,7 @@ def legacy_declaration(obj: Any, hooks: tuple[str, ...], wrappers: tuple[str, ..
         kind = "regularizer"
     else:
         kind = "add-on"
-    return Declaration(kind=kind, options=options, declared=False)
+    return Declaration(kind=kind, options=options, declared=False, options_declared=False)
 
 
 def init_options(obj: Any) -> dict[str, Any]:

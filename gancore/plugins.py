@@ -380,11 +380,9 @@ class Run:
                               f"(--set {info.name}.{missing[0]}=VALUE).")
         self.plugin_options[info.name] = resolved
         try:
-            if declaration.values_class is not None:
-                return obj(declaration.values_class(**resolved))
-            if declaration.declared:
-                return obj()
-            return obj(**options)  # written before declarations: its __init__ holds its defaults
+            if declaration.options_declared:
+                return obj(**resolved)
+            return obj(**options)  # options as __init__ arguments: its __init__ holds their defaults
         except (TypeError, ValueError) as exc:
             raise PluginError(f"plugin {info.name!r} rejected its options {dict(options)}: {exc}") from None
 
