@@ -225,20 +225,36 @@ def _converter(plugin: str, name: str, annotation: Any) -> Callable[[Any], Any]:
 
 def declare(cls: type) -> type:
     """Make ``cls`` a declared plugin: an attrs class (``kw_only``, identity equality, no slots) whose
-    fields are its annotated :func:`option` attributes, each value checked and converted against its
-    annotation when the plugin is created. ``kind`` and ``defaults`` stay plain class attributes."""
+    fields are its annotated :func:`option` attributes (and its declared bases'), each value checked
+    and converted against its annotation when the plugin is created. ``kind`` and ``defaults`` stay
+    plain class attributes. ``option_defaults = {kind: {option: value}}`` adds defaults by data kind
+    to its options, inherited ones included, as a table (``{"small-image": {"hidden": 512}}``)."""
     try:
         hints = typing.get_type_hints(cls, include_extras=True)
     except Exception as exc:
         raise PluginError(f"plugin class {cls.__qualname__}: its option annotations cannot be read: "
                           f"{type(exc).__name__}: {exc}") from None
-    for name, value in list(vars(cls).items()):
-        if isinstance(value, Option):
-            declared = attrs.evolve(value, type=hints.get(name, Any))
-            field = {"converter": _converter(cls.__qualname__, name, declared.type), "metadata": {METADATA: declared}}
-            if not declared.required:
-                field["default"] = declared.default
-            setattr(cls, name, attrs.field(**field))
+    table = vars(cls).get("option_defaults", {})
+    declared = {name: attrs.evolve(value, type=hints.get(name, Any)) for name, value in vars(cls).items()
+                if isinstance(value, Option)}
+    inherited = {}
+    for base in cls.__mro__[1:]:
+        if attrs.has(base):
+            inherited = {**declared_options(base), **inherited}
+    for kind, values in table.items():
+        for name, value in values.items():
+            if name not in declared:
+                if name not in inherited:
+                    raise PluginError(f"plugin class {cls.__qualname__}: option_defaults names {name!r}, which is "
+                                      "not one of its options.")
+                declared[name] = inherited[name]
+                cls.__annotations__ = {**vars(cls).get("__annotations__", {}), name: declared[name].type}
+            declared[name] = attrs.evolve(declared[name], by_kind={**declared[name].by_kind, kind: value})
+    for name, opt in declared.items():
+        field = {"converter": _converter(cls.__qualname__, name, opt.type), "metadata": {METADATA: opt}}
+        if not opt.required:
+            field["default"] = opt.default
+        setattr(cls, name, attrs.field(**field))
     return attrs.define(cls, slots=False, kw_only=True, eq=False)
 
 
