@@ -317,9 +317,10 @@ def read_declaration(obj: Any) -> Declaration | None:
         return None
     if kind not in KINDS:
         raise PluginError(f"it declares kind {kind!r}; a plugin's kind is one of {', '.join(KINDS)}.")
-    if inspect.isclass(obj) and attrs.has(obj) and any(METADATA in f.metadata for f in attrs.fields(obj)):
-        options, options_declared = declared_options(obj), True
-    else:
+    declared = declared_options(obj) if inspect.isclass(obj) and attrs.has(obj) else {}
+    if declared and set(declared) <= set(inspect.signature(obj.__init__).parameters):
+        options, options_declared = declared, True
+    else:  # options as __init__ arguments (a subclass of a declared plugin may have an __init__ of its own)
         options, options_declared = legacy_declaration(obj, (), ()).options, False
     if kind == "regularizer" and "weight" not in options:
         raise PluginError("it declares kind 'regularizer' but no option 'weight' (the --regularizer NAME=W).")
