@@ -26,6 +26,8 @@ import functools
 from gancore import hookimpl
 
 __version__ = "0.1.0"
+#: Its declared kind: a library (install-time hooks only; never part of a run).
+kind = "library"
 
 
 @hookimpl
