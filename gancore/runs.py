@@ -202,7 +202,7 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
     except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
         raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} lacks its configuration or has a damaged one: "
                               f"{exc}.") from None
-    run = registry.activate(config.plugins, config.options)
+    run = registry.activate(config.plugins, config.options, data=spec)
     generator = run.hook.build_generator(config=config, data=spec)
     check_generator(generator, run.family)
     load_weights(generator, checkpoint.generator, "generator")
