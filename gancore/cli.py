@@ -195,7 +195,8 @@ def plugins(as_json):
         click.echo("No plugins installed (entry-point group 'gancore').")
         return
     for info in infos:
-        click.echo(f"{info.name}  [{info.kind}]  {info.distribution} {info.version}")
+        guessed = "  (kind guessed: it declares none; see docs/authoring/declarations.md)" if info.kind_guessed else ""
+        click.echo(f"{info.name}  [{info.kind}]  {info.distribution} {info.version}{guessed}")
         if info.error:
             click.echo(f"    load error: {info.error}")
             continue
@@ -204,7 +205,9 @@ def plugins(as_json):
         click.echo(f"    hooks: {', '.join(info.hooks) or '-'}"
                    + (f"; wrappers: {', '.join(info.wrappers)}" if info.wrappers else ""))
         if info.options:
-            click.echo("    options: " + ", ".join(info.option_text(k) for k in info.options))
+            click.echo("    options:")
+            for name, opt in info.declaration.options.items():
+                click.echo(f"      {info.option_text(name)}" + (f": {opt.help}" if opt.help else ""))
 
 
 @main.command()
