@@ -147,6 +147,10 @@ _TRAIN_ONLY = {
         click.Option(["--resume"], metavar="RUN",
                      help="Continue the run directory RUN (or a run name under --out) from its newest intact "
                           "checkpoint, with its saved configuration; --steps N trains it further."),
+        click.Option(["--dry-run"], is_flag=True, default=False,
+                     help="Print the resolved run (every setting and plugin option, and which layer set it: "
+                          "gancore, data kind, family, add-on, declaration, config file, flag) and exit, without "
+                          "reading the data or building networks."),
     ],
     "data": [click.Option(["-o", "output_flag"], multiple=True, hidden=True, expose_value=False,
                           callback=_no_output_flag)],
@@ -155,7 +159,7 @@ _TRAIN_ONLY = {
 
 @main.command(cls=TrainCommand, params=setting_options(before=_TRAIN_ONLY))
 @friendly_errors
-def train(progress, resume, **flags):
+def train(progress, resume, dry_run, **flags):
     """Train a GAN: one family plus optional regularizers and add-ons.
 
     \b
@@ -166,6 +170,12 @@ def train(progress, resume, **flags):
     """
     from gancore.launch import train_run
 
+    if dry_run:
+        from gancore.launch import dry_run as resolved_run
+
+        click.echo("\n".join(resolved_run(settings_from_flags(flags), resume, flags.get("out"),
+                                           registry=_registry()).lines()))
+        return
     trainer = train_run(settings_from_flags(flags), progress, resume, flags.get("out"), registry=_registry())
     if trainer.stopped_by:
         sys.exit(128 + trainer.stopped_by)
@@ -185,7 +195,8 @@ def plugins(as_json):
         click.echo("No plugins installed (entry-point group 'gancore').")
         return
     for info in infos:
-        click.echo(f"{info.name}  [{info.kind}]  {info.distribution} {info.version}")
+        guessed = "  (kind guessed: it declares none; see docs/authoring/declarations.md)" if info.kind_guessed else ""
+        click.echo(f"{info.name}  [{info.kind}]  {info.distribution} {info.version}{guessed}")
         if info.error:
             click.echo(f"    load error: {info.error}")
             continue
@@ -194,7 +205,9 @@ def plugins(as_json):
         click.echo(f"    hooks: {', '.join(info.hooks) or '-'}"
                    + (f"; wrappers: {', '.join(info.wrappers)}" if info.wrappers else ""))
         if info.options:
-            click.echo("    options: " + ", ".join(info.option_text(k) for k in info.options))
+            click.echo("    options:")
+            for name, opt in info.declaration.options.items():
+                click.echo(f"      {info.option_text(name)}" + (f": {opt.help}" if opt.help else ""))
 
 
 #: Seeds of gan sample and gan eval: those of gan train (numpy's legacy seeding takes 32 bits).

@@ -25,7 +25,9 @@ LR_SCHEDULES = ("constant", "linear")
 PRECISIONS = ("fp32", "bf16", "fp16", "no")
 DEVICES = ("auto", "cpu", "cuda")
 NAN_POLICIES = ("stop", "skip")
-LAYOUTS = ("auto", "classes", "paired", "unpaired", "side-by-side")
+#: The folder layouts gancore reads itself (``gancore.data.readers.CORE_LAYOUTS``); every other
+#: ``--layout`` is one an installed plugin registers (``register_data``), checked when the data is read.
+LAYOUTS = ("auto", "classes")
 #: How data is held: see :mod:`gancore.stream`.
 DATA_MODES = ("auto", "memory", "stream")
 
@@ -175,13 +177,13 @@ class TrainConfig:
     #: their size, which must then be the same for every image.
     image_size: int | None = setting(None, validator=_v.optional(_positive_int),
                                      help="Resize images to this size (square).")
-    #: How to read an image folder: ``auto``, ``classes``, ``paired``,
-    #: ``unpaired`` or ``side-by-side`` (the last three read by an installed
-    #: plugin through ``register_data``, such as ``gancore-translation``).
+    #: How to read an image folder: ``auto``, ``classes``, or a layout an
+    #: installed plugin reads through ``register_data`` (``gancore-translation``
+    #: reads ``paired``, ``unpaired`` and ``side-by-side``), checked when the data is read.
     layout: str = setting(
-        "auto", validator=_one_of(LAYOUTS),
-        help="How to read an image folder: class subfolders, A/B folders paired by file name or unpaired, or "
-             "side-by-side A|B images.")
+        "auto", validator=_Rule("must be a layout name", _v.instance_of(str), _v.min_len(1)),
+        help="How to read an image folder: auto, classes (class subfolders), or a layout an installed plugin "
+             "reads (gancore-translation: paired, unpaired, side-by-side; see `gan plugins`).")
     #: The data path (see :mod:`gancore.stream`): ``memory`` holds the data as
     #: one tensor on the device; ``stream`` decodes an image folder's batches
     #: in DataLoader workers; ``auto`` streams single-domain image folders

@@ -318,10 +318,11 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
 
     def real():
         from gancore.data import load_data
+        from gancore.installed import installed_data
         from gancore.stream import StreamingDataset
 
         dataset = load_data(config.data, config.data_root, False, config.image_size, config.layout,
-                            config.data_mode)
+                            config.data_mode, readers=installed_data)
         if isinstance(dataset, StreamingDataset):
             return dataset  # too large to hold decoded: inception_outputs reads it batch by batch
         return dataset.x.float().div(127.5).sub(1.0) if dataset.x.dtype == torch.uint8 else dataset.x

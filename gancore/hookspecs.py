@@ -32,6 +32,36 @@ Each hook's docstring opens with its kind, one of:
   every installed plugin module that implements it, not only on a run's
   active plugins, so that commands and data names exist before any run.
 
+**What a plugin declares** (read before anything is created; the machinery is
+:mod:`gancore.declaration`, the resolver :mod:`gancore.resolve`). A plugin class
+decorated with :func:`gancore.declaration.declare` states, as class-level data:
+
+* ``kind = "family" | "regularizer" | "add-on"`` (a module entry point that only
+  implements the install-time hooks states ``kind = "library"``): never guessed;
+* one annotated class attribute per option, set to
+  :func:`gancore.declaration.option` (default, ``by_kind`` defaults per data
+  kind, help): the one typed, validated declaration of that option, which
+  ``--set``, config files, ``gan plugins`` and ``gan train --help`` all read;
+  ``option_defaults = {kind: {option: value}}`` gives several options' defaults
+  per data kind as one table (inherited options included); a regularizer
+  declares ``weight`` (``-r NAME=W``);
+* ``defaults``: :class:`gancore.config.TrainConfig` settings, a mapping by data
+  kind (``{"vector": {...}, "small-image": {...}, "image": {...}}``) or a
+  function ``defaults(data, regularizers)``; a family's may name add-ons to turn
+  on (``plugins``) and options of those and of its regularizers (``options``).
+  An add-on's may set plain settings only.
+
+The resolver layers gancore's defaults, the data kind's, the family's and its
+add-ons' ``defaults``, the config file and the flags into one run
+specification (``gan train --dry-run`` prints it with each value's source);
+only then is each plugin created, once, with its resolved options (declared
+defaults for the data's kind under what the layers set), and the build hooks
+build networks and nothing else. A plugin written before declarations (typed
+``__init__`` arguments, no ``kind``, a ``default_config`` hook) still works:
+its kind is guessed as before (an option named ``weight`` makes a regularizer)
+and ``gan plugins`` says so; ``docs/authoring/declarations.md`` is the one-step
+migration.
+
 **Plugin attributes the core reads.** Optional class (or object)
 attributes; the core reads each with ``getattr(..., default)``, so a plugin
 or network that lacks one gets the default.
@@ -154,10 +184,15 @@ SEPARATE_BATCHES = "separate_batches"
 
 @hookspec(firstresult=True)
 def default_config(data: DataSpec, regularizers: tuple[str, ...] | None) -> Mapping[str, Any] | None:
-    """Return the family's default training settings.
+    """Return the family's default training settings (families written before declarations).
 
     Kind: **family hook, firstresult**: the call stops at the first non-``None`` result;
     only the run's family implements it and may leave it out.
+
+    A declared family states the same as class data instead (``defaults``, see
+    "What a plugin declares" above), read without creating it; this hook is
+    called only on a family that declares no ``kind``, which is then created
+    (with the user's options for it) to be asked, and that object trains.
 
     Called once, before the run's configuration is resolved. Precedence,
     lowest first: gancore's defaults, this hook, the ``--config`` TOML file,
@@ -183,9 +218,9 @@ def default_config(data: DataSpec, regularizers: tuple[str, ...] | None) -> Mapp
         off (``--no-default-plugins``). ``options`` may set options of
         those add-ons and of the regularizers (``{"dragan": {"center":
         10.0}}``), under the user's ``--set``. The family's own options
-        (network sizes, architecture) are not settings: the family exists
-        when this hook is called, so it reads ``data.kind`` for them in its
-        build hooks.
+        are not settings: the family exists when this hook is called, so
+        such a family reads ``data.kind`` for them in its build hooks (a
+        declared family gives them per data kind in its declaration).
     """
 
 
@@ -395,8 +430,9 @@ def register_data(register: Callable[[str, Callable[[], Dataset]], None],
     whether or not a run activates the plugin; results are ignored.
 
     An install-time hook, like :func:`register_commands`. Called on every installed plugin
-    that implements it when the core's data loader
-    (:func:`gancore.data.load_data`) meets data it does not read itself: a ``--data``
+    that implements it (by :func:`gancore.installed.installed_data`, whose result a run hands
+    the data loader, :func:`gancore.data.load_data`, as its readers: ``data/`` imports nothing
+    of the plugin machinery) when that loader meets data it does not read itself: a ``--data``
     name other than the core's (``ring``, ``digits``, ``mnist`` and the ``--data-root``
     sets), or an image folder (with ``--layout auto`` or one of the layouts that plugins
     read). A name no plugin registers is refused listing every known name.
@@ -407,8 +443,8 @@ def register_data(register: Callable[[str, Callable[[], Dataset]], None],
         core or another plugin already uses raises :class:`gancore.errors.PluginError`;
         such failures are named in the error of a ``--data`` name that is not found.
     :param register_layout: ``register_layout(layouts, read, claims)`` reads image folders
-        in the ``--layout`` values ``layouts`` (a tuple of names from
-        :data:`gancore.config.LAYOUTS`): ``read(folder, image_size, layout, mode)`` returns
+        in the ``--layout`` values ``layouts`` (a tuple of names of the plugin's own; not
+        ``auto`` or ``classes``, which the core reads): ``read(folder, image_size, layout, mode)`` returns
         the :class:`gancore.data.Dataset` of the ``pathlib.Path`` ``folder`` (``layout`` is
         one of ``layouts``, or ``"auto"``; ``mode`` is ``--data-mode``), and
         ``claims(folder)`` says whether ``--layout auto`` reads that folder with this

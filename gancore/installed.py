@@ -12,10 +12,8 @@ to load is skipped here; ``gan plugins`` shows its error.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import attrs
 import pluggy
 
 from gancore import hookspecs
@@ -72,55 +70,21 @@ def add_commands(cli, registry) -> list[str]:
 
 # --- data ------------------------------------------------------------------------------------
 
-@attrs.frozen
-class NamedData:
-    """A data set a plugin adds to ``--data``: ``load()`` returns its :class:`gancore.data.Dataset`."""
+def installed_data(registry=None, reserved: tuple[str, ...] | None = None):
+    """Collect ``register_data`` from every installed plugin (of ``registry``, else :func:`libraries`):
+    the :class:`gancore.data.readers.Readers` a run hands :func:`gancore.data.load_data`.
 
-    name: str
-    load: Callable[[], Any]
-    plugin: str
-
-
-@attrs.frozen
-class FolderReader:
-    """A reader of image folders in the ``--layout`` values ``layouts``, added by ``plugin``."""
-
-    layouts: tuple[str, ...]
-    read: Callable[[Path, int | None, str, str], Any]
-    claims: Callable[[Path], bool]
-    plugin: str
-
-
-@attrs.define
-class InstalledData:
-    """The data sets and folder layouts that installed plugins add (``register_data``)."""
-
-    named: dict[str, NamedData] = attrs.field(factory=dict)
-    readers: list[FolderReader] = attrs.field(factory=list)
-    #: One line per plugin whose ``register_data`` raised.
-    problems: list[str] = attrs.field(factory=list)
-
-    def reader_for(self, layout: str) -> FolderReader | None:
-        return next((reader for reader in self.readers if layout in reader.layouts), None)
-
-    def claiming(self, folder: Path) -> FolderReader | None:
-        """The reader that ``--layout auto`` reads ``folder`` with, if any claims it."""
-        return next((reader for reader in self.readers if reader.claims(folder)), None)
-
-    def layouts(self) -> list[str]:
-        return [layout for reader in self.readers for layout in reader.layouts]
-
-
-def installed_data(registry=None, reserved: tuple[str, ...] = ()) -> InstalledData:
-    """Collect ``register_data`` from every installed plugin (of ``registry``, else :func:`libraries`).
-
-    :param reserved: the core's own data names, which no plugin may take.
+    :param reserved: the data names no plugin may take (default: the core's own).
     """
-    from gancore.config import LAYOUTS
+    # Here, not at the top: `gan --help` imports this module and must not import torch (gancore.data does).
+    from gancore.data import EMBEDDED, ON_DISK
+    from gancore.data.readers import CORE_LAYOUTS, FolderReader, NamedData, Readers
 
+    if reserved is None:
+        reserved = EMBEDDED + ON_DISK
     if registry is None:
         registry = libraries()
-    data = InstalledData()
+    data = Readers()
 
     def arguments(info):
         def register(name: str, load: Callable[[], Any]) -> None:
@@ -133,9 +97,9 @@ def installed_data(registry=None, reserved: tuple[str, ...] = ()) -> InstalledDa
         def register_layout(layouts, read, claims=None) -> None:
             layouts = (layouts,) if isinstance(layouts, str) else tuple(layouts)
             for layout in layouts:
-                if layout not in LAYOUTS or layout in ("auto", "classes"):
-                    raise PluginError(f"layout {layout!r} is not one a plugin may read: use "
-                                      f"{', '.join(x for x in LAYOUTS if x not in ('auto', 'classes'))}.")
+                if not isinstance(layout, str) or not layout or layout in CORE_LAYOUTS:
+                    raise PluginError(f"layout {layout!r} is not one a plugin may read: name a layout of its own "
+                                      f"(not {', '.join(CORE_LAYOUTS)}, which gancore reads itself).")
                 other = data.reader_for(layout)
                 if other is not None:
                     raise PluginError(f"layout {layout!r} is already read by plugin {other.plugin!r}.")

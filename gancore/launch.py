@@ -42,6 +42,33 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
             lock.release()
 
 
+def dry_run(user: dict[str, Any], resume: str | None = None, out: str | None = None, *, registry=None):
+    """The :class:`~gancore.resolve.RunSpec` ``train_run`` would train (``gan train --dry-run``):
+    resolved from the data's spec alone (an embedded set is not read) and the plugins'
+    declarations; no network is built and no run directory written. ``resume``: the settings a
+    resumed run ``resume`` (found under ``out``) would train with."""
+    from gancore.config import make_config
+    from gancore.data import data_spec
+    from gancore.errors import ConfigError
+    from gancore.installed import installed_data
+    from gancore.resolve import resolve_run
+
+    if registry is None:
+        from gancore.plugins import Registry
+
+        registry = Registry.discover()
+    if resume:
+        from gancore.resume import find_run, resumed_settings
+
+        user = resumed_settings(find_run(resume, out), user)
+    first = make_config(user)  # the user's values checked before any data is opened
+    if not first.plugins:
+        raise ConfigError("no plugin given: use --plugin NAME (see `gan plugins` for the installed ones).")
+    spec = data_spec(first.data, first.data_root, first.image_size, first.layout, first.data_mode,
+                     readers=installed_data)
+    return resolve_run(registry, spec, user)
+
+
 def _train_run(registry, say, user, progress, resume, out, lock):
     from gancore.trainer import Trainer, broadcast_text, make_accelerator
 

@@ -2,52 +2,47 @@
 
 Every plugin, built-in or not, is an entry point in the group ``gancore``.
 The object an entry point names is a module, an instance, or a class; a class
-is instantiated per run with that plugin's options as keyword arguments, so
-its ``__init__`` signature *is* its list of options and their defaults.
+is created once per run, with its resolved options.
 
-Kinds (shown by ``gan plugins``):
+What a plugin is and takes is its *declaration* (:mod:`gancore.declaration`),
+class-level data read when it is discovered, before anything is created:
 
-* **family**: implements the family hooks (networks and losses);
-* **regularizer**: accepts a ``weight`` option, chosen with ``--regularizer
-  NAME[=WEIGHT]``;
-* **add-on**: anything else, chosen with ``--plugin NAME``;
-* **library**: implements only the install-time hooks (commands, data), which
-  gancore calls on every installed plugin; never part of a run.
+* ``kind``: ``family`` (implements the family hooks: networks and losses),
+  ``regularizer`` (chosen with ``--regularizer NAME[=WEIGHT]``; declares a
+  ``weight`` option), ``add-on`` (chosen with ``--plugin NAME``) or ``library``
+  (implements only the install-time hooks, which gancore calls on every
+  installed plugin; never part of a run);
+* ``Options``: one typed, validated declaration per option (type, range or
+  choices, default, default per data kind, help);
+* ``defaults``: training settings by data kind.
+
+A plugin written before declarations (options as ``__init__`` keyword arguments,
+no ``kind``) is read by :func:`gancore.declaration.legacy_declaration`: its kind
+is guessed (an option named ``weight`` makes a regularizer) and shown as guessed.
 
 A run activates one family, its regularizers and its add-ons in a plugin
-manager of its own, so "exactly one family" is checked once, up front.
-
-Option values (``--set PLUGIN.OPTION=VALUE``, ``[options.PLUGIN]`` in a
-config file, a regularizer's ``--regularizer NAME=WEIGHT``) are checked
-against the ``__init__`` annotations before the plugin is created, by one
-mechanism for every plugin (:func:`check_option`): ``int``, ``float``,
-``bool``, ``str``, ``Literal[...]`` for choices, unions of those, and
-``Annotated[T, Range(...)]`` for an allowed interval::
-
-    def __init__(self, hidden: Annotated[int, Range(ge=1)] = 256,
-                 norm: Literal["batch", "layer"] = "batch", weight: NonNegativeFloat = 10.0): ...
-
-An ``int`` option refuses ``true`` and ``1.5`` (``4.0`` is taken as 4); a
-``float`` option takes an integer as a float. A ``Range`` holds finite numbers
-only (``FiniteFloat`` is ``Annotated[float, Range()]``), so it refuses NaN and
-infinities. Options without an annotation are passed on unchecked.
+manager of its own, so "exactly one family" is checked once, up front. Option
+values (``--set PLUGIN.OPTION=VALUE``, ``[options.PLUGIN]`` in a config file, a
+regularizer's ``--regularizer NAME=WEIGHT``) are checked against the declaration
+before the plugin is created (:meth:`Declaration.check`).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import inspect
-import math
 import os
-import types
-import typing
-from typing import Annotated, Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Mapping
 
 import attrs
 import pluggy
 import tomllib
 
 from gancore import hookspecs
+# The option types, re-exported: plugins written before gancore.declaration import them from here.
+from gancore.declaration import (REQUIRED, Arch, Declaration, FiniteFloat, Fraction, NonNegativeFloat,  # noqa: F401
+                                 NonNegativeInt, Norm, OptionValueError, PositiveFloat, PositiveInt, Range,
+                                 coerce_option, describe_type, legacy_declaration, read_declaration)
 from gancore.errors import PluginError
 
 GROUP = "gancore"
@@ -57,7 +52,7 @@ IMPL_ATTR = f"{hookspecs.PROJECT}_impl"
 
 @attrs.frozen
 class PluginInfo:
-    """One discovered plugin (loaded or not)."""
+    """One discovered plugin (loaded or not) and its declaration."""
 
     name: str
     distribution: str
@@ -67,198 +62,56 @@ class PluginInfo:
     error: str | None = None
     hooks: tuple[str, ...] = ()
     wrappers: tuple[str, ...] = ()
-    options: Mapping[str, Any] = attrs.field(factory=dict)
     doc: str = ""
-    #: Option name -> its annotation (see :func:`option_types`).
-    types: Mapping[str, Any] = attrs.field(factory=dict)
+    declaration: Declaration | None = None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Option name -> its default (:data:`REQUIRED` when it has none)."""
+        return {name: opt.default for name, opt in self.declaration.options.items()} if self.declaration else {}
+
+    @property
+    def types(self) -> dict[str, Any]:
+        """Option name -> its type (annotation); untyped options of an old-style plugin are left out."""
+        if self.declaration is None:
+            return {}
+        return {name: opt.type for name, opt in self.declaration.options.items() if opt.type is not Any}
 
     def option_text(self, name: str) -> str:
-        """``name=default`` with the option's type, for listings: ``hidden=256 (int >= 1)``."""
-        default = self.options[name]
-        text = f"{name}={'(required)' if default is REQUIRED else repr(default)}"
-        return text + (f" ({describe_type(self.types[name])})" if name in self.types else "")
+        """``name=default`` with the option's type and its defaults per data kind, for listings:
+        ``hidden=256 (int >= 1; small-image: 512)``."""
+        opt = self.declaration.options[name]
+        text = f"{name}={'(required)' if opt.required else repr(opt.default)}"
+        notes = ([describe_type(opt.type)] if opt.type is not Any else []) + [
+            f"{kind}: {value!r}" for kind, value in opt.by_kind.items()]
+        return text + (f" ({'; '.join(notes)})" if notes else "")
 
     @property
     def kind(self) -> str:
-        if self.error is not None:
-            return "broken"
-        if any(hook in self.hooks for hook in hookspecs.FAMILY_HOOKS):
-            return "family"
-        if self.hooks and set(self.hooks) <= set(hookspecs.INSTALL_HOOKS) and not self.wrappers:
-            return "library"
-        if "weight" in self.options:
-            return "regularizer"
-        return "add-on"
+        return "broken" if self.error is not None or self.declaration is None else self.declaration.kind
+
+    @property
+    def kind_guessed(self) -> bool:
+        """A plugin written before declarations: its kind is gancore's guess, not its word."""
+        return self.declaration is not None and not self.declaration.declared
 
     def to_dict(self) -> dict[str, Any]:
+        opts = self.declaration.options if self.declaration else {}
         return {"name": self.name, "distribution": self.distribution, "version": self.version,
-                "value": self.value, "kind": self.kind, "hooks": list(self.hooks),
-                "wrappers": list(self.wrappers), "options": {k: _jsonable(v) for k, v in self.options.items()},
+                "value": self.value, "kind": self.kind, "kind_declared": not self.kind_guessed,
+                "hooks": list(self.hooks), "wrappers": list(self.wrappers),
+                "options": {k: _jsonable(v) for k, v in self.options.items()},
                 "option_types": {k: describe_type(v) for k, v in self.types.items()},
+                "option_help": {k: opt.help for k, opt in opts.items() if opt.help},
+                "option_by_kind": {k: {kind: _jsonable(v) for kind, v in opt.by_kind.items()}
+                                   for k, opt in opts.items() if opt.by_kind},
                 "doc": self.doc, "error": self.error}
 
 
 def _jsonable(value: Any) -> Any:
+    if value is REQUIRED:
+        return "(required)"
     return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
-
-
-REQUIRED = object()
-
-
-@attrs.frozen
-class Range:
-    """The allowed interval of a numeric plugin option: ``Annotated[int, Range(ge=1)]``.
-
-    ``ge``/``le`` are inclusive bounds, ``gt``/``lt`` exclusive ones; any may be left out.
-    """
-
-    ge: float | None = None
-    gt: float | None = None
-    le: float | None = None
-    lt: float | None = None
-
-    def __contains__(self, value: Any) -> bool:
-        if isinstance(value, float) and not math.isfinite(value):
-            return False  # a range holds finite numbers only: NaN and infinities are refused
-        return ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
-                and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
-
-    def __str__(self) -> str:
-        bounds = [f"{op} {bound:g}" for op, bound in ((">=", self.ge), (">", self.gt), ("<=", self.le),
-                                                         ("<", self.lt)) if bound is not None]
-        return " and ".join(bounds) or "(finite)"
-
-
-#: Common option types (``Annotated`` aliases over :class:`Range`).
-PositiveInt = Annotated[int, Range(ge=1)]
-NonNegativeInt = Annotated[int, Range(ge=0)]
-PositiveFloat = Annotated[float, Range(gt=0)]
-NonNegativeFloat = Annotated[float, Range(ge=0)]
-FiniteFloat = Annotated[float, Range()]
-#: The normalizations of :mod:`gancore.nets` (``NORMS``) and its architectures (``ARCHS``).
-Norm = Literal["batch", "instance", "layer", "none"]
-Arch = Literal["conv", "mlp"]
-
-
-class OptionValueError(ValueError):
-    """A value that does not fit an option's annotation; the message says what would."""
-
-
-def describe_type(annotation: Any) -> str:
-    """``annotation`` in words, for messages and ``gan plugins``: ``int >= 1``, ``one of 'a', 'b'``."""
-    ranges: list[Range] = []
-    if typing.get_origin(annotation) is Annotated:
-        annotation, *extras = typing.get_args(annotation)
-        ranges = [extra for extra in extras if isinstance(extra, Range)]
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        text = "one of " + ", ".join(repr(choice) for choice in typing.get_args(annotation))
-    elif origin in (typing.Union, types.UnionType):
-        text = " or ".join(describe_type(arm) for arm in typing.get_args(annotation))
-    elif annotation is bool:
-        text = "bool (true or false)"
-    else:
-        text = getattr(annotation, "__name__", None) or str(annotation)
-    return " ".join([text, *map(str, ranges)])
-
-
-def coerce_option(annotation: Any, value: Any) -> Any:
-    """``value`` checked against ``annotation`` (and converted: int to float, 4.0 to 4).
-
-    Raises :class:`OptionValueError`; unknown annotations pass the value through.
-    """
-    ranges: list[Range] = []
-    if typing.get_origin(annotation) is Annotated:
-        annotation, *extras = typing.get_args(annotation)
-        ranges = [extra for extra in extras if isinstance(extra, Range)]
-    value = _coerce_base(annotation, value)
-    for allowed in ranges:
-        if value not in allowed:
-            raise OptionValueError(str(allowed))
-    return value
-
-
-def _coerce_base(annotation: Any, value: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    bad = OptionValueError(describe_type(annotation))
-    if annotation is Any or annotation is inspect.Parameter.empty:
-        return value
-    if annotation is None or annotation is type(None):
-        if value is None:
-            return value
-        raise bad
-    if origin is Literal:
-        for choice in typing.get_args(annotation):
-            if type(choice) is type(value) and choice == value:
-                return value
-        raise bad
-    if origin in (typing.Union, types.UnionType):
-        for arm in typing.get_args(annotation):
-            try:
-                return coerce_option(arm, value)
-            except OptionValueError:
-                continue
-        raise bad
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad
-    if annotation is int:
-        if isinstance(value, bool):
-            raise bad
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            return int(value)
-        raise bad
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise bad
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise bad
-    if inspect.isclass(annotation) and origin is None:
-        if isinstance(value, annotation):
-            return value
-        raise bad
-    return value  # a generic or otherwise unchecked annotation
-
-
-def check_option(info: PluginInfo, option: str, value: Any) -> Any:
-    """``value`` for ``info``'s ``option``, checked against its annotation and converted; a
-    :class:`PluginError` naming the plugin, the option, its type and allowed values otherwise."""
-    if option not in info.types:
-        return value
-    try:
-        return coerce_option(info.types[option], value)
-    except OptionValueError:
-        expected = describe_type(info.types[option])
-        how = (f"--regularizer {info.name}=W" if option == "weight" and info.kind == "regularizer"
-               else f"--set {info.name}.{option}=VALUE")
-        raise PluginError(f"bad value for option {option!r} of plugin {info.name!r}: got {value!r}; expected "
-                          f"{expected} ({how}).") from None
-
-
-def option_types(obj: Any) -> dict[str, Any]:
-    """A class plugin's option annotations (``Annotated`` extras kept), by option name.
-
-    Annotations that cannot be resolved (a name the plugin's module lacks) are left out: unchecked.
-    """
-    if not inspect.isclass(obj):
-        return {}
-    try:
-        hints = typing.get_type_hints(obj.__init__, include_extras=True)
-    except Exception:
-        hints = {}
-        module = inspect.getmodule(obj)
-        for name, text in getattr(obj.__init__, "__annotations__", {}).items():
-            try:
-                hints[name] = eval(text, vars(module)) if isinstance(text, str) else text  # noqa: S307
-            except Exception:
-                continue
-    return {name: hints[name] for name in plugin_options(obj) if name in hints}
 
 
 def hook_names(obj: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -277,25 +130,20 @@ def hook_names(obj: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(sorted(plain)), tuple(sorted(wrappers))
 
 
-def plugin_options(obj: Any) -> dict[str, Any]:
-    """A class plugin's options (its ``__init__`` keyword arguments) with defaults."""
-    if not inspect.isclass(obj):
-        return {}
-    options = {}
-    for param in list(inspect.signature(obj.__init__).parameters.values())[1:]:
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        options[param.name] = REQUIRED if param.default is param.empty else param.default
-    return options
-
-
 def describe(name: str, obj: Any, distribution: str = "(in-process)", version: str = "",
              value: str = "") -> PluginInfo:
+    """A :class:`PluginInfo` for ``obj``: its hooks and its declaration (read, not created); a bad
+    declaration makes it a broken plugin, with the reason."""
     plain, wrappers = hook_names(obj)
     doc = inspect.getdoc(obj) or ""
+    doc = doc.strip().splitlines()[0] if doc else ""
+    try:
+        declaration = read_declaration(obj) or legacy_declaration(obj, plain, wrappers)
+    except PluginError as exc:
+        return PluginInfo(name=name, distribution=distribution, version=version, value=value, obj=obj,
+                          hooks=plain, wrappers=wrappers, doc=doc, error=f"bad declaration: {exc}")
     return PluginInfo(name=name, distribution=distribution, version=version, value=value, obj=obj,
-                      hooks=plain, wrappers=wrappers, options=plugin_options(obj), types=option_types(obj),
-                      doc=doc.strip().splitlines()[0] if doc else "")
+                      hooks=plain, wrappers=wrappers, doc=doc, declaration=declaration)
 
 
 def parse_option_value(text: str) -> Any:
@@ -376,6 +224,18 @@ class Registry:
                               f"{info.error}")
         return info
 
+    def regularizer(self, name: str) -> PluginInfo:
+        """The regularizer ``name``; a clear error when it is unknown or not a regularizer."""
+        if name not in self:
+            known = ", ".join(self.names("regularizer")) or "(none installed)"
+            raise PluginError(f"unknown regularizer {name!r}. Available regularizers: {known}.")
+        info = self.get(name)
+        if info.kind != "regularizer":
+            known = ", ".join(self.names("regularizer"))
+            raise PluginError(f"{name!r} is a {info.kind}, not a regularizer (it takes no weight). "
+                              f"Available regularizers: {known}.")
+        return info
+
     def version_of(self, name: str) -> str:
         info = self._infos.get(name)
         return info.version if info else ""
@@ -392,11 +252,14 @@ class Registry:
                               "implement the family hooks.")
         return families[0]
 
-    def activate(self, plugins: Iterable[str], options: Mapping[str, Mapping[str, Any]] | None = None) -> "Run":
-        """Create the plugin manager of one run: its family and add-ons."""
+    def activate(self, plugins: Iterable[str], options: Mapping[str, Mapping[str, Any]] | None = None,
+                 data: Any = None) -> "Run":
+        """Create the plugin manager of one run: its family and add-ons, each created with ``options``
+        over its declared defaults for ``data`` (a :class:`gancore.data.DataSpec`; ``None``: the
+        plain defaults, not those by data kind)."""
         plugins = list(dict.fromkeys(plugins))
         family = self.family_of(plugins)
-        run = Run(self, family.name, options or {})
+        run = Run(self, family.name, options or {}, data=data)
         run.register(family)
         for name in plugins:
             info = self.get(name)
@@ -411,20 +274,30 @@ class Registry:
 class Run:
     """The plugins active in one run, in a plugin manager of their own."""
 
-    def __init__(self, registry: Registry, family: str, options: Mapping[str, Mapping[str, Any]]):
+    def __init__(self, registry: Registry, family: str, options: Mapping[str, Mapping[str, Any]],
+                 data: Any = None):
         self.registry = registry
         self.family = family
         self.options = options
+        #: The run's :class:`gancore.data.DataSpec` (declared options' defaults follow its kind).
+        self.data = data
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.regularizers: dict[str, float] = {}
         self.addons: list[str] = []
-        #: The options given to each registered plugin, checked and converted (see :func:`check_option`).
+        #: The options given to each registered plugin, checked and converted (see :meth:`Declaration.check`).
         self.given_options: dict[str, dict[str, Any]] = {}
+        #: Every option each registered plugin was created with (given ones over its declared defaults).
+        self.plugin_options: dict[str, dict[str, Any]] = {}
 
     @property
     def hook(self):
         return self.pm.hook
+
+    @property
+    def _kind(self) -> str | None:
+        """The data's kind, which declared option defaults follow (``None``: not known)."""
+        return self.data.kind if self.data is not None else None
 
     @property
     def names(self) -> list[str]:
@@ -436,7 +309,9 @@ class Run:
             raise PluginError(f"{plugin!r} is not a plugin of this run.")
         return name
 
-    def register(self, info: PluginInfo, extra: Mapping[str, Any] | None = None) -> object:
+    def register(self, info: PluginInfo, extra: Mapping[str, Any] | None = None, obj: object = None) -> object:
+        """Create the plugin ``info`` with its options (this run's for it, and ``extra``) and add it;
+        ``obj``: add that object, already created with those options, instead."""
         if self.pm.has_plugin(info.name):
             raise PluginError(f"plugin {info.name!r} is given twice.")
         if info.kind == "library":  # what it adds is there whenever it is installed (as activate says)
@@ -445,9 +320,12 @@ class Run:
         if info.kind == "regularizer" and "weight" not in (extra or {}):
             raise PluginError(f"{info.name!r} is a regularizer, not an add-on: add it with --regularizer "
                               f"{info.name}[=WEIGHT] (in a config file: regularizers = {{{info.name} = W}}).")
-        given = self._check_options(info, self.options.get(info.name, {}))
+        given = self.check_options(info, self.options.get(info.name, {}))
         self.given_options[info.name] = given
-        obj = self._instantiate(info, {**given, **self._check_options(info, extra or {})})
+        if obj is None:
+            obj = self._instantiate(info, {**given, **self.check_options(info, extra or {})})
+        else:
+            self.plugin_options[info.name] = {**info.declaration.option_defaults(self._kind), **given}
         try:
             self.pm.register(obj, name=info.name)
             self.pm.check_pending()
@@ -460,30 +338,26 @@ class Run:
     def add_regularizers(self, regularizers: Mapping[str, float | None]) -> dict[str, float]:
         """Activate regularizers by name; returns their resolved weights."""
         for name, weight in regularizers.items():
-            if name not in self.registry:
-                known = ", ".join(self.registry.names("regularizer")) or "(none installed)"
-                raise PluginError(f"unknown regularizer {name!r}. Available regularizers: {known}.")
-            info = self.registry.get(name)
-            if info.kind != "regularizer":
-                known = ", ".join(self.registry.names("regularizer"))
-                raise PluginError(f"{name!r} is a {info.kind}, not a regularizer (it takes no weight). "
-                                  f"Available regularizers: {known}.")
+            info = self.registry.regularizer(name)
             if "weight" in self.options.get(name, {}):
                 raise PluginError(f"regularizer {name!r}: its weight is set with --regularizer {name}=W (in a "
                                   f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
                                   f"[options.{name}].")
             if weight is None:
-                weight = info.options["weight"]
+                weight = info.declaration.options["weight"].default_for(self._kind)
                 if weight is REQUIRED:
                     raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
-            weight = self._check_options(info, {"weight": weight})["weight"]
+            weight = self.check_options(info, {"weight": weight})["weight"]
             self.register(info, {"weight": weight})
             self.regularizers[name] = float(weight)
         return dict(self.regularizers)
 
-    def _check_options(self, info: PluginInfo, options: Mapping[str, Any]) -> dict[str, Any]:
-        """``options`` checked against the plugin's annotations and converted (:func:`check_option`)."""
-        return {key: check_option(info, key, value) for key, value in options.items()}
+    def check_options(self, info: PluginInfo, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` checked against the plugin's declaration and converted (:meth:`Declaration.check`)."""
+        if options and not info.declaration.options:
+            raise PluginError(f"plugin {info.name!r} takes no options; got {', '.join(options)}.")
+        how = {"weight": f"--regularizer {info.name}=W"} if info.kind == "regularizer" else {}
+        return {key: info.declaration.check(info.name, key, value, how.get(key)) for key, value in options.items()}
 
     def check_all_used(self) -> None:
         """Refuse options given for plugins that are not active in this run."""
@@ -502,20 +376,19 @@ class Run:
                                  f" Installed plugins: {', '.join(self.registry.names())}."))
 
     def _instantiate(self, info: PluginInfo, options: Mapping[str, Any]) -> object:
-        if not info.options and options:
-            raise PluginError(f"plugin {info.name!r} takes no options; got {', '.join(options)}.")
-        if not inspect.isclass(info.obj):
-            return info.obj
-        unknown = [key for key in options if key not in info.options]
-        if unknown:
-            raise PluginError(f"plugin {info.name!r} has no option {unknown[0]!r}. Its options: "
-                              f"{', '.join(info.options)}.")
-        missing = [key for key, default in info.options.items() if default is REQUIRED and key not in options]
+        obj, declaration = info.obj, info.declaration
+        if not inspect.isclass(obj):
+            return obj
+        resolved = {**declaration.option_defaults(self._kind), **options}
+        missing = [key for key, opt in declaration.options.items() if opt.required and key not in resolved]
         if missing:
             raise PluginError(f"plugin {info.name!r} needs option {missing[0]!r} "
                               f"(--set {info.name}.{missing[0]}=VALUE).")
+        self.plugin_options[info.name] = resolved
         try:
-            return info.obj(**options)
+            if declaration.options_declared:
+                return obj(**resolved)
+            return obj(**options)  # options as __init__ arguments: its __init__ holds their defaults
         except (TypeError, ValueError) as exc:
             raise PluginError(f"plugin {info.name!r} rejected its options {dict(options)}: {exc}") from None
 

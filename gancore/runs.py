@@ -22,80 +22,20 @@ from torch import nn
 
 from gancore import files
 from gancore.checkpoint import Checkpoint, check_run_meta, load_weights, open_checkpoint
-from gancore.config import KIND_DEFAULTS, TrainConfig, make_config
+from gancore.config import TrainConfig, make_config
 from gancore.data import Dataset, DataSpec, load_data
-from gancore.errors import CheckpointError, ConfigError, PluginError
+from gancore.errors import CheckpointError, ConfigError
 from gancore.generator import build_within_limits, check_generator
+from gancore.installed import installed_data
 from gancore.plugins import Registry, Run
+from gancore.resolve import NOT_DEFAULTABLE, build_run, resolve_run  # noqa: F401 (NOT_DEFAULTABLE: its old home)
 from gancore.stream import StreamingDataset
 
-# A family's defaults may not choose these: they decide which family and data
-# the defaults are asked of in the first place. (``plugins`` in the defaults
-# names add-ons to turn on, and ``options`` sets options of those add-ons and
-# of the regularizers, which are created after the defaults: see
-# ``defaults_for``.)
-NOT_DEFAULTABLE = ("data", "data_root", "download", "image_size", "layout", "data_mode", "default_plugins")
-
-
-def defaults_for(run: Run, spec: DataSpec, chosen: tuple[str, ...] | None) -> tuple[dict[str, Any], list[str]]:
-    """The defaults under the user's settings: the data kind's, then the family's ``default_config``.
-
-    Returns the settings and the add-ons the family turns on by default (its
-    defaults' ``plugins``).
-    """
-    family = dict(run.hook.default_config(data=spec, regularizers=chosen) or {})
-    bad = [key for key in family if key in NOT_DEFAULTABLE]
-    if bad:
-        raise PluginError(f"family {run.family!r}: default_config may not set {bad[0]!r}.")
-    if run.family in family.get("options", {}):
-        # The family object exists already (it was asked); its own options follow the data in its
-        # build hooks instead.
-        raise PluginError(f"family {run.family!r}: default_config may set options of its regularizers and "
-                          "add-ons only, not its own.")
-    addons = list(family.pop("plugins", ()))
-    for name in addons:
-        if run.registry.get(name).kind != "add-on":
-            raise PluginError(f"family {run.family!r}: default_config's plugins may name add-ons only; "
-                              f"{name!r} is a {run.registry.get(name).kind}.")
-    return {**KIND_DEFAULTS[spec.kind], **family}, addons
-
-
 def configure(registry: Registry, spec: DataSpec, user: Mapping[str, Any]) -> tuple[TrainConfig, Run]:
-    """Activate a run's plugins and resolve its configuration for data ``spec``.
-
-    The family is created first and asked for its defaults (:func:`defaults_for`); the user's
-    settings go over them; then the add-ons (the user's, and the family's default ones unless
-    ``default_plugins`` is off) and the regularizers are created with the merged options, so
-    options a family's defaults give its regularizers and add-ons apply, under the user's.
-    """
-    first = make_config(user)
-    family = registry.family_of(first.plugins)
-    run = registry.activate([family.name], first.options)
-    chosen = None if first.regularizers is None else tuple(first.regularizers)
-    defaults, addons = defaults_for(run, spec, chosen)
-    default_options = defaults.pop("options", {})
-    config = make_config(defaults, user)
-    plugins = list(dict.fromkeys(config.plugins))
-    if config.default_plugins:
-        named = {registry.get(name).name for name in plugins}
-        plugins += [name for name in addons if name not in named]
-    # The defaults' options go with the defaults' plugins: those of the family's regularizers are
-    # dropped when the user chooses the regularizers, those of add-ons not turned on too.
-    keep = {registry.get(name).name for name in plugins} | (set(defaults.get("regularizers") or {})
-                                                             if chosen is None else set())
-    options = {name: dict(table) for name, table in default_options.items() if name in keep}
-    for name, table in config.options.items():
-        options.setdefault(name, {}).update(table)
-    config = attrs.evolve(config, options=options)
-    run.options = config.options
-    for name in plugins:
-        if registry.get(name).name != family.name:
-            run.register(registry.get(name))
-    weights = run.add_regularizers(config.regularizers or {})
-    run.check_all_used()
-    # The options as the plugins got them (checked and converted: 4.0 -> 4 for an int option).
-    options = {name: dict(table) for name, table in run.given_options.items() if table}
-    return attrs.evolve(config, plugins=tuple(plugins), regularizers=weights, options=options), run
+    """Resolve a run's configuration for data ``spec`` and create its plugins, once each
+    (:func:`gancore.resolve.resolve_run`, then :func:`gancore.resolve.build_run`)."""
+    run_spec = resolve_run(registry, spec, user)
+    return run_spec.config, build_run(registry, run_spec)
 
 
 def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset | StreamingDataset]:
@@ -108,7 +48,7 @@ def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, R
     if not first.plugins:
         raise ConfigError("no plugin given: use --plugin NAME (see `gan plugins` for the installed ones).")
     dataset = load_data(first.data, first.data_root, first.download, first.image_size, first.layout,
-                        first.data_mode)
+                        first.data_mode, readers=installed_data)
     config, run = configure(registry, dataset.spec, user)
     name = config.name or default_name(run.family, config.data)
     return attrs.evolve(config, name=name), run, dataset
@@ -281,7 +221,7 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
     if saved is not None and saved != family:
         raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} was written by family {family!r}, but run "
                               f"{str(root)!r} uses {saved!r}: a checkpoint from another family cannot be loaded.")
-    run = registry.activate(config.plugins, config.options)
+    run = registry.activate(config.plugins, config.options, data=spec)
     generator = build_within_limits(lambda: run.hook.build_generator(config=config, data=spec), "generator", family)
     check_generator(generator, run.family)
     load_weights(generator, checkpoint.generator, "generator")

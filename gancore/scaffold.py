@@ -69,9 +69,9 @@ from __future__ import annotations
 import torch
 
 from gancore import hookimpl
+from gancore.declaration import PositiveInt, declare, option
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
-from gancore.plugins import PositiveInt
 
 
 def d_loss_from_scores(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -84,19 +84,27 @@ def g_loss_from_scores(fake: torch.Tensor) -> torch.Tensor:
     return logistic_g(fake)
 
 
+#: Training settings by data kind (``DataSpec.kind``), under the user's (see gancore.hookspecs);
+#: gancore itself gives vector data an 8-d latent.
+DEFAULTS = {
+    "vector": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)},
+    "small-image": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "latent_dim": 64},
+    "image": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "latent_dim": 64},
+}
+
+
+@declare
 class $cls:
     """$summary"""
 
-    # The __init__ arguments are the plugin's options: `--set $entry.hidden=128`. gancore checks
-    # values against the annotations (PositiveInt is Annotated[int, Range(ge=1)]) before calling it.
-    def __init__(self, hidden: PositiveInt = 128, layers: PositiveInt = 2):
-        self.hidden, self.layers = int(hidden), int(layers)
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        """The family's training defaults, under the user's settings (see gancore.hookspecs)."""
-        # Chosen by data.kind ("vector", "small-image", "image"); gancore gives vectors an 8-d latent.
-        return {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), **({"latent_dim": 64} if data.is_image else {})}
+    # Each option is declared once: type (PositiveInt is Annotated[int, Range(ge=1)]), default
+    # (by_kind: per data kind), help. `--set $entry.hidden=128`; gancore checks values before the
+    # family is created, and `gan plugins` lists them.
+    hidden: PositiveInt = option(128, by_kind={"small-image": 256}, help="Units per hidden layer.")
+    layers: PositiveInt = option(2, help="Hidden layers of G and D.")
 
     @hookimpl
     def build_generator(self, config, data):
@@ -138,7 +146,7 @@ from __future__ import annotations
 import torch
 
 from gancore import hookimpl
-from gancore.plugins import NonNegativeFloat
+from gancore.declaration import NonNegativeFloat, declare, option
 
 
 def drift(scores: torch.Tensor) -> torch.Tensor:
@@ -146,13 +154,15 @@ def drift(scores: torch.Tensor) -> torch.Tensor:
     return scores.pow(2).mean()
 
 
+@declare
 class $cls:
     """$summary"""
 
-    # A `weight` option makes this a regularizer: `--regularizer $entry=0.01`; gancore refuses a
-    # weight that does not fit the annotation (NonNegativeFloat: a finite float >= 0).
-    def __init__(self, weight: NonNegativeFloat = 0.001):
-        self.weight = float(weight)
+    # A regularizer declares its `weight`: `--regularizer $entry=0.01`; gancore refuses a weight
+    # that does not fit the declaration (NonNegativeFloat: a finite float >= 0).
+    kind = "regularizer"
+
+    weight: NonNegativeFloat = option(0.001, help="The penalty's weight.")
 
     @hookimpl
     def regularize(self, step, phase):
@@ -175,6 +185,7 @@ from __future__ import annotations
 import torch
 
 from gancore import hookimpl
+from gancore.declaration import declare
 
 
 def grad_norm(module: torch.nn.Module) -> torch.Tensor:
@@ -183,8 +194,11 @@ def grad_norm(module: torch.nn.Module) -> torch.Tensor:
     return torch.cat(grads).norm() if grads else torch.zeros(())
 
 
+@declare
 class $cls:
     """$summary"""
+
+    kind = "add-on"
 
     @hookimpl
     def post_step(self, step, phase):

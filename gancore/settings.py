@@ -126,7 +126,17 @@ def setting_options(before: Mapping[str, Iterable[click.Parameter]] = ()) -> lis
     return out + [param for params in extras.values() for param in params]
 
 
-def settings_from_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+class UserSettings(dict):
+    """The user's settings (a plain dict of :class:`TrainConfig` values) that also remember where
+    each came from: ``sources`` maps a setting, or ``options.PLUGIN.OPTION``, to ``config file PATH``
+    or ``flag`` (what ``gan train --dry-run`` shows beside the value)."""
+
+    def __init__(self, values=(), sources: Mapping[str, str] | None = None):
+        super().__init__(values)
+        self.sources = dict(sources or {})
+
+
+def settings_from_flags(flags: Mapping[str, Any]) -> UserSettings:
     """The user's settings (``resolve``'s input) from parsed :func:`setting_options` values.
 
     The ``--config`` file first, then every flag given (not ``None``) over it; ``--lr`` sets
@@ -136,20 +146,30 @@ def settings_from_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
     config_file, lr = flags.pop("config_file", None), flags.pop("lr", None)
     plugins, regularizers, sets = (tuple(flags.pop(name, ()) or ()) for name in REPEATED)
     user: dict[str, Any] = read_toml(config_file) if config_file else {}
-    user.update({key: value for key, value in flags.items() if value is not None})
+    from_file = f"config file {config_file}"
+    sources = {key: from_file for key in user if key != "options"}
+    sources.update({f"options.{name}.{key}": from_file for name, table in user.get("options", {}).items()
+                    if isinstance(table, Mapping) for key in table})
+    given = {key: value for key, value in flags.items() if value is not None}
+    user.update(given)
+    sources.update(dict.fromkeys(given, "flag"))
     for key in ("lr_g", "lr_d"):
         if lr is not None and flags.get(key) is None:
             user[key] = lr
+            sources[key] = "flag (--lr)"
     if plugins:
         user["plugins"] = list(plugins)
+        sources["plugins"] = "flag"
     if regularizers:
         user["regularizers"] = {} if regularizers == ("none",) else dict(map(parse_regularizer, regularizers))
+        sources["regularizers"] = "flag"
     if sets:
         options = {name: dict(table) for name, table in user.get("options", {}).items()}
         for plugin, option, value in map(parse_set, sets):
             options.setdefault(plugin, {})[option] = value
+            sources[f"options.{plugin}.{option}"] = "flag (--set)"
         user["options"] = options
-    return user
+    return UserSettings(user, sources)
 
 
 def settings_from_args(args: list[str]) -> dict[str, Any]:

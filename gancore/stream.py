@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from gancore.config import DATA_MODES  # the one list of modes
-from gancore.data import (Batch, Dataset, DataSpec, Sampler, check_like, image_shape, list_image_folder,
-                          load_image_folder, read_image)
-from gancore.data.spec import _as_float
+# The data package's modules, not the package: gancore.data.load opens folders with this module.
+from gancore.data.images import check_like, image_shape, list_image_folder, load_image_folder, read_image
+from gancore.data.spec import Batch, Dataset, DataSpec, Sampler, _as_float
 from gancore.errors import DataError
 
 #: Decoded size (``N * C * H * W`` bytes) above which ``auto`` streams a folder: 1 GiB.

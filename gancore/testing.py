@@ -199,6 +199,32 @@ def synthetic_data(spec: DataSpec, n: int = 64, seed: int = 0) -> Dataset:
     return Dataset(spec, x, labels)
 
 
+def declaration_of(cls: Any):
+    """The :class:`gancore.declaration.Declaration` gancore reads off a plugin object or class."""
+    from gancore.plugins import describe
+
+    info = describe(getattr(cls, "__name__", "plugin"), cls)
+    if info.error is not None:
+        raise ConformanceError(info.error)
+    return info.declaration
+
+
+def make_plugin(cls: Any, data: DataSpec | None = None, **options: Any) -> Any:
+    """Create the plugin class ``cls`` as a run creates it for ``data``: ``options`` over its
+    declared options' defaults for the data's kind (``data=None``: the plain defaults). A class
+    whose options are ``__init__`` arguments gets ``options`` only."""
+    declaration = declaration_of(cls)
+    if not declaration.options_declared:
+        return cls(**options)
+    return cls(**{**declaration.option_defaults(data.kind if data is not None else None), **options})
+
+
+def defaults_of(cls: Any, data: DataSpec, regularizers: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The training settings a plugin declares for ``data`` and the chosen ``regularizers``
+    (its ``defaults``), as the resolver reads them."""
+    return declaration_of(cls).settings_defaults(data, regularizers)
+
+
 def check_signatures(name: str, obj: Any) -> list[str]:
     """Check ``obj``'s hook implementations against the specs; returns the hooks it implements."""
     specs = {hook: inspect.signature(getattr(hookspecs, hook)).parameters

@@ -85,16 +85,17 @@ def test_plugins_add_named_data_and_folder_layouts(tmp_path, monkeypatch):
     registry.add("toys", library("toys", register_data=register_data))
     registry.add("thief", library("thief", register_data=taking_mnist))
     monkeypatch.setattr(gancore.installed, "libraries", lambda: registry)
-    assert load_data("toy") is toy
-    assert load_data("mnist").spec.name == "mnist"  # the core's own name is not the plugin's to take
+    readers = installed_data  # as a run hands them to the data (data/ imports no plugin machinery)
+    assert load_data("toy", readers=readers) is toy
+    assert load_data("mnist", readers=readers).spec.name == "mnist"  # the core's own name is not the plugin's to take
     (tmp_path / "A").mkdir()
-    assert load_data(str(tmp_path)) is toy and read == [(tmp_path, "auto")]  # claimed under --layout auto
-    assert load_data(str(tmp_path), layout="paired") is toy and read[-1] == (tmp_path, "paired")
+    assert load_data(str(tmp_path), readers=readers) is toy and read == [(tmp_path, "auto")]  # claimed under --layout auto
+    assert load_data(str(tmp_path), layout="paired", readers=readers) is toy and read[-1] == (tmp_path, "paired")
     with pytest.raises(DataError, match=r"--layout unpaired: no installed plugin reads.*auto, classes, paired"):
-        load_data(str(tmp_path), layout="unpaired")
+        load_data(str(tmp_path), layout="unpaired", readers=readers)
     with pytest.raises(DataError, match=r"unknown data 'toys': use one of ring, digits, mnist, toy \(embedded\)"
                                         r".*'thief'.*gancore's own"):
-        load_data("toys")
+        load_data("toys", readers=readers)
     data = installed_data(registry, reserved=("mnist",))
     assert sorted(data.named) == ["toy"] and data.layouts() == ["paired"] and len(data.problems) == 1
 

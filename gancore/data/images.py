@@ -15,7 +15,7 @@ from gancore.errors import DataError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
     # scandir knows most entries' types without a stat call each: a folder of a
     # million images is listed in seconds.
     with os.scandir(folder) as entries:
@@ -43,12 +43,12 @@ def list_image_folder(folder: Path) -> tuple[list[Path], list[int], tuple[str, .
     """
     if not folder.is_dir():
         raise DataError(f"data folder {str(folder)!r} does not exist.")
-    files = _image_files(folder)
+    files = image_files(folder)
     labels = [-1] * len(files)
     class_names: list[str] = []
     if not files:
         for subfolder in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            found = _image_files(subfolder)
+            found = image_files(subfolder)
             if found:
                 files.extend(found)
                 labels.extend([len(class_names)] * len(found))

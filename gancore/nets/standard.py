@@ -1,11 +1,13 @@
-"""The networks most families share, chosen per data kind: :func:`standard_generator`,
-:func:`standard_discriminator` and the :class:`StandardNetworks` family mixin."""
+"""The networks most families share, chosen per data kind: the chooser :func:`takes_mlp`,
+:func:`standard_generator`, :func:`standard_discriminator` and the :class:`StandardNetworks`
+family mixin."""
 
 from __future__ import annotations
 
 from torch import nn
 
 from gancore.data import DataSpec
+from gancore.declaration import Arch, Norm, PositiveInt, declare, option
 from gancore.generator import Generator
 from gancore.hookspecs import hookimpl
 from gancore.nets.conv import ConvDiscriminator, ConvGenerator
@@ -16,8 +18,9 @@ def by_kind(value, data: DataSpec, choices, fallback):
     """A network option's value: ``value`` as the user gave it, or, when it is ``None``, the
     family's choice for the data's kind (``choices[data.kind]``, else ``fallback``).
 
-    Families take options such as ``hidden=None`` so that their networks follow the data
-    (wider MLPs for small images, say) while ``--set FAMILY.hidden=N`` still wins.
+    For plugins whose options are ``__init__`` arguments resolved in their build hooks; a
+    declared plugin states its defaults per data kind in its declaration (``option(by_kind=...)``
+    or ``option_defaults``), resolved before it is created (:mod:`gancore.declaration`).
     """
     if value is not None:
         return value
@@ -35,12 +38,18 @@ def check_arch(arch: str) -> str:
     return arch
 
 
+def takes_mlp(spec: DataSpec, arch: str = "conv") -> bool:
+    """The network chooser by data kind, for every family: an MLP for vector data (``ring``) or for
+    images with ``arch="mlp"``; convolutions for images otherwise."""
+    return not spec.is_image or check_arch(arch) == "mlp"
+
+
 def standard_generator(spec: DataSpec, latent_dim: int, width: int = 64, hidden: int = 256,
                        arch: str = "conv") -> Generator:
     """The generator most unconditional families share: DCGAN-style convolutions for images
     (``arch="conv"``), an MLP for vector data (``ring``) or for images with ``arch="mlp"`` (the
     fully connected networks of Goodfellow et al. and of the WGAN paper's MLP experiments)."""
-    if not spec.is_image or check_arch(arch) == "mlp":
+    if takes_mlp(spec, arch):
         return MLPGenerator(spec, latent_dim, hidden)
     return ConvGenerator(spec, latent_dim, width)
 
@@ -49,36 +58,31 @@ def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, n
                            arch: str = "conv") -> nn.Module:
     """The discriminator matching :func:`standard_generator`: strided convolutions with ``norm`` for
     images, an MLP for vector data or with ``arch="mlp"``."""
-    if not spec.is_image or check_arch(arch) == "mlp":
+    if takes_mlp(spec, arch):
         return MLPDiscriminator(spec, hidden)
     return ConvDiscriminator(spec, width, norm=norm)
 
 
-#: gancore's own values of the standard networks' options, under a family's :attr:`StandardNetworks.NETWORKS`.
-STANDARD = {"width": 64, "hidden": 256, "norm": "batch", "arch": "conv"}
-
-
+@declare
 class StandardNetworks:
-    """A family mixin: the ``build_generator`` and ``build_discriminator`` hook implementations
-    over :func:`standard_generator` / :func:`standard_discriminator`, from the family's ``width``,
-    ``hidden``, ``norm`` and ``arch`` attributes (set from its options in ``__init__``). An
-    attribute left ``None`` takes the family's choice for the data's kind, from :attr:`NETWORKS`."""
+    """A family mixin: the network options ``width``, ``hidden``, ``norm`` and ``arch`` (declared:
+    a family sets its defaults per data kind with ``option_defaults``) and the ``build_generator``
+    and ``build_discriminator`` hook implementations over :func:`standard_generator` /
+    :func:`standard_discriminator`. Subclasses are :func:`~gancore.declaration.declare`-d too."""
 
-    #: Data kind -> network option -> value, for options the user left unset (``None``).
-    NETWORKS: dict[str, dict[str, object]] = {}
+    width: PositiveInt = option(64, help="Channels of the first convolution (images, arch conv).")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data, or arch mlp).")
+    norm: Norm = option("batch", help="Normalization in D's convolutions.")
+    arch: Arch = option("conv", help="Networks for images: conv, or mlp (vector data always takes an MLP).")
 
-    def network(self, data: DataSpec) -> dict[str, object]:
-        """The network options for ``data``: the user's, else this family's for the data's kind."""
-        return {name: by_kind(getattr(self, name), data, {kind: table[name] for kind, table in self.NETWORKS.items()
-                                                          if name in table}, STANDARD[name])
-                for name in STANDARD}
+    def network(self, data: DataSpec | None = None) -> dict[str, object]:
+        """The network options (resolved for the run's data before the family was created)."""
+        return {"width": self.width, "hidden": self.hidden, "norm": self.norm, "arch": self.arch}
 
     @hookimpl
     def build_generator(self, config, data):
-        net = self.network(data)
-        return standard_generator(data, config.latent_dim, net["width"], hidden=net["hidden"], arch=net["arch"])
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
 
     @hookimpl
     def build_discriminator(self, data):
-        net = self.network(data)
-        return standard_discriminator(data, net["width"], hidden=net["hidden"], norm=net["norm"], arch=net["arch"])
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)

@@ -12,6 +12,9 @@ from PIL import Image
 
 from gancore.data import DataSpec
 from gancore.errors import PluginError
+from gancore.plugins import Registry
+from gancore.runs import configure
+from gancore.testing import make_plugin
 
 
 def softplus(v):
@@ -64,12 +67,11 @@ def test_d_loss_is_minus_source_and_class_log_likelihoods():
 @pytest.mark.parametrize("shape, weight", [((1, 8, 8), 1.0), ((1, 28, 28), 0.0), ((2,), 1.0)])
 def test_fake_class_weight_follows_the_data_kind_unless_set(shape, weight):
     spec = DataSpec("x", shape, 10)
-    family = ACGAN(width=4, hidden=8, layers=1)
-    family.build_discriminator(data=spec)
-    assert family._fake_class_weight == weight
-    family = ACGAN(width=4, hidden=8, layers=1, fake_class_weight=0.5)
-    family.build_discriminator(data=spec)
-    assert family._fake_class_weight == 0.5
+    # Resolved before the family is created (no build hook sets it): the run's plugin gets it.
+    assert make_plugin(ACGAN, spec, width=4, hidden=8, layers=1).fake_class_weight == weight
+    assert make_plugin(ACGAN, spec, width=4, hidden=8, layers=1, fake_class_weight=0.5).fake_class_weight == 0.5
+    run = configure(Registry.discover(), spec, {"plugins": ["gancore-acgan"]})[1]
+    assert run.pm.get_plugin("gancore-acgan").fake_class_weight == weight
 
 
 def test_g_loss_fools_the_source_and_matches_the_class():

@@ -16,6 +16,7 @@ from gancore.config import make_config
 from gancore.data import DataSpec, load_data
 from gancore.plugins import Registry
 from gancore.step import Step
+from gancore.testing import defaults_of, make_plugin
 from gancore.trainer import Trainer
 
 
@@ -97,17 +98,17 @@ def test_losses_and_controller_through_the_hooks():
 
 
 def test_paper_defaults_and_option_checks():
-    family = BEGAN(width=4, code_dim=4)
     mnist, digits = DataSpec("mnist", (1, 28, 28)), DataSpec("digits", (1, 8, 8))
-    family.build_discriminator(data=mnist)  # the paper's gamma and lambda_k on 28x28 and larger
-    assert (family._gamma, family._lambda_k, family.k0, BEGAN().code_dim) == (0.5, 0.001, 0.0, 64)
-    assert family.default_config(data=mnist) == {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 16}
-    family.build_discriminator(data=digits)  # small images: faster control of k_t, more diversity
-    assert (family._gamma, family._lambda_k) == (0.7, 0.01)
-    assert make_config(family.default_config(data=digits)).batch_size == 64  # gancore's own
-    chosen = BEGAN(width=4, code_dim=4, gamma=0.4, lambda_k=0.002)
-    chosen.build_discriminator(data=digits)
-    assert (chosen._gamma, chosen._lambda_k) == (0.4, 0.002)
+    family = make_plugin(BEGAN, mnist, width=4, code_dim=4)  # the paper's gamma and lambda_k on 28x28 and larger
+    assert (family.gamma, family.lambda_k, family.k0, BEGAN().code_dim) == (0.5, 0.001, 0.0, 64)
+    assert defaults_of(BEGAN, mnist) == {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 16}
+    family = make_plugin(BEGAN, digits, width=4, code_dim=4)  # small images: faster control of k_t, more diversity
+    assert (family.gamma, family.lambda_k) == (0.7, 0.01)
+    family.build_discriminator(data=digits)  # building changes no loss hyper-parameter
+    assert (family.gamma, family.lambda_k) == (0.7, 0.01)
+    assert make_config(defaults_of(BEGAN, digits)).batch_size == 64  # gancore's own
+    chosen = make_plugin(BEGAN, digits, width=4, code_dim=4, gamma=0.4, lambda_k=0.002)
+    assert (chosen.gamma, chosen.lambda_k) == (0.4, 0.002)
     for bad in ({"gamma": 1.5}, {"lambda_k": -1}, {"k0": 2}):
         with pytest.raises(ValueError):
             BEGAN(**bad)

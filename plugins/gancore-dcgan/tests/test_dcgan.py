@@ -11,12 +11,13 @@ from torch import nn
 
 from gancore.data import DataSpec
 from gancore.step import Step
+from gancore.testing import defaults_of, make_plugin
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64)])
 def test_all_convolutional_networks_sized_from_the_data(shape):
     spec = DataSpec("x", shape)
-    family = DCGAN(width=4)
+    family = make_plugin(DCGAN, spec, width=4)
     G = family.build_generator(config=SimpleNamespace(latent_dim=10), data=spec)
     D = family.build_discriminator(data=spec)
     x = G(G.latent(2))
@@ -42,7 +43,7 @@ def test_all_convolutional_networks_sized_from_the_data(shape):
 def test_defaults_follow_the_data_kind(shape, kind):
     spec = DataSpec("x", shape)
     assert spec.kind == kind
-    defaults = DCGAN().default_config(data=spec)
+    defaults = defaults_of(DCGAN, spec)
     if kind == "image":
         assert defaults == {}  # the paper's settings: gancore's Adam 2e-4, betas (0.5, 0.999)
     else:

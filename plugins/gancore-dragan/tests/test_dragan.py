@@ -12,7 +12,7 @@ from gancore_dragan import DRAGAN, DraganPenalty, perturb
 from gancore.cli import main
 from gancore.data import DataSpec
 from gancore.step import DiscriminatorView
-from gancore.testing import ViewsStep
+from gancore.testing import ViewsStep, defaults_of
 
 
 def _view(score, real):
@@ -75,7 +75,7 @@ def test_penalty_gradient_reaches_the_discriminator():
 
 
 def test_family_defaults():
-    defaults = DRAGAN().default_config(data=DataSpec("mnist", (1, 28, 28)))
+    defaults = defaults_of(DRAGAN, DataSpec("mnist", (1, 28, 28)))
     assert defaults["regularizers"] == {"dragan": None} and defaults["lr_d"] == 1e-4
     assert defaults["betas"] == (0.5, 0.9)
     with pytest.raises(ValueError):

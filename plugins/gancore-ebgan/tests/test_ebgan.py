@@ -14,6 +14,7 @@ from torch import nn
 from gancore.data import DataSpec
 from gancore.nets import AutoEncoder, AutoEncoderDiscriminator
 from gancore.step import Step
+from gancore.testing import make_plugin
 
 
 class _GStep:
@@ -110,7 +111,7 @@ def test_the_generator_gets_gradients_through_the_pulling_away_term():
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (2,)])
 def test_networks_fit_every_data_shape(shape):
     spec = DataSpec("x", shape)
-    family = EBGAN(width=4, hidden=8, code_dim=6)
+    family = make_plugin(EBGAN, spec, width=4, hidden=8, code_dim=6)  # as a run creates it for the data
     G, D = family.build_generator(config=SimpleNamespace(latent_dim=5), data=spec), family.build_discriminator(data=spec)
     fake = G(G.latent(3))
     energy, code = D.error_and_code(fake)

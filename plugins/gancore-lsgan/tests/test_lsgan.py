@@ -15,7 +15,7 @@ from gancore.cli import main
 from gancore.config import make_config
 from gancore.data import DataSpec
 from gancore.losses import least_squares_d, least_squares_g
-from gancore.testing import ScriptedStep
+from gancore.testing import ScriptedStep, defaults_of, make_plugin
 
 
 def test_losses_with_the_0_1_1_coding():
@@ -41,9 +41,9 @@ def test_equal_targets_are_refused():
 
 
 def test_networks_and_defaults():
-    family = LSGAN(width=4, hidden=8)
     for shape in [(2,), (1, 8, 8), (1, 28, 28)]:
         spec = DataSpec("x", shape)
+        family = make_plugin(LSGAN, spec, width=4, hidden=8)  # as a run creates it for the data
         G = family.build_generator(config=SimpleNamespace(latent_dim=6), data=spec)
         D = family.build_discriminator(data=spec)
         assert D(G(G.latent(3))).shape == (3,)
@@ -51,9 +51,9 @@ def test_networks_and_defaults():
         assert any(isinstance(m, nn.Conv2d) for m in D.modules()) == (spec.kind == "image")
     assert any(isinstance(m, nn.Conv2d) for m in LSGAN(width=4, arch="conv").build_discriminator(
         data=DataSpec("digits", (1, 8, 8))).modules())
-    paper = make_config(family.default_config(data=DataSpec("mnist", (1, 28, 28))))  # over gancore's own
+    paper = make_config(defaults_of(LSGAN, DataSpec("mnist", (1, 28, 28))))  # over gancore's own
     assert paper.lr_g == 2e-4 and paper.betas == (0.5, 0.999) and paper.lr_schedule == "constant"
-    small = family.default_config(data=DataSpec("digits", (1, 8, 8)))
+    small = defaults_of(LSGAN, DataSpec("digits", (1, 8, 8)))
     assert small["lr_schedule"] == "linear" and small["regularizers"] == {"r1": 0.1} and small["plugins"] == ["ema"]
 
 

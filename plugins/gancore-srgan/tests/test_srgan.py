@@ -16,7 +16,7 @@ from gancore.cli import main
 from gancore.data import Batch, DataSpec
 from gancore.errors import ConfigError, PluginError
 from gancore.step import Step
-from gancore.testing import assert_clean_error
+from gancore.testing import assert_clean_error, make_plugin
 
 TINY = ["--set", "gancore-srgan.width=4", "--set", "gancore-srgan.blocks=1", "--set", "gancore-srgan.d_width=4"]
 
@@ -107,10 +107,11 @@ def test_refuses_what_it_cannot_super_resolve():
 
 
 def test_networks_follow_the_data_unless_set():
-    family = SRGAN()
-    assert family.network(DataSpec("mnist", (1, 28, 28))) == {"width": 32, "blocks": 4, "d_width": 16}
-    assert family.network(DataSpec("digits", (1, 8, 8))) == {"width": 16, "blocks": 2, "d_width": 8}
-    assert SRGAN(width=64, blocks=16).network(DataSpec("mnist", (1, 28, 28)))["blocks"] == 16
+    mnist, digits = DataSpec("mnist", (1, 28, 28)), DataSpec("digits", (1, 8, 8))
+    assert make_plugin(SRGAN, mnist).network() == {"width": 32, "blocks": 4, "d_width": 16}
+    assert make_plugin(SRGAN, digits).network() == {"width": 16, "blocks": 2, "d_width": 8}
+    assert make_plugin(SRGAN, mnist, width=64, blocks=16).network()["blocks"] == 16
+    assert SRGAN().network() == {"width": 64, "blocks": 16, "d_width": 64}  # the paper's, for no data
 
 
 def _train(tmp_path, *args):

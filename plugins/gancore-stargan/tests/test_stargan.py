@@ -16,6 +16,7 @@ from gancore.cli import main
 from gancore.config import make_config
 from gancore.data import Batch, DataSpec
 from gancore.errors import PluginError
+from gancore.testing import defaults_of
 
 TINY = ["--set", "gancore-stargan.width=4", "--set", "gancore-stargan.blocks=1", "--set", "gancore-stargan.d_width=4"]
 
@@ -60,7 +61,7 @@ def test_losses_by_hand():
 
 
 def test_paper_defaults_use_the_gp_regularizer():
-    defaults = StarGAN().default_config()
+    defaults = defaults_of(StarGAN, DataSpec("mnist-rotations", (1, 28, 28), 4))
     assert defaults["n_critic"] == 5 and defaults["lr_g"] == defaults["lr_d"] == 1e-4
     assert make_config(defaults).betas == (0.5, 0.999) and defaults["regularizers"] == {"gp": None}
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from gancore.data import Batch, DataSpec, load_data
+import gancore.data
+from gancore.data import Batch, DataSpec
 from gancore.errors import ConfigError, DataError
+from gancore.installed import installed_data
 from gancore_translation.domains import SECOND, dilate, edges, erode, mnist_digits, mnist_task, rotate
 from gancore_translation.generator import Translator
 from gancore_translation.nets import (PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator,
                                       ResnetGenerator, UNet, patch_layers, patch_receptive_field)
+
+
+#: The data loader as a run calls it: with the readers the installed plugins (this one) register.
+load_data = functools.partial(gancore.data.load_data, readers=installed_data)
 
 
 def _save(path, array):

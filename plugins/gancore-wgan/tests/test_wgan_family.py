@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from gancore_wgan import WGAN
+from gancore_wgan import WGAN, wgan_defaults
 
 from gancore.config import make_config
 from gancore.data import DataSpec
@@ -26,24 +26,24 @@ def test_critic_and_generator_losses():
 
 def test_paper_defaults_per_variant():
     family, images = WGAN(), DataSpec("mnist", (1, 28, 28), 10)
-    clip = family.default_config(data=images, regularizers=None)
+    clip = wgan_defaults(images, None)
     assert clip["optimizer"] == "rmsprop" and clip["lr_d"] == 5e-5 and clip["n_critic"] == 5
     assert clip["regularizers"] == {"clip": None}
-    gp = family.default_config(data=images, regularizers=("gp",))
+    gp = wgan_defaults(images, ("gp",))
     assert make_config(gp).optimizer == "adam" and gp["lr_g"] == 1e-4 and gp["betas"] == (0.5, 0.9)
     assert "regularizers" not in gp
 
 
 def test_small_images_train_as_wgan_gp_by_default():
     family, spec = WGAN(), DataSpec("digits", (1, 8, 8), 10)
-    defaults = family.default_config(data=spec, regularizers=None)
+    defaults = wgan_defaults(spec, None)
     assert defaults["regularizers"] == {"gp": None} and make_config(defaults).optimizer == "adam"
     assert defaults["lr_schedule"] == "linear" and defaults["n_critic"] == 5 and defaults["plugins"] == ["ema"]
-    assert family.default_config(data=spec, regularizers=("clip",))["optimizer"] == "rmsprop"
+    assert wgan_defaults(spec, ("clip",))["optimizer"] == "rmsprop"
     # Vector data keeps the paper's clipping; -r gp there adds a linear decay.
     ring = DataSpec("ring", (2,))
-    assert family.default_config(data=ring, regularizers=None)["regularizers"] == {"clip": None}
-    assert family.default_config(data=ring, regularizers=("gp",))["lr_schedule"] == "linear"
+    assert wgan_defaults(ring, None)["regularizers"] == {"clip": None}
+    assert wgan_defaults(ring, ("gp",))["lr_schedule"] == "linear"
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 32, 32), (3, 64, 64), (2,)])

@@ -45,7 +45,7 @@ from gancore.errors import PluginError
 from gancore.generator import Generator
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
-from gancore.plugins import NonNegativeFloat, PositiveFloat, PositiveInt
+from gancore.declaration import NonNegativeFloat, PositiveFloat, PositiveInt, declare, option
 from gancore.step import DiscriminatorView
 
 VARIANTS = ("unsupervised", "supervised")
@@ -93,22 +93,19 @@ class AdversarialAutoencoder(Generator):
         return {"sample": sample, "code": code, "reconstruction": self._decode(code, latent)}
 
 
+@declare
 class AAE:
     """Makhzani et al. 2016: autoencoder + adversarial D on the code (Gaussian prior); supervised variant."""
 
-    def __init__(self, variant: Literal["unsupervised", "supervised"] = "unsupervised", hidden: PositiveInt = 1000,
-                 layers: PositiveInt = 2, reconstruction_weight: PositiveFloat = 1.0,
-                 adversarial_weight: NonNegativeFloat = 1.0):
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
-        if reconstruction_weight <= 0 or adversarial_weight < 0:
-            raise ValueError("reconstruction_weight must be > 0 and adversarial_weight >= 0")
-        self.variant, self.hidden, self.layers = variant, int(hidden), int(layers)
-        self.reconstruction_weight, self.adversarial_weight = float(reconstruction_weight), float(adversarial_weight)
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    variant: Literal["unsupervised", "supervised"] = option(
+        "unsupervised", help="unsupervised, or supervised (the label joins the code in the decoder).")
+    hidden: PositiveInt = option(1000, help="Units per hidden layer of the encoder, decoder and D.")
+    layers: PositiveInt = option(2, help="Hidden layers of the encoder, decoder and D.")
+    reconstruction_weight: PositiveFloat = option(1.0, help="Weight of the reconstruction term.")
+    adversarial_weight: NonNegativeFloat = option(1.0, help="Weight of the adversarial term on the code.")
 
     @hookimpl
     def build_generator(self, config, data):

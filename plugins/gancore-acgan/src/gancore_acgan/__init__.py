@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from gancore import hookimpl
+from gancore.declaration import NonNegativeFloat, Norm, PositiveInt, declare, option
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, by_kind
-from gancore.plugins import NonNegativeFloat, Norm, PositiveInt
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, takes_mlp
 from gancore.step import DiscriminatorView
 
 
@@ -47,7 +47,7 @@ DEFAULTS = {
     "small-image": {"lr_schedule": "linear", "plugins": ["ema"]},
     "image": {"lr_schedule": "linear", "plugins": ["ema"]},
 }
-#: The weight of D's class loss on fakes by data kind when ``fake_class_weight`` is not set. The
+#: The weight of D's class loss on fakes by data kind (over the paper's 1). The
 #: paper trains D's classifier on fakes too (weight 1); on 28x28 ``mnist`` D then learns to tell the
 #: fakes' intended classes from artefacts, G follows D there, and GAN-test accuracy stays at
 #: 20-40%; trained on real images only (0), D's classifier tells G what real digits of a class
@@ -55,17 +55,21 @@ DEFAULTS = {
 FAKE_CLASS_WEIGHT = {"image": 0.0}
 
 
+@declare
 class ACGAN:
     """Odena et al. 2017: D outputs real/fake and class logits; source + class log-likelihoods."""
 
-    def __init__(self, width: PositiveInt = 64, norm: Norm = "batch", hidden: PositiveInt = 256,
-                 layers: PositiveInt = 3, class_weight: NonNegativeFloat = 1.0,
-                 fake_class_weight: NonNegativeFloat | None = None):
-        if class_weight < 0 or (fake_class_weight or 0) < 0:
-            raise ValueError(f"class weights must be >= 0, got {class_weight}, {fake_class_weight}")
-        self.width, self.norm, self.hidden, self.layers = int(width), norm, int(hidden), int(layers)
-        self.class_weight, self.fake_class_weight = float(class_weight), fake_class_weight
-        self._fake_class_weight = 1.0 if fake_class_weight is None else float(fake_class_weight)
+    kind = "family"
+    defaults = DEFAULTS
+
+    width: PositiveInt = option(64, help="Channels of the convolutions (images).")
+    norm: Norm = option("batch", help="Normalization in D's convolutions.")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
+    layers: PositiveInt = option(3, help="Hidden layers of the MLPs.")
+    class_weight: NonNegativeFloat = option(1.0, help="Weight of the class log-likelihood terms.")
+    fake_class_weight: NonNegativeFloat = option(
+        1.0, by_kind=FAKE_CLASS_WEIGHT, help="Weight of D's class term on fakes (0: D's classifier learns from "
+                                             "real images only).")
 
     @staticmethod
     def _classes(data) -> int:
@@ -75,23 +79,18 @@ class ACGAN:
         return data.num_classes
 
     @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
-
-    @hookimpl
     def build_generator(self, config, data):
         classes = self._classes(data)
-        if data.is_image:
-            return ConvGenerator(data, config.latent_dim, self.width, num_classes=classes)
-        return MLPGenerator(data, config.latent_dim, self.hidden, self.layers, num_classes=classes)
+        if takes_mlp(data):
+            return MLPGenerator(data, config.latent_dim, self.hidden, self.layers, num_classes=classes)
+        return ConvGenerator(data, config.latent_dim, self.width, num_classes=classes)
 
     @hookimpl
     def build_discriminator(self, data):
-        self._fake_class_weight = float(by_kind(self.fake_class_weight, data, FAKE_CLASS_WEIGHT, 1.0))
         outputs = 1 + self._classes(data)
-        if data.is_image:
-            return ConvDiscriminator(data, self.width, norm=self.norm, outputs=outputs)
-        return MLPDiscriminator(data, self.hidden, self.layers, outputs=outputs)
+        if takes_mlp(data):
+            return MLPDiscriminator(data, self.hidden, self.layers, outputs=outputs)
+        return ConvDiscriminator(data, self.width, norm=self.norm, outputs=outputs)
 
     @hookimpl
     def d_loss(self, step):
@@ -103,7 +102,7 @@ class ACGAN:
         step.views = (DiscriminatorView(real=real, fake=fake, score=lambda x: D(x)[:, 0],
                                         parameters=step.D.parameters),)
         class_nll = (F.cross_entropy(logits[:n], step.labels)
-                     + self._fake_class_weight * F.cross_entropy(logits[n:], step.latent["labels"]))
+                     + self.fake_class_weight * F.cross_entropy(logits[n:], step.latent["labels"]))
         return {"source": logistic_d(source[:n], source[n:]), "class": self.class_weight * class_nll}
 
     @hookimpl

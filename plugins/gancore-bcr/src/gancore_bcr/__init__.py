@@ -27,7 +27,7 @@ from gancore_diffaugment.augment import random_translation
 
 from gancore import hookimpl
 from gancore.errors import PluginError
-from gancore.plugins import NonNegativeFloat
+from gancore.declaration import NonNegativeFloat, declare, option
 
 
 def random_flip(x: torch.Tensor) -> torch.Tensor:
@@ -46,12 +46,18 @@ def consistency(score, x: torch.Tensor, x_transformed: torch.Tensor) -> torch.Te
     return (score(x) - score(x_transformed)).pow(2).mean()
 
 
+@declare
 class BCR:
     """Zhao et al. 2021: balanced consistency regularization, lambda_real = lambda_fake = 10 (flip + translation)."""
 
-    def __init__(self, weight: NonNegativeFloat = 10.0, fake_weight: NonNegativeFloat | None = None):
-        self.weight = float(weight)
-        self.fake_weight = self.weight if fake_weight is None else float(fake_weight)
+    kind = "regularizer"
+
+    weight: NonNegativeFloat = option(10.0, help="lambda_real, the weight of the real images' term.")
+    fake_weight: NonNegativeFloat | None = option(None, help="lambda_fake, the fakes' (none: the weight).")
+
+    def __attrs_post_init__(self):
+        if self.fake_weight is None:
+            self.fake_weight = self.weight
 
     @hookimpl(wrapper=True)
     def build_discriminator(self, data):

@@ -30,14 +30,13 @@ on images (the paper also halves the learning rate when M_global stalls;
 
 from __future__ import annotations
 
-from typing import Annotated
 
 import torch
 
 from gancore import hookimpl
+from gancore.declaration import Fraction, NonNegativeFloat, PositiveInt, declare, option
 from gancore.generator import Generator
-from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvDecoder, MLPGenerator, by_kind
-from gancore.plugins import NonNegativeFloat, PositiveInt, Range
+from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvDecoder, MLPGenerator, takes_mlp
 
 
 def began_d_loss(real_loss: torch.Tensor, fake_loss: torch.Tensor, k: torch.Tensor | float) -> torch.Tensor:
@@ -71,7 +70,7 @@ DEFAULTS = {
     "small-image": {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "lr_schedule": "linear", "plugins": ["ema"]},
     "image": {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 16},
 }
-#: gamma and lambda_k by data kind when not set. In 5,000 steps the paper's lambda_k = 0.001 moves k_t
+#: gamma and lambda_k by data kind (over the paper's 0.5 and 0.001). In 5,000 steps the paper's lambda_k = 0.001 moves k_t
 #: too slowly (k stays near 0 and G collapses onto what the auto-encoder reconstructs best: 4/10 digit
 #: classes, 105x the FID floor); lambda_k = 0.01 with gamma = 0.7 (more diversity) and batch 64: 7/10,
 #: 52.9x. BEGAN does not reach the quality targets on small data yet (docs/results.md).
@@ -79,40 +78,32 @@ GAMMA = {"small-image": 0.7}
 LAMBDA_K = {"small-image": 0.01}
 
 
+@declare
 class BEGAN:
     """Berthelot et al. 2017: auto-encoder D with L1 loss, equilibrium gamma, proportional control of k_t."""
 
-    def __init__(self, gamma: Annotated[float, Range(ge=0, le=1)] | None = None,
-                 lambda_k: NonNegativeFloat | None = None,
-                 k0: Annotated[float, Range(ge=0, le=1)] = 0.0, code_dim: PositiveInt = 64,
-                 width: PositiveInt = 64, hidden: PositiveInt = 256):
-        if gamma is not None and not 0 <= gamma <= 1:
-            raise ValueError(f"gamma (the diversity ratio) must be in [0, 1], got {gamma}")
-        if lambda_k is not None and not lambda_k >= 0:
-            raise ValueError(f"lambda_k must be >= 0, got {lambda_k}")
-        if not 0 <= k0 <= 1:
-            raise ValueError(f"k0 must be in [0, 1], got {k0}")
-        self.gamma, self.lambda_k, self.k0 = gamma, lambda_k, float(k0)
-        self._gamma, self._lambda_k = (0.5 if gamma is None else float(gamma),
-                                       0.001 if lambda_k is None else float(lambda_k))
-        self.code_dim, self.width, self.hidden = int(code_dim), int(width), int(hidden)
+    kind = "family"
+    defaults = DEFAULTS
+
+    gamma: Fraction = option(0.5, by_kind=GAMMA, help="The diversity ratio gamma = E[L(G(z))] / E[L(x)].")
+    lambda_k: NonNegativeFloat = option(0.001, by_kind=LAMBDA_K, help="The gain of k_t's proportional control.")
+    k0: Fraction = option(0.0, help="k_t's first value.")
+    code_dim: PositiveInt = option(64, help="Size of the auto-encoder's code (h).")
+    width: PositiveInt = option(64, help="Channels of the convolutions (images).")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
+
+    def __attrs_post_init__(self):
         self._real_loss = None
         self._fake_loss = None
 
     @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
-
-    @hookimpl
     def build_generator(self, config, data):
-        if not data.is_image:
+        if takes_mlp(data):
             return MLPGenerator(data, config.latent_dim, self.hidden)
         return DecoderGenerator(data, config.latent_dim, self.width)
 
     @hookimpl
     def build_discriminator(self, data):
-        self._gamma = float(by_kind(self.gamma, data, GAMMA, 0.5))
-        self._lambda_k = float(by_kind(self.lambda_k, data, LAMBDA_K, 0.001))
         autoencoder = AutoEncoder(data, self.code_dim, self.width, self.hidden, norm="none", act="elu")
         return AutoEncoderDiscriminator(autoencoder, error="l1")
 
@@ -143,7 +134,7 @@ class BEGAN:
         if step.accelerator.num_processes > 1:
             real_loss, fake_loss = step.accelerator.reduce(torch.stack([real_loss, fake_loss]), "mean")
         k = self.k(step)
-        k_next, m_global = update_k(k, real_loss, fake_loss, self._gamma, self._lambda_k)
+        k_next, m_global = update_k(k, real_loss, fake_loss, self.gamma, self.lambda_k)
         k.copy_(k_next)
         step.log("began/k", k)
         step.log("began/M_global", m_global)

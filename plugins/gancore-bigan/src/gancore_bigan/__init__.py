@@ -48,24 +48,23 @@ import torch
 import torch.nn.functional as F
 
 from gancore import hookimpl
+from gancore.declaration import Norm, PositiveInt, declare, option
 from gancore.losses import logistic_d
-from gancore.nets import by_kind
-from gancore.plugins import Norm, PositiveInt
 from gancore.step import DiscriminatorView
+from gancore_ema import SMALL_DATA
 
 from gancore_bigan.nets import BiGANGenerator, JointDiscriminator
 
 LOSSES = ("non-saturating", "saturating")
-_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
-#: Training defaults by data kind (``DataSpec.kind``).
+#: Training defaults by data kind (``DataSpec.kind``): the small-data recipe on ring and digits.
 DEFAULTS = {
-    "vector": {**_RECIPE, "regularizers": {"r1": 1.0}},
-    "small-image": {**_RECIPE, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
+    "vector": SMALL_DATA["vector"],
+    "small-image": SMALL_DATA["small-image"],
     "image": {},
 }
-#: Normalization of D's image branch by data kind when ``norm`` is not set (R1 elsewhere: per-sample).
+#: Normalization of D's image branch by data kind (over none; R1 elsewhere: per-sample).
 NORM = {"image": "batch"}
-#: MLP width by data kind when ``hidden`` is not set.
+#: MLP width by data kind (over 256).
 HIDDEN = {"vector": 128, "small-image": 256, "image": 512}
 
 
@@ -96,27 +95,26 @@ def bigan_ge_loss(data_scores: torch.Tensor, generated_scores: torch.Tensor,
     return {"generator": F.softplus(-generated_scores).mean(), "encoder": F.softplus(data_scores).mean()}
 
 
+@declare
 class BiGAN:
     """Donahue et al. 2017 / Dumoulin et al. 2017: G, an encoder E, and D on (x, z) pairs."""
 
-    def __init__(self, loss: Literal["non-saturating", "saturating"] = "non-saturating", width: PositiveInt = 64,
-                 hidden: PositiveInt | None = None, norm: Norm | None = None):
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-        self.loss, self.width, self.hidden, self.norm = loss, int(width), hidden, norm
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    loss: Literal["non-saturating", "saturating"] = option(
+        "non-saturating", help="G's and E's loss: non-saturating, or the minimax game's.")
+    width: PositiveInt = option(64, help="Channels of the convolutions (images).")
+    hidden: PositiveInt = option(256, by_kind=HIDDEN, help="Units per hidden layer of the MLPs.")
+    norm: Norm = option("none", by_kind=NORM, help="Normalization of D's image branch.")
 
     @hookimpl
     def build_generator(self, config, data):
-        return BiGANGenerator(data, config.latent_dim, self.width, by_kind(self.hidden, data, HIDDEN, 256))
+        return BiGANGenerator(data, config.latent_dim, self.width, self.hidden)
 
     @hookimpl
     def build_discriminator(self, config, data):
-        return JointDiscriminator(data, config.latent_dim, self.width, by_kind(self.hidden, data, HIDDEN, 256),
-                                  norm=by_kind(self.norm, data, NORM, "none"))
+        return JointDiscriminator(data, config.latent_dim, self.width, self.hidden, norm=self.norm)
 
     def _scores(self, step) -> tuple[torch.Tensor, torch.Tensor]:
         """``D(x, E(x)), D(G(z), z)`` from one forward pass; publishes the joint view in phase ``"d"``."""

@@ -33,8 +33,8 @@ from gancore import hookimpl
 from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, check_arch
-from gancore.plugins import Arch, Norm, PositiveInt
+from gancore.declaration import Arch, Norm, PositiveInt, declare, option
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, takes_mlp
 from gancore.step import DiscriminatorView
 
 
@@ -72,16 +72,20 @@ class LabelDiscriminator(nn.Module):
         return self.net(torch.cat([x.flatten(1), onehot], dim=1))
 
 
+@declare
 class CGAN:
     """Mirza & Osindero 2014: the label conditions both G and D (logistic loss)."""
 
-    def __init__(self, arch: Arch = "conv", hidden: PositiveInt = 256, layers: PositiveInt = 3,
-                 width: PositiveInt = 64, norm: Norm = "batch"):
-        check_arch(arch)
-        self.arch, self.hidden, self.layers, self.width, self.norm = arch, int(hidden), int(layers), int(width), norm
+    kind = "family"
+
+    arch: Arch = option("conv", help="Networks for images: conv, or mlp (vector data always takes an MLP).")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs.")
+    layers: PositiveInt = option(3, help="Hidden layers of the MLPs.")
+    width: PositiveInt = option(64, help="Channels of the convolutions.")
+    norm: Norm = option("batch", help="Normalization in D's convolutions.")
 
     def _conv(self, data: DataSpec) -> bool:
-        return self.arch == "conv" and data.is_image
+        return not takes_mlp(data, self.arch)
 
     @hookimpl
     def build_generator(self, config, data):

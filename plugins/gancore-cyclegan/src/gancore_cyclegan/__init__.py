@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from gancore import hookimpl
-from gancore.plugins import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt
+from gancore.declaration import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, declare, option
 from gancore_translation.domains import SECOND, describe_domains, require_domains
 from gancore_translation.nets import PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator, ResnetGenerator
 
@@ -65,17 +65,20 @@ def split_directions(latent, output):
     return output[target == 0], output[target == 1]
 
 
+@declare
 class CycleGAN:
     """Zhu et al. 2017: two ResNet G, two PatchGAN D, LSGAN + 10 * cycle + 5 * identity, 50-image pool."""
 
-    def __init__(self, width: PositiveInt = 64, blocks: NonNegativeInt = 0, d_width: PositiveInt = 64,
-                 norm: Norm = "instance", cycle: NonNegativeFloat = 10.0, identity: NonNegativeFloat = 0.5,
-                 pool: NonNegativeInt = 50, patch_layers: NonNegativeInt = 0):
-        if cycle < 0 or identity < 0 or pool < 0:
-            raise ValueError("cycle, identity and pool must be >= 0")
-        self.width, self.blocks, self.d_width, self.norm = int(width), int(blocks), int(d_width), norm
-        self.cycle, self.identity, self.pool, self.patch_layers = float(cycle), float(identity), int(pool), \
-            int(patch_layers)
+    kind = "family"
+
+    width: PositiveInt = option(64, help="Channels of the generators' first convolution.")
+    blocks: NonNegativeInt = option(0, help="Residual blocks per generator (0: 9 at 256 px and up, else 6).")
+    d_width: PositiveInt = option(64, help="Channels of the PatchGAN discriminators' first convolution.")
+    norm: Norm = option("instance", help="Normalization in the generators and discriminators.")
+    cycle: NonNegativeFloat = option(10.0, help="lambda, the weight of the cycle-consistency terms.")
+    identity: NonNegativeFloat = option(0.5, help="Weight of the identity terms, times lambda.")
+    pool: NonNegativeInt = option(50, help="Fakes in each image history buffer (0: none).")
+    patch_layers: NonNegativeInt = option(0, help="Strided layers of the PatchGAN (0: by the image size).")
 
     @hookimpl
     def build_generator(self, data):

@@ -24,24 +24,30 @@ for vectors), one each for D1 and D2.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gancore import hookimpl
-from gancore.nets import StandardNetworks, by_kind, check_arch, standard_discriminator
-from gancore.plugins import Arch, Norm, PositiveFloat, PositiveInt
+from gancore.declaration import Norm, Range, declare, option
+from gancore.nets import StandardNetworks, standard_discriminator
 from gancore.step import DiscriminatorView
+from gancore_ema import SMALL_DATA
 
-_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
-#: Training defaults by data kind (``DataSpec.kind``), see docs/families/d2gan.md.
+#: Training defaults by data kind (``DataSpec.kind``), see docs/families/d2gan.md: the small-data recipe
+#: on ring and digits.
 DEFAULTS = {
-    "vector": {**_RECIPE, "regularizers": {"r1": 1.0}},
-    "small-image": {**_RECIPE, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
+    "vector": SMALL_DATA["vector"],
+    "small-image": SMALL_DATA["small-image"],
     "image": {},
 }
-#: D's normalization by data kind when ``norm`` is not set (none where R1, a per-sample penalty, is on).
-NORM = {"image": "batch"}
+#: Option defaults by data kind: BatchNorm in D only on images 28x28 and larger (none where R1, a
+#: per-sample penalty, is on).
+OPTION_DEFAULTS = {"image": {"norm": "batch"}}
+#: The paper's range of alpha and beta.
+UnitInterval = Annotated[float, Range(gt=0, le=1)]
 #: Below this score ``log softplus(s)`` is ``s`` to within 1e-9 (and softplus would underflow further down).
 _LOG_SOFTPLUS_LINEAR = -20.0
 
@@ -82,26 +88,22 @@ def g_loss_terms(fake_scores: torch.Tensor, beta: float) -> dict[str, torch.Tens
     return {"d1": -F.softplus(fake_scores[:, 0]).mean(), "d2": beta * log_softplus(fake_scores[:, 1]).mean()}
 
 
+@declare
 class D2GAN(StandardNetworks):
     """Nguyen et al. 2017: D1 rewards real data (alpha log D1(x) - D1(G(z))), D2 rewards samples
     (-D2(x) + beta log D2(G(z))); G minimises -D1(G(z)) + beta log D2(G(z))."""
 
-    def __init__(self, alpha: PositiveFloat = 0.2, beta: PositiveFloat = 0.1, width: PositiveInt = 64,
-                 hidden: PositiveInt = 256, norm: Norm | None = None, arch: Arch = "conv"):
-        for name, value in (("alpha", alpha), ("beta", beta)):
-            if not 0 < value <= 1:
-                raise ValueError(f"{name} must be in (0, 1] (the paper's range), got {value}")
-        self.alpha, self.beta = float(alpha), float(beta)
-        self.width, self.hidden, self.norm, self.arch = int(width), int(hidden), norm, check_arch(arch)
+    kind = "family"
+    defaults = DEFAULTS
+    option_defaults = OPTION_DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    alpha: UnitInterval = option(0.2, help="Weight of log D1(x) in D1's loss (the paper's range: (0, 1]).")
+    beta: UnitInterval = option(0.1, help="Weight of log D2(G(z)) in D2's and G's losses ((0, 1]).")
+    norm: Norm = option("none", help="Normalization in the discriminators' convolutions.")
 
     @hookimpl
     def build_discriminator(self, data):
-        norm = by_kind(self.norm, data, NORM, "none")
-        return DualDiscriminator(*(standard_discriminator(data, self.width, self.hidden, norm, self.arch)
+        return DualDiscriminator(*(standard_discriminator(data, self.width, self.hidden, self.norm, self.arch)
                                    for _ in range(2)))
 
     @hookimpl

@@ -18,34 +18,35 @@ FID floor on ``digits`` and finds 1 of 8 ``ring`` modes.
 from __future__ import annotations
 
 from gancore import hookimpl
+from gancore.declaration import Norm, PositiveInt, declare, option
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import by_kind, standard_discriminator, standard_generator
-from gancore.plugins import Norm, PositiveInt
+from gancore.nets import standard_discriminator, standard_generator
+from gancore_ema import SMALL_DATA
 
-_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
-#: Training defaults by data kind (``DataSpec.kind``).
+#: Training defaults by data kind (``DataSpec.kind``): the small-data recipe on ring and digits.
 DEFAULTS = {
-    "vector": {**_RECIPE, "regularizers": {"r1": 1.0}},
-    "small-image": {**_RECIPE, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
+    "vector": SMALL_DATA["vector"],
+    "small-image": SMALL_DATA["small-image"],
     "image": {},
 }
-#: D's normalization by data kind when ``norm`` is not set.
-NORM = {"image": "batch"}
+#: Option defaults by data kind, over the options' own: BatchNorm in D on images 28x28 and larger.
+OPTION_DEFAULTS = {"image": {"norm": "batch"}}
 
 
+@declare
 class DCGAN:
     """Radford et al. 2016: all-convolutional G and D with BatchNorm, logistic loss."""
+
+    kind = "family"
+    defaults = DEFAULTS
+    option_defaults = OPTION_DEFAULTS
 
     #: A BatchNorm D sees a real batch and a fake batch, each its own forward pass, as in the paper's
     #: reference code (and then scores fakes alone in G's update): no real images through D there.
     separate_batches = True
 
-    def __init__(self, width: PositiveInt = 64, norm: Norm | None = None):
-        self.width, self.norm = int(width), norm
-
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    width: PositiveInt = option(64, help="Channels of G's last and D's first convolution.")
+    norm: Norm = option("none", help="Normalization in D's convolutions.")
 
     @hookimpl
     def build_generator(self, config, data):
@@ -53,7 +54,7 @@ class DCGAN:
 
     @hookimpl
     def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, norm=by_kind(self.norm, data, NORM, "none"))
+        return standard_discriminator(data, self.width, norm=self.norm)
 
     @hookimpl
     def d_loss(self, step):

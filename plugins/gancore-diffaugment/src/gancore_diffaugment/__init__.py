@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from gancore import hookimpl
+from gancore.declaration import declare, option
 from gancore.errors import PluginError
 
 from gancore_diffaugment.augment import POLICIES, augment, parse_policy
@@ -57,11 +58,16 @@ def attach(discriminator: nn.Module, policy: tuple[str, ...]) -> nn.Module:
     return discriminator
 
 
+@declare
 class DiffAugment:
     """Zhao et al. 2020: differentiable color/translation/cutout on every image D sees, real and fake."""
 
-    def __init__(self, policy: str = "color,translation,cutout"):
-        self.policy = parse_policy(policy)
+    kind = "add-on"
+
+    policy: str = option("color,translation,cutout", help=f"Comma-separated augmentations, of: {', '.join(POLICIES)}.")
+
+    def __attrs_post_init__(self):
+        self.operations = parse_policy(self.policy)
 
     @hookimpl(wrapper=True)
     def build_discriminator(self, data):
@@ -70,5 +76,5 @@ class DiffAugment:
                               f"{tuple(data.shape)}. Drop --plugin gancore-diffaugment for it.")
         discriminator = yield
         if isinstance(discriminator, nn.Module):
-            attach(discriminator, self.policy)
+            attach(discriminator, self.operations)
         return discriminator

@@ -28,19 +28,21 @@ import torch
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import ConvDiscriminator
-from gancore.plugins import NonNegativeFloat, Norm, PositiveInt
+from gancore.declaration import NonNegativeFloat, Norm, PositiveInt, declare, option
 from gancore_translation.domains import SECOND, describe_domains, require_domains
 from gancore_translation.nets import PerDomainDiscriminator, PerTargetTranslator, UNet
 
 
+@declare
 class DiscoGAN:
     """Kim et al. 2017: two encoder-decoder G, two conv D, GAN loss + reconstruction (MSE) in both directions."""
 
-    def __init__(self, width: PositiveInt = 64, d_width: PositiveInt = 64, norm: Norm = "batch",
-                 recon: NonNegativeFloat = 1.0):
-        if recon < 0:
-            raise ValueError(f"the reconstruction weight must be >= 0, got {recon}")
-        self.width, self.d_width, self.norm, self.recon = int(width), int(d_width), norm, float(recon)
+    kind = "family"
+
+    width: PositiveInt = option(64, help="Channels of the generators' first convolution.")
+    d_width: PositiveInt = option(64, help="Channels of the discriminators' first convolution.")
+    norm: Norm = option("batch", help="Normalization in the generators and discriminators.")
+    recon: NonNegativeFloat = option(1.0, help="Weight of the reconstruction (MSE) terms.")
 
     @hookimpl
     def build_generator(self, data):

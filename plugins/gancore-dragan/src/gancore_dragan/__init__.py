@@ -30,8 +30,8 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import gradient_norm, input_gradient, logistic_d, logistic_g
-from gancore.nets import StandardNetworks, check_arch
-from gancore.plugins import Arch, NonNegativeFloat, Norm, PositiveFloat, PositiveInt
+from gancore.declaration import NonNegativeFloat, Norm, PositiveFloat, declare, option
+from gancore.nets import StandardNetworks
 
 
 def perturb(real: torch.Tensor, noise: torch.Tensor | None = None, alpha: torch.Tensor | None = None,
@@ -51,18 +51,18 @@ def perturb(real: torch.Tensor, noise: torch.Tensor | None = None, alpha: torch.
     return real + alpha * (scale * real.std(correction=0) * noise)
 
 
+@declare
 class DraganPenalty:
     """Kodali et al. 2017: weight * E[(||grad D(x_hat)|| - 1)^2] around perturbed real data (lambda = 10)."""
 
+    kind = "regularizer"
     #: The penalty differentiates an input gradient: no torch.compile (gancore refuses --compile).
     needs_double_backward = True
 
-    def __init__(self, weight: NonNegativeFloat = 10.0, center: NonNegativeFloat = 1.0, scale: PositiveFloat = 0.5,
-                 interpolate: bool = True):
-        if scale <= 0:
-            raise ValueError(f"the perturbation scale must be > 0, got {scale}")
-        self.weight, self.center, self.scale = float(weight), float(center), float(scale)
-        self.interpolate = bool(interpolate)
+    weight: NonNegativeFloat = option(10.0, help="lambda, the penalty's weight.")
+    center: NonNegativeFloat = option(1.0, help="k, the gradient norm the penalty pulls toward.")
+    scale: PositiveFloat = option(0.5, help="Perturbations of scale * std(x) around the real samples.")
+    interpolate: bool = option(True, help="Penalize between x and its perturbation (false: at the perturbation).")
 
     @hookimpl
     def regularize(self, step, phase):
@@ -91,16 +91,14 @@ DEFAULTS = {
 }
 
 
+@declare
 class DRAGAN(StandardNetworks):
     """Kodali et al. 2017: the GAN's logistic losses with the dragan penalty (lambda = 10)."""
 
-    def __init__(self, width: PositiveInt = 64, hidden: PositiveInt = 256, norm: Norm = "layer", arch: Arch = "conv"):
-        self.width, self.hidden, self.norm = int(width), int(hidden), norm
-        self.arch = check_arch(arch)
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    norm: Norm = option("layer", help="Normalization in D's convolutions (per sample, beside the penalty).")
 
     @hookimpl
     def d_loss(self, step):

@@ -28,8 +28,8 @@ from __future__ import annotations
 import torch
 
 from gancore import hookimpl
-from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvGenerator, MLPGenerator, by_kind
-from gancore.plugins import NonNegativeFloat, Norm, PositiveFloat, PositiveInt
+from gancore.declaration import NonNegativeFloat, Norm, PositiveFloat, PositiveInt, declare, option
+from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvGenerator, MLPGenerator, takes_mlp
 
 
 def margin_d_loss(real_energy: torch.Tensor, fake_energy: torch.Tensor, margin: float) -> torch.Tensor:
@@ -53,53 +53,47 @@ DEFAULTS = {
     "small-image": {"lr_g": 5e-4, "lr_d": 5e-4, "lr_schedule": "linear", "plugins": ["ema"]},
     "image": {},
 }
-#: The margin by data kind when ``margin`` is not set. The energy is a per-element mean squared error
+#: The margin by data kind (over the option's default, 1). The energy is a per-element mean squared error
 #: of images in [-1, 1]: m = 1 asks D to reconstruct fakes worse than an all-zero image would. On the
 #: 8x8 digits (no BatchNorm, EMA, linear decay) m = 0.3 gives 5.5x the FID floor, m = 0.1 4.8x, and
 #: m = 0.1 with lr 5e-4 1.7x.
 MARGIN = {"small-image": 0.1}
-#: D's normalization by data kind when ``norm`` is not set: BatchNorm in the auto-encoder keeps
+#: D's normalization by data kind (over the option's default, batch): BatchNorm in the auto-encoder keeps
 #: EBGAN on the 8x8 digits at 101x the FID floor whatever the margin (5.5x without it).
 NORM = {"small-image": "none"}
 
 
+@declare
 class EBGAN:
     """Zhao et al. 2017: auto-encoder discriminator (energy = reconstruction MSE), margin loss, pulling-away term."""
 
-    def __init__(self, margin: PositiveFloat | None = None, pt_weight: NonNegativeFloat = 0.1,
-                 code_dim: PositiveInt = 64, width: PositiveInt = 64, hidden: PositiveInt = 256,
-                 norm: Norm | None = None):
-        if margin is not None and not margin > 0:
-            raise ValueError(f"the margin must be > 0, got {margin}")
-        if not pt_weight >= 0:
-            raise ValueError(f"pt_weight must be >= 0, got {pt_weight}")
-        self.margin, self.pt_weight = margin, float(pt_weight)
-        self.code_dim, self.width, self.hidden, self.norm = int(code_dim), int(width), int(hidden), norm
-        self._margin = margin or 1.0
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    margin: PositiveFloat = option(1.0, by_kind=MARGIN, help="m: D pushes the energy of fakes up to m.")
+    pt_weight: NonNegativeFloat = option(0.1, help="Weight of the pulling-away term in G's loss.")
+    code_dim: PositiveInt = option(64, help="Size of the auto-encoder's code.")
+    width: PositiveInt = option(64, help="Channels of the convolutions (images).")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
+    norm: Norm = option("batch", by_kind=NORM, help="Normalization in the auto-encoder.")
 
     @hookimpl
     def build_generator(self, config, data):
-        if not data.is_image:
+        if takes_mlp(data):
             return MLPGenerator(data, config.latent_dim, self.hidden)
         return ConvGenerator(data, config.latent_dim, self.width)
 
     @hookimpl
     def build_discriminator(self, data):
-        self._margin = float(by_kind(self.margin, data, MARGIN, 1.0))
-        norm = by_kind(self.norm, data, NORM, "batch")
         return AutoEncoderDiscriminator(
-            AutoEncoder(data, self.code_dim, self.width, self.hidden, norm=norm), error="mse")
+            AutoEncoder(data, self.code_dim, self.width, self.hidden, norm=self.norm), error="mse")
 
     @hookimpl
     def d_loss(self, step):
         real_energy, fake_energy = step.real_and_fake_scores()
         step.log("ebgan/energy_real", real_energy.mean())
         step.log("ebgan/energy_fake", fake_energy.mean())
-        return margin_d_loss(real_energy, fake_energy, self._margin)
+        return margin_d_loss(real_energy, fake_energy, self.margin)
 
     @hookimpl
     def g_loss(self, step):

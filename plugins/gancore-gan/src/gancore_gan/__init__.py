@@ -20,47 +20,47 @@ from __future__ import annotations
 from typing import Literal
 
 from gancore import hookimpl
+from gancore.declaration import PositiveInt, declare, option
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import MLPDiscriminator, MLPGenerator, by_kind
-from gancore.plugins import PositiveInt
+from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore_ema import SMALL_DATA
 
 LOSSES = ("non-saturating", "saturating")
 
-#: Training defaults by data kind (``DataSpec.kind``).
+#: Training defaults by data kind (``DataSpec.kind``): the small-data recipe on ring and digits.
 DEFAULTS = {
-    "vector": {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear", "regularizers": {"r1": 1.0}},
-    "small-image": {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear", "regularizers": {"r1": 0.1},
-                    "plugins": ["ema"]},
+    "vector": SMALL_DATA["vector"],
+    "small-image": SMALL_DATA["small-image"],
     "image": {},
 }
-#: Hidden units by data kind when ``hidden`` is not set.
-HIDDEN = {"small-image": 512}
+#: Option defaults by data kind, over the options' own.
+OPTION_DEFAULTS = {"small-image": {"hidden": 512}}
 
 
+@declare
 class GAN:
     """Goodfellow et al. 2014: MLP networks, minimax game (non-saturating G loss by default)."""
 
-    def __init__(self, loss: Literal["non-saturating", "saturating"] = "non-saturating",
-                 hidden: PositiveInt | None = None, layers: PositiveInt = 3):
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-        self.saturating = loss == "saturating"
-        self.hidden, self.layers = hidden, int(layers)
+    kind = "family"
+    defaults = DEFAULTS
+    option_defaults = OPTION_DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    loss: Literal["non-saturating", "saturating"] = option(
+        "non-saturating", help="G's loss: -log D(G(z)) (non-saturating) or the minimax log(1 - D(G(z))).")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of G and D.")
+    layers: PositiveInt = option(3, help="Hidden layers of G and D.")
 
-    def _hidden(self, data) -> int:
-        return int(by_kind(self.hidden, data, HIDDEN, 256))
+    @property
+    def saturating(self) -> bool:
+        return self.loss == "saturating"
 
     @hookimpl
     def build_generator(self, config, data):
-        return MLPGenerator(data, config.latent_dim, self._hidden(data), self.layers)
+        return MLPGenerator(data, config.latent_dim, self.hidden, self.layers)
 
     @hookimpl
     def build_discriminator(self, data):
-        return MLPDiscriminator(data, self._hidden(data), self.layers)
+        return MLPDiscriminator(data, self.hidden, self.layers)
 
     @hookimpl
     def d_loss(self, step):

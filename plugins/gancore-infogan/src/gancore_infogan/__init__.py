@@ -48,9 +48,10 @@ from gancore import hookimpl
 from gancore.data import DataSpec
 from gancore.generator import Generator, LatentCode, draw
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, by_kind
-from gancore.plugins import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt
+from gancore.declaration import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, declare, option
+from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, takes_mlp
 from gancore.step import DiscriminatorView
+from gancore_ema import SMALL_DATA
 
 
 def info_nll(q_out: torch.Tensor, cat: torch.Tensor, cont: torch.Tensor, lambda_cat: float = 1.0,
@@ -125,39 +126,41 @@ class InfoDiscriminator(nn.Module):
         return torch.cat([self.net.head(h), self.q(h)], 1)
 
 
-_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
 #: Training defaults by data kind (``DataSpec.kind``); on images 28x28 and larger, the paper's MNIST
 #: settings. On ``digits`` the paper's settings give 7.7x the FID floor and 39-41% code/class alignment;
 #: R1, a 1e-3 rate decayed linearly, an EMA of G and no BatchNorm in D's body give 0.57x.
 DEFAULTS = {
     # On ``ring`` the paper's settings do best of what was measured (8/8, 41.3%; R1 with lr 1e-3: 7/8, 17.5%).
     "vector": {},
-    "small-image": {**_RECIPE, "latent_dim": 62, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
+    "small-image": {**SMALL_DATA["small-image"], "latent_dim": 62},
     "image": {"latent_dim": 62, "lr_g": 1e-3},
 }
-#: D's normalization by data kind when ``norm`` is not set (R1 is a per-sample penalty).
+#: D's normalization by data kind, over batch (R1 is a per-sample penalty).
 NORM = {"small-image": "none"}
 
 
+@declare
 class InfoGAN:
     """Chen et al. 2016: noise + categorical/continuous codes, Q head on D, MI lower bound (unsupervised)."""
 
-    def __init__(self, categories: NonNegativeInt = 10, continuous: NonNegativeInt = 2,
-                 lambda_cat: NonNegativeFloat = 1.0, lambda_cont: NonNegativeFloat = 0.1, width: PositiveInt = 64,
-                 norm: Norm | None = None, hidden: PositiveInt = 256, layers: PositiveInt = 3):
-        if categories < 0 or continuous < 0 or categories + continuous == 0:
-            raise ValueError("InfoGAN needs at least one code: categories >= 2 or continuous >= 1")
-        if categories == 1:
-            raise ValueError("a categorical code needs at least 2 categories (or 0 for none)")
-        if lambda_cat < 0 or lambda_cont < 0:
-            raise ValueError("lambda_cat and lambda_cont must be >= 0")
-        self.categories, self.continuous = int(categories), int(continuous)
-        self.lambda_cat, self.lambda_cont = float(lambda_cat), float(lambda_cont)
-        self.width, self.norm, self.hidden, self.layers = int(width), norm, int(hidden), int(layers)
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    categories: NonNegativeInt = option(10, help="Categories of the categorical code (0: none; not 1).")
+    continuous: NonNegativeInt = option(2, help="Continuous codes, uniform in [-1, 1].")
+    lambda_cat: NonNegativeFloat = option(1.0, help="Weight of the categorical code's information term.")
+    lambda_cont: NonNegativeFloat = option(0.1, help="Weight of the continuous codes' information term.")
+    width: PositiveInt = option(64, help="Channels of the convolutions (images).")
+    norm: Norm = option("batch", by_kind=NORM, help="Normalization in D's convolutions.")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
+    layers: PositiveInt = option(3, help="Hidden layers of the MLPs.")
+
+    def __attrs_post_init__(self):
+        # What one option's type cannot say: the codes together.
+        if self.categories + self.continuous == 0:
+            raise ValueError("InfoGAN needs at least one code: categories >= 2 or continuous >= 1")
+        if self.categories == 1:
+            raise ValueError("a categorical code needs at least 2 categories (or 0 for none)")
 
     @hookimpl
     def build_generator(self, config, data):
@@ -166,8 +169,8 @@ class InfoGAN:
 
     @hookimpl
     def build_discriminator(self, data):
-        body = (ConvDiscriminator(data, self.width, norm=by_kind(self.norm, data, NORM, "batch")) if data.is_image
-                else MLPDiscriminator(data, self.hidden, self.layers))
+        body = (MLPDiscriminator(data, self.hidden, self.layers) if takes_mlp(data)
+                else ConvDiscriminator(data, self.width, norm=self.norm))
         return InfoDiscriminator(body, self.categories + self.continuous)
 
     def _info(self, step, q_out: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ from typing import Annotated
 import torch
 
 from gancore import hookimpl
-from gancore.plugins import NonNegativeFloat, Range
+from gancore.declaration import NonNegativeFloat, Range, declare, option
 
 
 def ema_update(average: torch.Tensor | None, value: torch.Tensor, decay: float) -> torch.Tensor:
@@ -47,13 +47,14 @@ def lecam_penalty(real_scores: torch.Tensor, fake_scores: torch.Tensor, alpha_re
     return (real_scores - alpha_fake).pow(2).mean() + (fake_scores - alpha_real).pow(2).mean()
 
 
+@declare
 class LeCam:
     """Tseng et al. 2021: D's real/fake scores pulled towards moving averages of the other side's (lambda 0.01)."""
 
-    def __init__(self, weight: NonNegativeFloat = 0.01, decay: Annotated[float, Range(ge=0, lt=1)] = 0.99):
-        if not 0 <= decay < 1:
-            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-        self.weight, self.decay = float(weight), float(decay)
+    kind = "regularizer"
+
+    weight: NonNegativeFloat = option(0.01, help="lambda, the penalty's weight.")
+    decay: Annotated[float, Range(ge=0, lt=1)] = option(0.99, help="Decay of the scores' moving averages.")
 
     @hookimpl
     def regularize(self, step, phase):

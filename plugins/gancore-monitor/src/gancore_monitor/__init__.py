@@ -34,7 +34,8 @@ import torch
 
 from gancore import hookimpl
 from gancore.generator import samples_of
-from gancore.plugins import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range
+from gancore.declaration import (Fraction, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range,
+                                 declare, option)
 
 CODES = ("discriminator-wins", "mode-collapse", "exploding-gradients", "oscillation")
 SMOOTH = 5
@@ -74,19 +75,23 @@ def oscillation(values: torch.Tensor) -> tuple[int, float]:
     return crossings, float(centred.std() / noise.clamp_min(1e-12))
 
 
+@declare
 class Monitor:
     """Warns when training goes wrong: D wins, mode collapse, exploding gradients, oscillation."""
 
-    def __init__(self, every: PositiveInt = 25, warmup: NonNegativeInt = 200, quiet: PositiveInt = 500,
-                 auc: Annotated[float, Range(ge=0, le=1)] = 0.99, vanish: NonNegativeFloat = 0.05,
-                 collapse: NonNegativeFloat = 0.1, explode: PositiveFloat = 1e4,
-                 window: Annotated[int, Range(gt=2 * SMOOTH)] = 100, swings: PositiveInt = 6,
-                 amplitude: PositiveFloat = 5.0):
-        if every < 1 or warmup < 0 or quiet < 1 or window <= 2 * SMOOTH:
-            raise ValueError(f"need every >= 1, warmup >= 0, quiet >= 1 and window > {2 * SMOOTH}")
-        self.every, self.warmup, self.quiet, self.window = int(every), int(warmup), int(quiet), int(window)
-        self.auc, self.vanish, self.collapse = float(auc), float(vanish), float(collapse)
-        self.explode, self.swings, self.amplitude = float(explode), int(swings), float(amplitude)
+    kind = "add-on"
+
+    every: PositiveInt = option(25, help="Steps between checks.")
+    warmup: NonNegativeInt = option(200, help="Steps before the first check.")
+    quiet: PositiveInt = option(500, help="Steps before a warning of one kind may repeat.")
+    auc: Fraction = option(0.99, help="discriminator-wins: the AUC of D's scores (real above fake) at least this ...")
+    vanish: NonNegativeFloat = option(0.05, help="... while G's gradient norm is below this times its peak.")
+    collapse: NonNegativeFloat = option(
+        0.1, help="mode-collapse: samples' mean pairwise distance below this times the real batch's.")
+    explode: PositiveFloat = option(1e4, help="exploding-gradients: a gradient norm above this (or non-finite).")
+    window: Annotated[int, Range(gt=2 * SMOOTH)] = option(100, help="oscillation: the steps of D's loss it reads ...")
+    swings: PositiveInt = option(6, help="... in which D's smoothed loss crosses its mean at least this often ...")
+    amplitude: PositiveFloat = option(5.0, help="... with a spread at least this times its step-to-step noise.")
 
     # -- state -----------------------------------------------------------------
     def _state(self, step) -> dict[str, torch.Tensor]:

@@ -44,7 +44,7 @@ from torch import nn
 
 from gancore import hookimpl
 from gancore.errors import PluginError
-from gancore.plugins import PositiveInt
+from gancore.declaration import PositiveInt, declare, option
 
 
 def packed_spec(data, packing: int):
@@ -115,13 +115,13 @@ def family_discriminator(config, data):
     return run.hook.build_discriminator(config=config, data=data)
 
 
+@declare
 class PacGAN:
     """Lin et al. 2018: D judges packs of m samples (all real or all fake), against mode collapse."""
 
-    def __init__(self, packing: PositiveInt = 2):
-        if isinstance(packing, bool) or int(packing) != packing or packing < 1:
-            raise ValueError(f"packing must be a whole number >= 1, got {packing!r}")
-        self.packing = int(packing)
+    kind = "add-on"
+
+    packing: PositiveInt = option(2, help="m, the samples D judges together (1: off).")
 
     @hookimpl(wrapper=True, trylast=True)
     def build_discriminator(self, config, data):

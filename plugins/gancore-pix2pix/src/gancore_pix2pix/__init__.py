@@ -25,7 +25,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import logistic_d, logistic_g
-from gancore.plugins import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, Range
+from gancore.declaration import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, Range, declare, option
 from gancore.step import DiscriminatorView
 from gancore_translation.domains import SECOND, describe_domains, require_domains
 from gancore_translation.generator import Translator
@@ -43,16 +43,18 @@ class Pix2PixGenerator(Translator):
         return self.net(latent["source"])
 
 
+@declare
 class Pix2Pix:
     """Isola et al. 2017: U-Net G, PatchGAN D on (source, target), conditional GAN + 100 * L1 (paired data)."""
 
-    def __init__(self, width: PositiveInt = 64, d_width: PositiveInt = 64, norm: Norm = "batch",
-                 l1: NonNegativeFloat = 100.0, dropout: Annotated[float, Range(ge=0, lt=1)] = 0.5,
-                 patch_layers: NonNegativeInt = 0):
-        if l1 < 0:
-            raise ValueError(f"the L1 weight must be >= 0, got {l1}")
-        self.width, self.d_width, self.norm = int(width), int(d_width), norm
-        self.l1, self.dropout, self.patch_layers = float(l1), float(dropout), int(patch_layers)
+    kind = "family"
+
+    width: PositiveInt = option(64, help="Channels of the U-Net's first convolution.")
+    d_width: PositiveInt = option(64, help="Channels of the PatchGAN's first convolution.")
+    norm: Norm = option("batch", help="Normalization in G and D.")
+    l1: NonNegativeFloat = option(100.0, help="lambda, the weight of the L1 term.")
+    dropout: Annotated[float, Range(ge=0, lt=1)] = option(0.5, help="Dropout in the U-Net's decoder (G's noise).")
+    patch_layers: NonNegativeInt = option(0, help="Strided layers of the PatchGAN (0: by the image size).")
 
     @hookimpl
     def build_generator(self, data):

@@ -31,9 +31,10 @@ from typing import Literal
 import torch
 
 from gancore import hookimpl
+from gancore.declaration import declare, option
 from gancore.losses import least_squares_d, logistic_d
-from gancore.nets import StandardNetworks, check_arch
-from gancore.plugins import Arch, Norm, PositiveInt
+from gancore.nets import StandardNetworks
+from gancore_ema import SMALL_DATA
 
 LOSSES = ("ragan", "ralsgan")
 
@@ -67,34 +68,31 @@ def ralsgan_g(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Ten
     return 2 * least_squares_d(f, r, a=-1.0, b=1.0)
 
 
-_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
-#: Training defaults by data kind (``DataSpec.kind``), over gancore's own; on images 28x28 and larger,
-#: the paper's, which are gancore's (Adam, lr 2e-4, betas (0.5, 0.999), one D step per G step).
+#: Training defaults by data kind (``DataSpec.kind``), over gancore's own: the small-data recipe on ring
+#: and digits; on images 28x28 and larger the paper's, which are gancore's (Adam, lr 2e-4, betas (0.5,
+#: 0.999), one D step per G step).
 DEFAULTS = {
-    "vector": {**_RECIPE, "regularizers": {"r1": 1.0}},
-    "small-image": {**_RECIPE, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
+    "vector": SMALL_DATA["vector"],
+    "small-image": SMALL_DATA["small-image"],
     "image": {},
 }
+#: Option defaults by data kind: no BatchNorm in D on small images, where R1 (a per-sample penalty)
+#: is on (digits: 1.8x the FID floor).
+OPTION_DEFAULTS = {"small-image": {"norm": "none"}}
 
 
+@declare
 class Relativistic(StandardNetworks):
     """Jolicoeur-Martineau 2019: relativistic average losses, loss=ragan|ralsgan."""
 
-    #: No BatchNorm in D on small images: R1 is a per-sample penalty (digits: 1.8x the FID floor).
-    NETWORKS = {"small-image": {"norm": "none"}}
+    kind = "family"
+    defaults = DEFAULTS
+    option_defaults = OPTION_DEFAULTS
 
-    def __init__(self, loss: Literal["ragan", "ralsgan"] = "ragan", width: PositiveInt = 64,
-                 hidden: PositiveInt = 256, norm: Norm | None = None, arch: Arch = "conv"):
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-        self.loss = loss
-        self._d, self._g = (ragan_d, ragan_g) if loss == "ragan" else (ralsgan_d, ralsgan_g)
-        self.width, self.hidden, self.norm = int(width), int(hidden), norm
-        self.arch = check_arch(arch)
+    loss: Literal["ragan", "ralsgan"] = option("ragan", help="Relativistic average GAN or least-squares GAN.")
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    def __attrs_post_init__(self):
+        self._d, self._g = (ragan_d, ragan_g) if self.loss == "ragan" else (ralsgan_d, ralsgan_g)
 
     @hookimpl
     def d_loss(self, step):

@@ -24,12 +24,11 @@ from gancore_sngan import apply_spectral_norm, hinge_d, hinge_g, lipschitz_discr
 from torch import nn
 
 from gancore import hookimpl
-from gancore.nets import ResBlockDown, ResBlockUp, SelfAttention
 from gancore.data import DataSpec
+from gancore.declaration import PositiveFloat, PositiveInt, declare, option
 from gancore.errors import PluginError
 from gancore.generator import Generator
-from gancore.nets import by_kind, conv_plan
-from gancore.plugins import PositiveFloat, PositiveInt
+from gancore.nets import ResBlockDown, ResBlockUp, SelfAttention, conv_plan
 
 
 def _check_image(data: DataSpec) -> None:
@@ -109,39 +108,34 @@ DEFAULTS = {
     "small-image": _PAPER,
     "image": _PAPER,
 }
-#: Channels of the full-resolution feature maps by data kind when ``width`` is not set.
+#: Channels of the full-resolution feature maps by data kind (over 64).
 WIDTH = {"small-image": 32}
-#: D's Lipschitz bound by data kind when ``lipschitz`` is not set (see gancore_sngan.LIPSCHITZ).
+#: D's Lipschitz bound by data kind, over 1 (see gancore_sngan.LIPSCHITZ).
 LIPSCHITZ: dict[str, float] = {}
 
 
+@declare
 class SAGAN:
     """Zhang et al. 2019: self-attention in spectrally normalized ResNets, hinge loss, TTUR."""
 
-    def __init__(self, width: PositiveInt | None = None, attention: PositiveInt | None = None,
-                 n_power_iterations: PositiveInt = 1, lipschitz: PositiveFloat | None = None):
-        for name, value in (("width", width), ("attention", attention), ("n_power_iterations", n_power_iterations)):
-            if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-        if lipschitz is not None and not lipschitz > 0:
-            raise ValueError(f"lipschitz must be > 0, got {lipschitz!r}")
-        self.width, self.attention = width, attention
-        self.n_power_iterations = int(n_power_iterations)
-        self.lipschitz = lipschitz
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS.get(data.kind)
+    width: PositiveInt = option(64, by_kind=WIDTH, help="Channels of the first (G: last) residual block.")
+    attention: PositiveInt | None = option(
+        None, help="Feature-map size the self-attention layer works at (none: the networks' default).")
+    n_power_iterations: PositiveInt = option(1, help="Power iterations per spectral-norm estimate.")
+    lipschitz: PositiveFloat = option(1.0, by_kind=LIPSCHITZ, help="D's Lipschitz bound (its scores' scale).")
 
     @hookimpl
     def build_generator(self, config, data):
-        G = SAGANGenerator(data, config.latent_dim, by_kind(self.width, data, WIDTH, 64), self.attention)
+        G = SAGANGenerator(data, config.latent_dim, self.width, self.attention)
         return apply_spectral_norm(G, self.n_power_iterations)
 
     @hookimpl
     def build_discriminator(self, data):
-        D = SAGANDiscriminator(data, by_kind(self.width, data, WIDTH, 64), self.attention)
-        return lipschitz_discriminator(D, self.n_power_iterations, by_kind(self.lipschitz, data, LIPSCHITZ, 1.0))
+        D = SAGANDiscriminator(data, self.width, self.attention)
+        return lipschitz_discriminator(D, self.n_power_iterations, self.lipschitz)
 
     @hookimpl
     def d_loss(self, step):

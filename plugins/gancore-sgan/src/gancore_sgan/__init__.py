@@ -38,19 +38,20 @@ import torch
 import torch.nn.functional as F
 
 from gancore import hookimpl
+from gancore.declaration import NonNegativeFloat, Norm, PositiveInt, declare, option
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, MLPDiscriminator, StandardNetworks, check_arch
-from gancore.plugins import Arch, NonNegativeFloat, Norm, PositiveInt
+from gancore.nets import ConvDiscriminator, MLPDiscriminator, StandardNetworks, takes_mlp
 from gancore.step import DiscriminatorView
+from gancore_ema import SMALL_DATA
 
 GENERATOR_LOSSES = ("non-saturating", "feature-matching")
 
-_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
-#: Training defaults by data kind (``DataSpec.kind``), see docs/families/sgan.md.
+#: Training defaults by data kind (``DataSpec.kind``), see docs/families/sgan.md: the small-data recipe
+#: on ring and digits.
 DEFAULTS = {
-    "vector": {**_RECIPE, "regularizers": {"r1": 1.0}},
-    "small-image": {**_RECIPE, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
+    "vector": SMALL_DATA["vector"],
+    "small-image": SMALL_DATA["small-image"],
     "image": {"lr_schedule": "linear", "plugins": ["ema"]},
 }
 
@@ -80,19 +81,19 @@ def quotas(labels: int, classes: int) -> list[int]:
     return [labels // classes + (c < labels % classes) for c in range(classes)]
 
 
+@declare
 class SGAN(StandardNetworks):
     """Odena 2016 / Salimans et al. 2016: D is a K+1-class classifier (fake logit fixed at 0) trained on
     ``labels`` labelled examples and the unlabelled real batch against G's samples."""
 
-    def __init__(self, labels: PositiveInt = 100,
-                 generator_loss: Literal["non-saturating", "feature-matching"] = "non-saturating",
-                 supervised_weight: NonNegativeFloat = 1.0, width: PositiveInt = 64, hidden: PositiveInt = 256,
-                 norm: Norm = "none", arch: Arch = "conv"):
-        if generator_loss not in GENERATOR_LOSSES:
-            raise ValueError(f"generator_loss must be one of {', '.join(GENERATOR_LOSSES)}, got {generator_loss!r}")
-        self.labels, self.generator_loss = int(labels), generator_loss
-        self.supervised_weight = float(supervised_weight)
-        self.width, self.hidden, self.norm, self.arch = int(width), int(hidden), norm, check_arch(arch)
+    kind = "family"
+    defaults = DEFAULTS
+
+    labels: PositiveInt = option(100, help="Labelled examples D's supervised term sees, balanced per class.")
+    generator_loss: Literal["non-saturating", "feature-matching"] = option(
+        "non-saturating", help="G's loss: the non-saturating one, or Salimans et al.'s feature matching.")
+    supervised_weight: NonNegativeFloat = option(1.0, help="Weight of D's supervised (cross-entropy) term.")
+    norm: Norm = option("none", help="Normalization in D's convolutions.")
 
     def _classes(self, data) -> int:
         if data.num_classes < 2:
@@ -104,13 +105,9 @@ class SGAN(StandardNetworks):
         return data.num_classes
 
     @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
-
-    @hookimpl
     def build_discriminator(self, data):
         classes = self._classes(data)
-        if not data.is_image or self.arch == "mlp":
+        if takes_mlp(data, self.arch):
             return MLPDiscriminator(data, self.hidden, outputs=classes)
         return ConvDiscriminator(data, self.width, norm=self.norm, outputs=classes)
 

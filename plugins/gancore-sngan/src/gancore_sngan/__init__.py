@@ -35,8 +35,8 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gancore import hookimpl
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, by_kind
-from gancore.plugins import PositiveFloat, PositiveInt
+from gancore.declaration import PositiveFloat, PositiveInt, declare, option
+from gancore.nets import standard_discriminator, standard_generator
 
 #: Layers whose ``weight`` gets spectral normalization.
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -65,12 +65,6 @@ def hinge_g(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
-def _check_iterations(n_power_iterations) -> int:
-    if int(n_power_iterations) != n_power_iterations or n_power_iterations < 1:
-        raise ValueError(f"n_power_iterations must be a whole number >= 1, got {n_power_iterations!r}")
-    return int(n_power_iterations)
-
-
 class ScaledScores(nn.Module):
     """``lipschitz * D(x)``: a spectrally normalized D whose Lipschitz bound is ``lipschitz`` rather than 1."""
 
@@ -88,7 +82,7 @@ def lipschitz_discriminator(discriminator: nn.Module, n_power_iterations: int, l
     return normalized if lipschitz == 1 else ScaledScores(normalized, lipschitz)
 
 
-#: D's Lipschitz bound by data kind when ``lipschitz`` is not set. On ``ring`` a 1-Lipschitz D can
+#: D's Lipschitz bound by data kind (over 1). On ``ring`` a 1-Lipschitz D can
 #: change its score by at most 0.06 across a mode (std 0.02), far below the hinge's margin of 1: its
 #: scores stay near 0 (D's loss stays at 2) and G collapses (0/8 modes); with a bound of 30, 8/8. On
 #: the 8x8 digits a bound of 10 takes the FID from 9.3x the floor to 1.3x.
@@ -102,34 +96,26 @@ DEFAULTS = {
 }
 
 
+@declare
 class SNGAN:
     """Miyato et al. 2018: spectrally normalized D, hinge loss."""
 
-    def __init__(self, width: PositiveInt = 64, hidden: PositiveInt = 256, n_power_iterations: PositiveInt = 1,
-                 lipschitz: PositiveFloat | None = None):
-        self.width, self.hidden = int(width), int(hidden)
-        self.n_power_iterations = _check_iterations(n_power_iterations)
-        if lipschitz is not None and not lipschitz > 0:
-            raise ValueError(f"lipschitz must be > 0, got {lipschitz}")
-        self.lipschitz = lipschitz
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    width: PositiveInt = option(64, help="Channels of the convolutions (images).")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
+    n_power_iterations: PositiveInt = option(1, help="Power iterations per spectral-norm estimate.")
+    lipschitz: PositiveFloat = option(1.0, by_kind=LIPSCHITZ, help="D's Lipschitz bound (its scores' scale).")
 
     @hookimpl
     def build_generator(self, config, data):
-        if not data.is_image:
-            return MLPGenerator(data, config.latent_dim, self.hidden)
-        return ConvGenerator(data, config.latent_dim, self.width)
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden)
 
     @hookimpl
     def build_discriminator(self, data):
-        if not data.is_image:
-            D = MLPDiscriminator(data, self.hidden)
-        else:
-            D = ConvDiscriminator(data, self.width, norm="none")
-        return lipschitz_discriminator(D, self.n_power_iterations, by_kind(self.lipschitz, data, LIPSCHITZ, 1.0))
+        D = standard_discriminator(data, self.width, hidden=self.hidden, norm="none")
+        return lipschitz_discriminator(D, self.n_power_iterations, self.lipschitz)
 
     @hookimpl
     def d_loss(self, step):
@@ -140,11 +126,13 @@ class SNGAN:
         return hinge_g(step.fake_scores())
 
 
+@declare
 class SpectralNorm:
     """Miyato et al. 2018: spectral normalization of any family's discriminator (an add-on)."""
 
-    def __init__(self, n_power_iterations: PositiveInt = 1):
-        self.n_power_iterations = _check_iterations(n_power_iterations)
+    kind = "add-on"
+
+    n_power_iterations: PositiveInt = option(1, help="Power iterations per spectral-norm estimate.")
 
     @hookimpl(wrapper=True)
     def build_discriminator(self):

@@ -40,8 +40,8 @@ from torch import nn
 from gancore import hookimpl
 from gancore.errors import ConfigError, PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import by_kind, norm_2d
-from gancore.plugins import NonNegativeFloat, Norm, PositiveInt, Range
+from gancore.declaration import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, Range, declare, option
+from gancore.nets import norm_2d
 from gancore_translation.generator import Translator
 
 #: Training defaults by data kind: Adam with beta1 = 0.9 and batch 16 as in the paper. The paper's
@@ -49,8 +49,8 @@ from gancore_translation.generator import Translator
 #: here 1e-3, decayed linearly to 0 over the run (docs/families/srgan.md).
 _RECIPE = {"betas": (0.9, 0.999), "batch_size": 16, "lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
 DEFAULTS = {"vector": {}, "small-image": dict(_RECIPE), "image": dict(_RECIPE)}
-#: Network sizes by data kind when the options are not set. The paper's are width 64, 16 blocks,
-#: d_width 64; these are sized to train on a CPU in minutes.
+#: Network sizes by data kind (option defaults, over the paper's width 64, 16 blocks, d_width 64):
+#: sized to train on a CPU in minutes.
 NETWORKS = {"small-image": {"width": 16, "blocks": 2, "d_width": 8},
             "image": {"width": 32, "blocks": 4, "d_width": 16}}
 _PAPER = {"width": 64, "blocks": 16, "d_width": 64}
@@ -148,21 +148,28 @@ class SRDiscriminator(nn.Module):
         return self.head(self.body(x)).squeeze(1)
 
 
+@declare
 class SRGAN:
     """Ledig et al. 2017: SRResNet G on downsampled real images, VGG-style D, pixel MSE + 1e-3 x adversarial loss."""
 
-    def __init__(self, width: PositiveInt | None = None, blocks: Annotated[int, Range(ge=0)] | None = None,
-                 d_width: PositiveInt | None = None, scale: Annotated[int, Range(ge=2)] = 2, norm: Norm = "batch",
-                 adversarial: NonNegativeFloat = 1e-3):
-        if scale & (scale - 1):
-            raise ValueError(f"scale must be a power of 2 (one sub-pixel convolution per factor 2), got {scale}")
-        self.width, self.blocks, self.d_width = width, blocks, d_width
-        self.scale, self.norm, self.adversarial = int(scale), norm, float(adversarial)
+    kind = "family"
+    defaults = DEFAULTS
+    option_defaults = NETWORKS
 
-    def network(self, data) -> dict[str, int]:
-        """``width``, ``blocks`` and ``d_width`` for ``data``: the user's, else this family's for its kind."""
-        return {name: int(by_kind(getattr(self, name), data, {k: t[name] for k, t in NETWORKS.items()}, _PAPER[name]))
-                for name in _PAPER}
+    width: PositiveInt = option(_PAPER["width"], help="Channels of G's residual blocks.")
+    blocks: NonNegativeInt = option(_PAPER["blocks"], help="Residual blocks in G.")
+    d_width: PositiveInt = option(_PAPER["d_width"], help="Channels of D's first convolution.")
+    scale: Annotated[int, Range(ge=2)] = option(2, help="Upscaling factor (a power of 2).")
+    norm: Norm = option("batch", help="Normalization in G's blocks and D.")
+    adversarial: NonNegativeFloat = option(1e-3, help="Weight of the adversarial term against the pixel MSE.")
+
+    def __attrs_post_init__(self):
+        if self.scale & (self.scale - 1):
+            raise ValueError(f"scale must be a power of 2 (one sub-pixel convolution per factor 2), got {self.scale}")
+
+    def network(self, data=None) -> dict[str, int]:
+        """``width``, ``blocks`` and ``d_width`` (resolved for the run's data before the family was created)."""
+        return {name: getattr(self, name) for name in _PAPER}
 
     def _check(self, data) -> None:
         if not data.is_image:
@@ -170,10 +177,6 @@ class SRGAN:
         if data.image_size % self.scale or data.image_size // self.scale < 2:
             raise PluginError(f"SRGAN with scale {self.scale} needs an image size divisible by {self.scale} into at "
                               f"least 2x2 pixels; {data.name!r} is {data.image_size}x{data.image_size}.")
-
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
 
     @hookimpl
     def build_generator(self, data):

@@ -37,7 +37,7 @@ from torch import nn
 from gancore import hookimpl
 from gancore.losses import wasserstein_d, wasserstein_g
 from gancore.nets import init_weights
-from gancore.plugins import NonNegativeFloat, NonNegativeInt, PositiveInt
+from gancore.declaration import NonNegativeFloat, NonNegativeInt, PositiveInt, declare, option
 from gancore.step import DiscriminatorView
 from gancore_translation.domains import describe_domains, require_domains
 from gancore_translation.generator import Translator
@@ -84,19 +84,23 @@ class StarDiscriminator(nn.Module):
         return self.src(h), self.cls(h).flatten(1)
 
 
+#: The paper's settings (WGAN-GP, five critic updates per G update), whatever the data.
+_PAPER = {"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "regularizers": {"gp": None}}
+
+
+@declare
 class StarGAN:
     """Choi et al. 2018: one target-conditioned G, D with critic + domain heads, WGAN-GP, cls and rec losses."""
 
-    def __init__(self, width: PositiveInt = 64, blocks: PositiveInt = 6, d_width: PositiveInt = 64,
-                 cls: NonNegativeFloat = 1.0, rec: NonNegativeFloat = 10.0, mix: NonNegativeInt = 0):
-        if cls < 0 or rec < 0 or mix < 0:
-            raise ValueError("cls, rec and mix must be >= 0")
-        self.width, self.blocks, self.d_width = int(width), int(blocks), int(d_width)
-        self.cls, self.rec, self.mix = float(cls), float(rec), int(mix)
+    kind = "family"
+    defaults = {"vector": _PAPER, "small-image": _PAPER, "image": _PAPER}
 
-    @hookimpl
-    def default_config(self):
-        return {"n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4, "regularizers": {"gp": None}}
+    width: PositiveInt = option(64, help="Channels of G's first convolution.")
+    blocks: PositiveInt = option(6, help="Residual blocks in G.")
+    d_width: PositiveInt = option(64, help="Channels of D's first convolution.")
+    cls: NonNegativeFloat = option(1.0, help="lambda_cls, the weight of the domain classification terms.")
+    rec: NonNegativeFloat = option(10.0, help="lambda_rec, the weight of the reconstruction term.")
+    mix: NonNegativeInt = option(0, help="Width of a global mixing block in G (0: none, the paper's).")
 
     @hookimpl
     def build_generator(self, data):

@@ -26,6 +26,8 @@ import functools
 from gancore import hookimpl
 
 __version__ = "0.1.0"
+#: Its declared kind: a library (install-time hooks only; never part of a run).
+kind = "library"
 
 
 @hookimpl
@@ -43,4 +45,4 @@ def register_data(register, register_layout):
 
     for name in domains.TASKS:
         register(name, functools.partial(domains.load_task, name))
-    register_layout(("paired", "unpaired", "side-by-side"), domains.load_folder, domains.has_domain_folders)
+    register_layout(domains.OWN_LAYOUTS, domains.load_folder, domains.has_domain_folders)

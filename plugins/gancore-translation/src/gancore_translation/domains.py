@@ -55,8 +55,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gancore.config import LAYOUTS  # the one list of folder layouts
-from gancore.data import Dataset, DataSpec, _image_files, load_image_folder, load_mnist_5k
+from gancore.data import CORE_LAYOUTS, Dataset, DataSpec, image_files, load_image_folder, load_mnist_5k
 from gancore.errors import DataError
 
 TASKS = ("mnist-edges", "mnist-thick", "mnist-rotations")
@@ -168,6 +167,11 @@ def has_domain_folders(folder: Path) -> bool:
     return _domain_folders(folder) is not None
 
 
+#: The folder layouts this package reads (registered with ``register_layout``), and the core's own.
+OWN_LAYOUTS = ("paired", "unpaired", "side-by-side")
+LAYOUTS = (*CORE_LAYOUTS, *OWN_LAYOUTS)
+
+
 def load_folder(folder: Path, image_size: int | None = None, layout: str = "auto", mode: str = "auto"):
     """Read an image folder in one of :data:`LAYOUTS` (see the module docstring).
 
@@ -190,8 +194,8 @@ def load_folder(folder: Path, image_size: int | None = None, layout: str = "auto
     if pair is None:
         raise DataError(f"--layout {layout} needs subfolders A and B (or trainA and trainB) in {str(folder)!r}.")
     _refuse_stream(mode, folder, f"domains {pair[0].name} and {pair[1].name}")
-    names_a = [p.name for p in _image_files(pair[0])]
-    names_b = [p.name for p in _image_files(pair[1])]
+    names_a = [p.name for p in image_files(pair[0])]
+    names_b = [p.name for p in image_files(pair[1])]
     matching = bool(names_a) and sorted(names_a) == sorted(names_b)
     if layout == "paired" and not matching:
         only = sorted(set(names_a) ^ set(names_b))
@@ -231,9 +235,9 @@ def _side_by_side(folder: Path, image_size: int | None) -> Dataset:
     spec = DataSpec(str(folder), tuple(a.shape[1:]), pairing="paired", domains=("A", "B"))
     dataset = Dataset(spec, a, extra={SECOND: b})
     if image_size is not None and image_size != height:
-        from gancore.data import _resize_dataset
+        from gancore.data import resize_dataset
 
-        dataset = _resize_dataset(dataset, image_size)
+        dataset = resize_dataset(dataset, image_size)
     return dataset
 
 

@@ -56,22 +56,22 @@ import torch
 import torch.nn.functional as F
 
 from gancore import hookimpl
-from gancore.nets import by_kind, standard_discriminator
-from gancore.plugins import Norm, PositiveFloat, PositiveInt
+from gancore.declaration import Norm, PositiveFloat, PositiveInt, declare, option
+from gancore.nets import standard_discriminator
 from gancore.step import DiscriminatorView
+from gancore_ema import SMALL_DATA
 
 from gancore_vaegan.nets import VAEGANGenerator
 
-_RECIPE = {"lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear"}
-#: Training defaults by data kind (``DataSpec.kind``).
+#: Training defaults by data kind (``DataSpec.kind``): the small-data recipe on ring and digits.
 DEFAULTS = {
-    "vector": {**_RECIPE, "regularizers": {"r1": 1.0}},
-    "small-image": {**_RECIPE, "regularizers": {"r1": 0.1}, "plugins": ["ema"]},
+    "vector": SMALL_DATA["vector"],
+    "small-image": SMALL_DATA["small-image"],
     "image": {},
 }
-#: D's normalization by data kind when ``norm`` is not set (no BatchNorm beside the per-sample R1).
+#: D's normalization by data kind, over none (no BatchNorm beside the per-sample R1).
 NORM = {"image": "batch"}
-#: gamma (the decoder's weight of the feature reconstruction against the GAN term) by data kind when unset;
+#: gamma (the decoder's weight of the feature reconstruction against the GAN term) by data kind;
 #: 1 (the encoder's and decoder's reconstruction weighted alike) until a sweep says otherwise.
 GAMMA = {"vector": 1.0, "small-image": 1.0, "image": 1.0}
 
@@ -107,21 +107,18 @@ def _mixed_fakes(prior: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tens
     return mixed
 
 
+@declare
 class VAEGAN:
     """Larsen et al. 2016: VAE encoder, decoder = generator, reconstruction in D's feature space, GAN loss."""
 
-    def __init__(self, gamma: PositiveFloat | None = None, width: PositiveInt = 64,
-                 hidden: PositiveInt = 256, norm: Norm | None = None):
-        if gamma is not None and not gamma > 0:
-            raise ValueError(f"gamma must be > 0, got {gamma!r}")
-        self.gamma, self.width, self.hidden, self.norm = gamma, int(width), int(hidden), norm
+    kind = "family"
+    defaults = DEFAULTS
 
-    def gamma_for(self, data) -> float:
-        return float(by_kind(self.gamma, data, GAMMA, 1.0))
-
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS[data.kind]
+    gamma: PositiveFloat = option(1.0, by_kind=GAMMA, help="The decoder's weight of the feature reconstruction "
+                                                           "against the GAN term.")
+    width: PositiveInt = option(64, help="Channels of the convolutions (images).")
+    hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
+    norm: Norm = option("none", by_kind=NORM, help="Normalization in D's convolutions.")
 
     @hookimpl
     def build_generator(self, config, data):
@@ -129,7 +126,7 @@ class VAEGAN:
 
     @hookimpl
     def build_discriminator(self, data):
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=by_kind(self.norm, data, NORM, "none"))
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm)
 
     @hookimpl
     def d_loss(self, step):
@@ -150,4 +147,4 @@ class VAEGAN:
         scores = D.head(features).squeeze(1)
         f_real, f_rec, f_dec, _ = features.split([len(p) for p in parts])
         _, _, s_dec, s_prior = scores.split([len(p) for p in parts])
-        return vaegan_g_loss(out, f_real.detach(), f_rec, f_dec, s_prior, s_dec, self.gamma_for(step.data))
+        return vaegan_g_loss(out, f_real.detach(), f_rec, f_dec, s_prior, s_dec, self.gamma)

@@ -22,9 +22,9 @@ family publishes (:class:`gancore.step.DiscriminatorView`).
 from __future__ import annotations
 
 from gancore import hookimpl
+from gancore.declaration import NonNegativeFloat, PositiveFloat, PositiveInt, declare, option
 from gancore.losses import gradient_norm, input_gradient, interpolate, wasserstein_d, wasserstein_g
-from gancore.nets import StandardNetworks, check_arch
-from gancore.plugins import Arch, NonNegativeFloat, Norm, PositiveFloat, PositiveInt
+from gancore.nets import StandardNetworks
 
 
 _CLIP = {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5}
@@ -42,29 +42,34 @@ GP_BY_KIND = {
 }
 
 
+def wgan_defaults(data, regularizers):
+    """WGAN's settings: the paper's (clipping, RMSprop) where the critic is clipped, Gulrajani et al.'s
+    (``_GP``, then ``GP_BY_KIND``) otherwise; the user's ``-r`` decides, else the data's kind."""
+    clipped = tuple(regularizers) == ("clip",) if regularizers is not None else data.kind != "small-image"
+    if clipped:
+        return {"n_critic": 5, **_CLIP, **({"regularizers": {"clip": None}} if regularizers is None else {})}
+    defaults = {"n_critic": 5, **_GP, **GP_BY_KIND[data.kind]}
+    if regularizers is None:
+        defaults["regularizers"] = {"gp": None}
+    return defaults
+
+
+#: Option defaults by data kind: LayerNorm, not BatchNorm, in the critic on images 28x28 and larger (a
+#: gradient penalty is defined per sample, and BatchNorm mixes the samples of a batch); none on small
+#: images (digits: 1.3x the FID floor).
+OPTION_DEFAULTS = {"small-image": {"norm": "none"}, "image": {"norm": "layer"}}
+
+
+@declare
 class WGAN(StandardNetworks):
     """Arjovsky et al. 2017: Wasserstein critic and generator losses (weight clipping by default, the
     gradient penalty on small images)."""
 
-    # LayerNorm, not BatchNorm, in the critic: a gradient penalty is defined per sample, and BatchNorm
-    # mixes the samples of a batch. None on small images (digits: 1.3x the FID floor).
-    NETWORKS = {"vector": {"hidden": 512}, "small-image": {"norm": "none", "hidden": 512},
-                "image": {"norm": "layer", "hidden": 512}}
+    kind = "family"
+    defaults = staticmethod(wgan_defaults)
+    option_defaults = OPTION_DEFAULTS
 
-    def __init__(self, width: PositiveInt = 64, hidden: PositiveInt | None = None, norm: Norm | None = None,
-                 arch: Arch = "conv"):
-        self.width, self.hidden, self.norm = int(width), hidden, norm
-        self.arch = check_arch(arch)
-
-    @hookimpl
-    def default_config(self, data, regularizers):
-        clipped = tuple(regularizers) == ("clip",) if regularizers is not None else data.kind != "small-image"
-        if clipped:
-            return {"n_critic": 5, **_CLIP, **({"regularizers": {"clip": None}} if regularizers is None else {})}
-        defaults = {"n_critic": 5, **_GP, **GP_BY_KIND[data.kind]}
-        if regularizers is None:
-            defaults["regularizers"] = {"gp": None}
-        return defaults
+    hidden: PositiveInt = option(512, help="Units per hidden layer of the MLPs (vector data, or arch mlp).")
 
     @hookimpl
     def d_loss(self, step):
@@ -75,13 +80,17 @@ class WGAN(StandardNetworks):
         return wasserstein_g(step.fake_scores())
 
 
+@declare
 class WeightClipping:
     """Arjovsky et al. 2017: clamp every discriminator parameter to [-weight, weight] after each D update."""
 
-    def __init__(self, weight: PositiveFloat = 0.01):
-        if weight <= 0:
-            raise ValueError(f"the clipping bound must be > 0, got {weight}")
-        self.bound = float(weight)
+    kind = "regularizer"
+
+    weight: PositiveFloat = option(0.01, help="The clipping bound c: every D parameter stays in [-c, c].")
+
+    @property
+    def bound(self) -> float:
+        return self.weight
 
     @hookimpl
     def post_step(self, step, phase):
@@ -90,14 +99,16 @@ class WeightClipping:
                 param.clamp_(-self.bound, self.bound)
 
 
+@declare
 class GradientPenalty:
     """Gulrajani et al. 2017 (WGAN-GP): weight * E[(||grad D(x_hat)||_2 - 1)^2] on per-sample interpolates."""
 
+    kind = "regularizer"
     #: The penalty differentiates an input gradient: no torch.compile (gancore refuses --compile).
     needs_double_backward = True
 
-    def __init__(self, weight: NonNegativeFloat = 10.0, center: NonNegativeFloat = 1.0):
-        self.weight, self.center = float(weight), float(center)
+    weight: NonNegativeFloat = option(10.0, help="lambda, the penalty's weight.")
+    center: NonNegativeFloat = option(1.0, help="The gradient norm the penalty pulls toward (1: WGAN-GP).")
 
     @hookimpl
     def regularize(self, step, phase):
@@ -109,13 +120,15 @@ class GradientPenalty:
         return self.weight * ((gradient_norm(grad) - self.center) ** 2).mean()
 
 
+@declare
 class DivergencePenalty:
     """Wu et al. 2018 (WGAN-div): weight/2 * (E||grad D(x)||^p + E||grad D(G(z))||^p), k=2, p=6."""
 
+    kind = "regularizer"
     needs_double_backward = True
 
-    def __init__(self, weight: NonNegativeFloat = 2.0, p: PositiveFloat = 6.0):
-        self.weight, self.p = float(weight), float(p)
+    weight: NonNegativeFloat = option(2.0, help="k, the penalty's weight (the paper's 2).")
+    p: PositiveFloat = option(6.0, help="The power of the gradient norms (the paper's 6).")
 
     @hookimpl
     def regularize(self, step, phase):

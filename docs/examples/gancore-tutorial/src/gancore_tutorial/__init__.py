@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from gancore import hookimpl
+from gancore.declaration import PositiveInt, declare, option
 from gancore.nets import MLPDiscriminator, MLPGenerator
-from gancore.plugins import PositiveInt
 
 
 def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -28,18 +28,25 @@ def hinge_g(fake: torch.Tensor) -> torch.Tensor:
     return -fake.mean()
 
 
+#: Training settings by data kind: Adam with beta1 = 0.5 as in DCGAN; a 64-d latent for images.
+#: `data.kind` ("vector", "small-image", "image") is what defaults are chosen by: gancore itself
+#: gives vector data (2-D points) an 8-d latent, under these.
+DEFAULTS = {
+    "vector": {"betas": (0.5, 0.999)},
+    "small-image": {"betas": (0.5, 0.999), "latent_dim": 64},
+    "image": {"betas": (0.5, 0.999), "latent_dim": 64},
+}
+
+
+@declare
 class HingeGAN:
     """Lim & Ye 2017: MLP networks trained on the hinge loss."""
 
-    def __init__(self, hidden: PositiveInt = 256, layers: PositiveInt = 3):
-        self.hidden, self.layers = int(hidden), int(layers)
+    kind = "family"
+    defaults = DEFAULTS
 
-    @hookimpl
-    def default_config(self, data):
-        # Adam with beta1 = 0.5 as in DCGAN; a 64-d latent for images. `data.kind` ("vector",
-        # "small-image", "image") is what defaults are chosen by: gancore itself gives vector
-        # data (2-D points) an 8-d latent, under these.
-        return {"betas": (0.5, 0.999), **({"latent_dim": 64} if data.kind != "vector" else {})}
+    hidden: PositiveInt = option(256, help="Units per hidden layer of G and D.")
+    layers: PositiveInt = option(3, help="Hidden layers of G and D.")
 
     @hookimpl
     def build_generator(self, config, data):
