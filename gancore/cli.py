@@ -348,5 +348,46 @@ def _next_command(root: Path) -> str:
 
 
 
+# --- weights, export, push (gancore.weights, gancore.export) ---------------------------------
+
+@main.group()
+def weights():
+    """Standard weights gancore downloads only when asked (the FID Inception-v3)."""
+
+
+@weights.command("list")
+@friendly_errors
+def weights_list():
+    """What can be fetched, from where, its SHA-256, and whether it is in the cache."""
+    from gancore.weights import KNOWN, fetched, provenance
+
+    for source in KNOWN.values():
+        path = fetched(source.name)
+        state = f"fetched: {path} ({provenance(path) or {}}.get('fetched', 'converted by hand'))" if path else \
+            "not fetched (gan weights fetch " + source.name + ")"
+        click.echo(f"{source.name}  {source.description}\n    {source.url}\n    sha256 {source.sha256}, "
+                   f"{source.size} bytes\n    {state}")
+
+
+@weights.command("fetch")
+@click.argument("name", type=click.Choice(["inception"]))
+@click.option("--url", help="Download from this mirror instead; the file must still have the published SHA-256.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False),
+              help="Cache folder to convert into. [default: $GANCORE_CACHE/weights or ~/.cache/gancore/weights]")
+@friendly_errors
+def weights_fetch(name, url, directory):
+    """Download weights NAME, check their SHA-256 before reading them, convert them to safetensors.
+
+    \b
+    gan eval then finds them by itself (Inception FID/KID/IS on your own images);
+    eval.json records where they came from. Nothing else in gancore downloads them.
+    """
+    from gancore.weights import fetch
+
+    path = fetch(name, directory=directory, url=url, log=lambda text: click.echo(text, err=True))
+    click.echo(f"Wrote {path}")
+
+
+
 if __name__ == "__main__":
     main()
