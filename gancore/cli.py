@@ -389,5 +389,61 @@ def weights_fetch(name, url, directory):
 
 
 
+@main.command("export")
+@click.argument("path", type=click.Path())
+@click.option("--to", "to", required=True, type=click.Path(), help="New folder to write the bundle into.")
+@click.option("--format", "fmt", type=click.Choice(["safetensors", "onnx"]), default="safetensors", show_default=True,
+              help="onnx also writes generator.onnx, checked against PyTorch with ONNX Runtime (gancore[onnx]).")
+@click.option("--trained-weights", is_flag=True,
+              help="Export the trained weights even when a plugin of the run (such as ema) offers others to sample "
+                   "with.")
+@friendly_errors
+def export(path, to, fmt, trained_weights):
+    """Write the generator of run or checkpoint PATH as a self-contained bundle in folder --to.
+
+    \b
+    The bundle (Hugging Face Hub layout): generator.safetensors, config.json,
+    a model card README.md (family, data, eval.json's numbers and provenance,
+    a sample grid), samples.png, eval.json. Load it with gancore.load(DIR);
+    upload it with gan push.
+    """
+    from gancore.export import export_run
+
+    out = export_run(_registry(), path, to, fmt, trained_weights, log=lambda text: click.echo(text, err=True))
+    click.echo(f"Wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
+
+
+@main.command("push")
+@click.argument("path", type=click.Path())
+@click.argument("repo_id")
+@click.option("--private", is_flag=True, help="Create the repository private (when it does not exist).")
+@click.option("--revision", help="Branch to commit to. [default: main]")
+@click.option("--message", help="Commit message.")
+@click.option("--token", envvar="HF_TOKEN", help="Hub token. [default: $HF_TOKEN or the saved login]")
+@click.option("--trained-weights", is_flag=True, help="As in gan export (when PATH is a run).")
+@friendly_errors
+def push(path, repo_id, private, revision, message, token, trained_weights):
+    """Upload run PATH (exported on the fly) or bundle PATH to the Hugging Face Hub as model REPO_ID.
+
+    \b
+    Needs gancore[hub] and a Hub login (huggingface-cli login, or $HF_TOKEN).
+    One commit holds the whole bundle; the repository is created if missing.
+    """
+    import tempfile
+
+    from gancore.bundle import is_bundle
+    from gancore.export import check_repo_id, export_run, push as push_bundle
+
+    check_repo_id(repo_id)
+    with tempfile.TemporaryDirectory(prefix="gancore-push-") as scratch:
+        folder = Path(path)
+        if not is_bundle(folder):
+            folder = export_run(_registry(), path, Path(scratch) / "bundle", "safetensors", trained_weights,
+                                log=lambda text: click.echo(text, err=True))
+        info = push_bundle(folder, repo_id, token=token, private=private, revision=revision, message=message)
+    click.echo(f"Pushed {path} to {repo_id}: {getattr(info, 'commit_url', info)}")
+
+
+
 if __name__ == "__main__":
     main()
