@@ -124,6 +124,14 @@ class LoadedGenerator:
         vutils.save_image(samples_to_image(samples, self.spec, nrow=nrow), str(path))
         return path
 
+    def fidelity(self, n: int = 10_000, seed: int = 0, inception_weights: str | None = None,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Precision/recall (k=3) and density/coverage (k=5) of ``n`` seeded samples against the
+        run's real data, on FID's features (:func:`gancore.fidelity.measure`)."""
+        from gancore.fidelity import measure
+
+        return measure(self.module, self.spec, self.config, n, seed, inception_weights, log)
+
     def to(self, device: str | torch.device) -> "LoadedGenerator":
         """Move the generator to ``device`` (``sample`` still returns CPU tensors)."""
         self.module.to(device)

@@ -34,10 +34,11 @@ from gancore import classifier as C
 from gancore.data import DataSpec
 from gancore.errors import ConfigError
 from gancore.evaluation import extractor_kind, find_inception_weights, generate, inception_extractor, inception_outputs
+from gancore.weights import provenance as weights_provenance
 
 PRECISION_K = 3
 DENSITY_K = 5
-BATCH = 4096
+BATCH = 1024
 
 
 def _matrix(features, name: str) -> torch.Tensor:
@@ -126,6 +127,17 @@ def _real_images(config: Any) -> Any:
     return dataset.x.float().div(127.5).sub(1.0) if dataset.x.dtype == torch.uint8 else dataset.x
 
 
+def subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """``x`` itself, or a seeded random ``n`` of its rows when it has more.
+
+    Both papers compare sets of equal size: the k-NN balls shrink as a set grows, so a real
+    set far larger than the generated one would lower precision by its size alone.
+    """
+    if len(x) <= n:
+        return x
+    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
 def measure(generator: torch.nn.Module, spec: DataSpec, config: Any, n: int = 10_000, seed: int = 0,
             inception_weights: str | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Precision, recall, density and coverage of ``n`` seeded samples of ``generator``.
@@ -133,7 +145,8 @@ def measure(generator: torch.nn.Module, spec: DataSpec, config: Any, n: int = 10
     The features and real set are FID's in ``gan eval``: the embedded classifier's penultimate
     layer against its training split on ``digits``/``mnist``; Inception-v3 pool features
     against all training images on other images (weights as ``gan eval`` finds them);
-    the points themselves against the data on vector data (``ring``).
+    the points themselves against the data on vector data (``ring``). A real set larger than
+    ``n`` is cut to a seeded random ``n`` (:func:`subset`).
 
     :param config: the run's configuration (for the data to compare with).
     :return: ``{"results": {...}, "provenance": {...}}`` like ``eval.json``'s.
@@ -151,16 +164,26 @@ def measure(generator: torch.nn.Module, spec: DataSpec, config: Any, n: int = 10
         weights = find_inception_weights(inception_weights)
         net = inception_extractor(weights)
         fake, _ = inception_outputs(net, samples)
-        real, _ = inception_outputs(net, _real_images(config))
+        images = _real_images(config)
+        if isinstance(images, torch.Tensor):  # subset before the slow network (a streamed set: after)
+            provenance["n_real_available"] = len(images)
+            images = subset(images, n, seed)
+        real, _ = inception_outputs(net, images)
         provenance["extractor"] = {"name": "inception-v3-compat (torch-fidelity via torchmetrics)",
-                                   "weights": str(weights), "features": "pool3 (2048)", "real": "all training images"}
+                                   "weights": str(weights), "weights_source": weights_provenance(weights),
+                                   "features": "pool3 (2048)", "real": "training images"}
     else:
         from gancore.data import load_data
 
         fake, real = samples.flatten(1), load_data(config.data).x.float().flatten(1)
         provenance["extractor"] = {"name": "identity (the samples' own coordinates)", "real": "the data set"}
+    provenance.setdefault("n_real_available", len(real))
+    real = subset(real, n, seed)
     provenance["n_real"] = len(real)
+    if provenance["n_real"] < provenance["n_real_available"]:
+        provenance["real_subset"] = f"torch.randperm(N, generator=torch.Generator().manual_seed({seed}))[:{n}]"
     return {"results": fidelity(fake, real), "provenance": provenance}
 
 
-__all__ = ["DENSITY_K", "PRECISION_K", "density_coverage", "fidelity", "knn_radii", "measure", "precision_recall"]
+__all__ = ["DENSITY_K", "PRECISION_K", "density_coverage", "fidelity", "knn_radii", "measure", "precision_recall",
+           "subset"]

@@ -98,3 +98,34 @@ def test_bad_shapes_and_k_are_refused():
         F.precision_recall(_col(1, 2, 3), REAL_PR)
     with pytest.raises(ValueError, match=r"must be \(N, D\)"):
         F.density_coverage(torch.zeros(6), REAL_DC)
+
+
+def test_measure_on_a_trained_generator_uses_fids_features(gan, tmp_path):
+    import gancore
+    from gancore import classifier as C
+    from gancore.data import load_data
+
+    for name, data in (("ring", ["--plugin", "gancore-gan", "--data", "ring"]),
+                       ("digits", ["--plugin", "gancore-dcgan", "--set", "gancore-dcgan.width=8", "--data", "digits"])):
+        result = gan("train", *data, "--steps", 2, "--batch-size", 16, "--out", tmp_path, "--name", name,
+                     "--checkpoint-every", 2, "--sample-every", 2, "--log-every", 2, "--grid-size", 16)
+        assert result.exit_code == 0, result.output
+    ring = gancore.load(tmp_path / "ring")
+    record = ring.fidelity(n=300, seed=1)
+    assert record == ring.fidelity(n=300, seed=1)  # seeded: the same numbers again
+    # On vector data the features are the points: the same as computing on them directly.
+    # A real set larger than n is cut to a seeded n (equal sizes, as in both papers).
+    data = load_data("ring").x
+    direct = F.fidelity(ring.sample(300, seed=1), data[torch.randperm(len(data), generator=torch.Generator()
+                                                                       .manual_seed(1))[:300]])
+    assert record["results"] == pytest.approx(direct)
+    prov = record["provenance"]
+    assert prov["n_fake"] == prov["n_real"] == 300 and prov["n_real_available"] == len(data) and prov["real_subset"]
+    digits = gancore.load(tmp_path / "digits")
+    record = digits.fidelity(n=200, seed=0)
+    clf = C.load_classifier("digits")
+    direct = F.fidelity(clf.features(digits.sample(200, seed=0)),
+                        F.subset(clf.features(C.real_split("digits")["train_x"]), 200, 0))
+    assert record["results"] == pytest.approx(direct)
+    assert record["provenance"]["extractor"]["recipe_hash"] == clf.recipe_hash
+    assert 0 <= record["results"]["precision"] <= 1 and 0 <= record["results"]["coverage"] <= 1
