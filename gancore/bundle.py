@@ -74,13 +74,20 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_info(path: str | os.PathLike) -> BundleInfo:
-    """Read and validate a bundle's ``config.json``, and check every file's SHA-256 it lists."""
+def read_info(path: str | os.PathLike, verify: tuple[str, ...] | None = (WEIGHTS,)) -> BundleInfo:
+    """Read and validate a bundle's ``config.json``, and check files against the SHA-256 it lists.
+
+    :param verify: the files to check: the weights by default (what loading reads; a model card
+        edited on the Hub still loads); ``None`` checks every file listed.
+
+    Files may be symlinks (``huggingface_hub.snapshot_download`` links them into its cache); they
+    are only read.
+    """
     path = Path(path)
     file = path / CONFIG
     try:
-        if file.is_symlink() or file.stat().st_size > MAX_CONFIG_BYTES:
-            raise CheckpointError(f"{str(file)!r} is a symlink or too large to be a bundle's config.json.")
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise CheckpointError(f"{str(file)!r} is too large to be a bundle's config.json.")
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{str(file)!r} is not a readable bundle config.json: {exc}.") from None
@@ -98,8 +105,10 @@ def read_info(path: str | os.PathLike) -> BundleInfo:
         raise CheckpointError(f"{str(file)!r} lists no SHA-256 for {WEIGHTS}.")
     for name, digest in files.items():
         member = path / name
-        if Path(name).name != name or not member.is_file() or member.is_symlink():
-            raise CheckpointError(f"bundle {str(path)!r}: {name!r} is missing or not a plain file in the folder.")
+        if Path(name).name != name or not member.is_file():
+            raise CheckpointError(f"bundle {str(path)!r}: {name!r} is missing or not a file in the folder.")
+        if verify is not None and name not in verify:
+            continue
         if sha256(member) != digest:
             raise CheckpointError(f"bundle {str(path)!r}: {name} does not match its SHA-256 in config.json "
                                   "(damaged or changed after export).")

@@ -363,8 +363,9 @@ def weights_list():
 
     for source in KNOWN.values():
         path = fetched(source.name)
-        state = f"fetched: {path} ({provenance(path) or {}}.get('fetched', 'converted by hand'))" if path else \
-            "not fetched (gan weights fetch " + source.name + ")"
+        record = (provenance(path) or {}) if path else {}
+        state = (f"fetched {record.get('fetched', '(date unknown)')}: {path}" if path
+                 else f"not fetched (gan weights fetch {source.name})")
         click.echo(f"{source.name}  {source.description}\n    {source.url}\n    sha256 {source.sha256}, "
                    f"{source.size} bytes\n    {state}")
 
@@ -382,9 +383,14 @@ def weights_fetch(name, url, directory):
     gan eval then finds them by itself (Inception FID/KID/IS on your own images);
     eval.json records where they came from. Nothing else in gancore downloads them.
     """
-    from gancore.weights import fetch
+    from tqdm import tqdm
 
-    path = fetch(name, directory=directory, url=url, log=lambda text: click.echo(text, err=True))
+    from gancore.weights import fetch, source_of
+
+    with tqdm(total=source_of(name).size, unit="B", unit_scale=True, disable=not sys.stderr.isatty(),
+              leave=False) as bar:
+        path = fetch(name, directory=directory, url=url, progress=lambda done, _total: bar.update(done - bar.n),
+                     log=lambda text: click.echo(text, err=True))
     click.echo(f"Wrote {path}")
 
 

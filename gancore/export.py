@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
+from safetensors import SafetensorError
 
 from gancore import __version__
 from gancore import bundle as B
-from gancore.checkpoint import module_tensors
+from gancore.checkpoint import module_tensors, write_error
 from gancore.errors import CheckpointError, ConfigError
 from gancore.generator import samples_of
 
@@ -273,8 +274,8 @@ def export_run(registry, path: str | os.PathLike, to: str | os.PathLike, fmt: st
         if to.exists():
             to.rmdir()  # an empty folder the user made for it
         os.rename(work, to)
-    except OSError as exc:
-        raise ConfigError(f"cannot write the bundle {str(to)!r}: {exc.strerror or exc}.") from None
+    except (OSError, SafetensorError) as exc:  # safetensors reports a full disk with its own error type
+        raise ConfigError(f"cannot write the bundle {str(to)!r}: {write_error(exc)}.") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return to
@@ -302,7 +303,7 @@ def upload_plan(folder: str | os.PathLike) -> list:
     """The ``huggingface_hub.CommitOperationAdd`` of every file of a (validated) bundle folder."""
     hub = _hub()
     folder = Path(folder)
-    B.read_info(folder)  # a bundle, whole: config.json's SHA-256 of every file hold
+    B.read_info(folder, verify=None)  # a bundle, whole: every file as config.json's SHA-256 says
     return [hub.CommitOperationAdd(path_in_repo=file.name, path_or_fileobj=str(file))
             for file in sorted(folder.iterdir()) if file.is_file() and not file.name.startswith(".")]
 

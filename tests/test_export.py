@@ -138,7 +138,7 @@ def test_a_damaged_or_foreign_bundle_is_refused(runs, tmp_path):
     weights.write_bytes(good)
     info = json.loads((out / B.CONFIG).read_text())
     (out / B.CONFIG).write_text(json.dumps({**info, "sha256": {**info["sha256"], "../x": "0"}}))
-    with pytest.raises(CheckpointError, match="missing or not a plain file"):
+    with pytest.raises(CheckpointError, match="missing or not a file"):
         gancore.load(out)
     (out / B.CONFIG).write_text(json.dumps({**info, "config": {"no_such_setting": 1}}))
     with pytest.raises(CheckpointError, match="damaged"):
@@ -151,6 +151,23 @@ def test_a_damaged_or_foreign_bundle_is_refused(runs, tmp_path):
         gancore.load(out)
     (out / B.CONFIG).write_text(json.dumps(info))
     assert gancore.load(out).sample(2, seed=0).shape == (2, 2)
+    # A model card edited after export (as on the Hub) still loads; the weights are what is checked.
+    (out / B.CARD).write_text((out / B.CARD).read_text() + "\nEdited.\n")
+    assert gancore.load(out).sample(2, seed=0).shape == (2, 2)
+    with pytest.raises(CheckpointError, match="README.md does not match"):
+        E.upload_plan(out)  # but gan push sends only a bundle whole as exported
+
+
+def test_a_bundle_of_symlinks_loads_as_the_hub_downloads_it(runs, tmp_path):
+    # huggingface_hub.snapshot_download lays out a repository as symlinks into its blob cache.
+    out = E.export_run(_registry(), runs["ring"], tmp_path / "b")
+    blobs, snapshot = tmp_path / "blobs", tmp_path / "snapshot"
+    blobs.mkdir()
+    snapshot.mkdir()
+    for file in out.iterdir():
+        (blobs / B.sha256(file)).write_bytes(file.read_bytes())
+        (snapshot / file.name).symlink_to(blobs / B.sha256(file))
+    assert torch.equal(gancore.load(snapshot).sample(4, seed=2), gancore.load(out).sample(4, seed=2))
 
 
 def test_onnx_export_matches_pytorch_on_the_same_latents(runs, tmp_path, gan):

@@ -177,6 +177,9 @@ def test_unknown_weights_and_the_cli(gan, server, tmp_path, monkeypatch):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"serves {len(GOOD)} bytes, but {weights.INCEPTION.file} has 95628359" in result.output
     assert _leftovers(tmp_path / "cache" / "weights") == []
+    weights.fetch(source=_source(server), directory=tmp_path / "cache" / "weights")
+    result = gan("weights", "list")
+    assert result.exit_code == 0 and "fetched 20" in result.output and weights.INCEPTION.converted in result.output
 
 
 def test_fetched_inception_weights_serve_gan_eval_and_fidelity_on_a_folder(gan, server, tmp_path, monkeypatch):
