@@ -2,9 +2,23 @@
 
 Plugin authors need :data:`hookimpl` (and the base classes in
 :mod:`gancore.generator`); the hooks are documented in :mod:`gancore.hookspecs`.
+
+Users of trained generators need :func:`load` (:mod:`gancore.api`): a run
+directory, a checkpoint or an exported bundle, ready to ``.sample(n)``.
 """
 
 from gancore.hookspecs import hookimpl
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "hookimpl"]
+__all__ = ["__version__", "hookimpl", "load", "LoadedGenerator"]
+
+# Imported on first use, so that `import gancore` (and `gan --help`) stays free of torch.
+_LAZY = {"load": "gancore.api", "LoadedGenerator": "gancore.api"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'gancore' has no attribute {name!r}")

@@ -385,5 +385,108 @@ def _next_command(root: Path) -> str:
 
 
 
+# --- weights, export, push (gancore.weights, gancore.export) ---------------------------------
+
+@main.group()
+def weights():
+    """Standard weights gancore downloads only when asked (the FID Inception-v3)."""
+
+
+@weights.command("list")
+@friendly_errors
+def weights_list():
+    """What can be fetched, from where, its SHA-256, and whether it is in the cache."""
+    from gancore.weights import KNOWN, fetched, provenance
+
+    for source in KNOWN.values():
+        path = fetched(source.name)
+        record = (provenance(path) or {}) if path else {}
+        state = (f"fetched {record.get('fetched', '(date unknown)')}: {path}" if path
+                 else f"not fetched (gan weights fetch {source.name})")
+        click.echo(f"{source.name}  {source.description}\n    {source.url}\n    sha256 {source.sha256}, "
+                   f"{source.size} bytes\n    {state}")
+
+
+@weights.command("fetch")
+@click.argument("name", type=click.Choice(["inception"]))
+@click.option("--url", help="Download from this mirror instead; the file must still have the published SHA-256.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False),
+              help="Cache folder to convert into. [default: $GANCORE_CACHE/weights or ~/.cache/gancore/weights]")
+@friendly_errors
+def weights_fetch(name, url, directory):
+    """Download weights NAME, check their SHA-256 before reading them, convert them to safetensors.
+
+    \b
+    gan eval then finds them by itself (Inception FID/KID/IS on your own images);
+    eval.json records where they came from. Nothing else in gancore downloads them.
+    """
+    from tqdm import tqdm
+
+    from gancore.weights import fetch, source_of
+
+    with tqdm(total=source_of(name).size, unit="B", unit_scale=True, disable=not sys.stderr.isatty(),
+              leave=False) as bar:
+        path = fetch(name, directory=directory, url=url, progress=lambda done, _total: bar.update(done - bar.n),
+                     log=lambda text: click.echo(text, err=True))
+    click.echo(f"Wrote {path}")
+
+
+
+@main.command("export")
+@click.argument("path", type=click.Path())
+@click.option("--to", "to", required=True, type=click.Path(), help="New folder to write the bundle into.")
+@click.option("--format", "fmt", type=click.Choice(["safetensors", "onnx"]), default="safetensors", show_default=True,
+              help="onnx also writes generator.onnx, checked against PyTorch with ONNX Runtime (gancore[onnx]).")
+@click.option("--trained-weights", is_flag=True,
+              help="Export the trained weights even when a plugin of the run (such as ema) offers others to sample "
+                   "with.")
+@friendly_errors
+def export(path, to, fmt, trained_weights):
+    """Write the generator of run or checkpoint PATH as a self-contained bundle in folder --to.
+
+    \b
+    The bundle (Hugging Face Hub layout): generator.safetensors, config.json,
+    a model card README.md (family, data, eval.json's numbers and provenance,
+    a sample grid), samples.png, eval.json. Load it with gancore.load(DIR);
+    upload it with gan push.
+    """
+    from gancore.export import export_run
+
+    out = export_run(_registry(), path, to, fmt, trained_weights, log=lambda text: click.echo(text, err=True))
+    click.echo(f"Wrote {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
+
+
+@main.command("push")
+@click.argument("path", type=click.Path())
+@click.argument("repo_id")
+@click.option("--private", is_flag=True, help="Create the repository private (when it does not exist).")
+@click.option("--revision", help="Branch to commit to. [default: main]")
+@click.option("--message", help="Commit message.")
+@click.option("--token", envvar="HF_TOKEN", help="Hub token. [default: $HF_TOKEN or the saved login]")
+@click.option("--trained-weights", is_flag=True, help="As in gan export (when PATH is a run).")
+@friendly_errors
+def push(path, repo_id, private, revision, message, token, trained_weights):
+    """Upload run PATH (exported on the fly) or bundle PATH to the Hugging Face Hub as model REPO_ID.
+
+    \b
+    Needs gancore[hub] and a Hub login (huggingface-cli login, or $HF_TOKEN).
+    One commit holds the whole bundle; the repository is created if missing.
+    """
+    import tempfile
+
+    from gancore.bundle import is_bundle
+    from gancore.export import check_repo_id, export_run, push as push_bundle
+
+    check_repo_id(repo_id)
+    with tempfile.TemporaryDirectory(prefix="gancore-push-") as scratch:
+        folder = Path(path)
+        if not is_bundle(folder):
+            folder = export_run(_registry(), path, Path(scratch) / "bundle", "safetensors", trained_weights,
+                                log=lambda text: click.echo(text, err=True))
+        info = push_bundle(folder, repo_id, token=token, private=private, revision=revision, message=message)
+    click.echo(f"Pushed {path} to {repo_id}: {getattr(info, 'commit_url', info)}")
+
+
+
 if __name__ == "__main__":
     main()

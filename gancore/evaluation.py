@@ -35,6 +35,7 @@ from gancore.data import DataSpec
 from gancore.generator import samples_of
 from gancore.errors import ConfigError
 from gancore.files import sha256, write_text
+from gancore.weights import fetched as fetched_weights, provenance as weights_provenance
 
 METRICS = ("fid", "kid", "is", "modes", "accuracy")
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.safetensors"
@@ -103,12 +104,15 @@ def find_inception_weights(path: str | os.PathLike | None) -> Path:
     if path is None and os.environ.get(INCEPTION_ENV):
         path = os.environ[INCEPTION_ENV]
     if path is None:
+        if fetched_weights("inception") is not None:  # `gan weights fetch inception` put it there
+            return fetched_weights("inception")
         candidate = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
         if candidate.is_file():
             return candidate
         raise ConfigError(
             "Inception metrics (fid/kid/is on data other than digits, mnist and ring) need the FID Inception-v3 "
-            "weights as a local safetensors file, and gancore never downloads them. Get "
+            "weights as a local safetensors file, and gancore never downloads them unasked: run `gan weights "
+            "fetch inception` once (download, SHA-256 check, conversion), or get "
             "weights-inception-2015-12-05-6726825d.pth (torch-fidelity's release), convert it once with "
             "`python -c \"import torch, safetensors.torch as s; s.save_file(torch.load('IN.pth', "
             "weights_only=True), 'OUT.safetensors')\"`, then pass --inception-weights OUT.safetensors, set "
@@ -291,6 +295,7 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
         fake_features, fake_probs = inception_outputs(net, samples)
         provenance["extractor"] = {"name": "inception-v3-compat (torch-fidelity via torchmetrics)",
                                    "weights": str(weights), "weights_sha256": sha256(weights),
+                                   "weights_source": weights_provenance(weights),
                                    "features": "pool3 (2048)", "resize": "bilinear to 299, uint8 input"}
         common = {"extractor": "inception-v3-compat", "n_fake": n}
         if "fid" in metrics or "kid" in metrics:

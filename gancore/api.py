@@ -1,0 +1,173 @@
+"""gancore from Python: load a trained generator and draw samples.
+
+``gancore.load(path)`` takes a run directory (its newest intact checkpoint), a
+checkpoint directory or an exported bundle (``gan export``) and returns a
+:class:`LoadedGenerator`, ready to sample::
+
+    import gancore
+
+    g = gancore.load("runs/gancore-dcgan-digits-...")
+    x = g.sample(16, seed=0)            # (16, 1, 8, 8) float tensor in [-1, 1]
+    x = g.sample(10, labels=range(10))   # conditional families: one per class
+    g.save_grid(x, "grid.png")
+
+Run and checkpoint directories load through :func:`gancore.runs.load_generator`
+(what ``gan sample`` uses: the sampling weights an add-on such as ``ema``
+offers), bundles through :func:`gancore.bundle.read_bundle`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import attrs
+import torch
+
+from gancore import bundle as B
+from gancore.config import TrainConfig
+from gancore.data import DataSpec
+from gancore.errors import ConfigError
+from gancore.generator import map_latent, samples_of
+
+
+@attrs.define
+class LoadedGenerator:
+    """A generator with what it was trained on, ready to sample.
+
+    :param module: the generator (an ``nn.Module`` in eval mode) — use it directly for
+        anything :meth:`sample` does not cover.
+    :param spec: the data it was trained on (sample shape, classes).
+    :param config: the run's configuration.
+    :param step: the training step of its weights.
+    :param source: the folder it was loaded from (a checkpoint or a bundle).
+    """
+
+    module: torch.nn.Module
+    spec: DataSpec
+    config: TrainConfig
+    step: int
+    source: Path
+    family: str
+
+    @property
+    def conditional(self) -> bool:
+        return bool(getattr(self.module, "conditional", False))
+
+    @property
+    def num_classes(self) -> int:
+        return int(getattr(self.module, "num_classes", 0) or 0)
+
+    @property
+    def device(self) -> torch.device:
+        for tensor in self.module.parameters():
+            return tensor.device
+        return torch.device("cpu")
+
+    def _labels(self, n: int, labels: Any) -> torch.Tensor | None:
+        if labels is None:
+            return None
+        if not self.conditional:
+            raise ConfigError(f"labels need a conditional generator; this {self.family} one is not.")
+        if isinstance(labels, (int, str)):
+            labels = [labels] * n
+        values = []
+        for label in (labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)):
+            if isinstance(label, str):
+                if label not in self.spec.class_names:
+                    raise ConfigError(f"label {label!r} is not a class name of {self.spec.name!r}"
+                                      + (f": use one of {', '.join(self.spec.class_names)}."
+                                         if self.spec.class_names else " (it has none: use 0..."
+                                         f"{self.num_classes - 1})."))
+                label = self.spec.class_names.index(label)
+            if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < self.num_classes:
+                raise ConfigError(f"label {label!r} is not a class: use 0..{self.num_classes - 1}.")
+            values.append(label)
+        if len(values) != n:
+            raise ConfigError(f"{len(values)} labels for {n} samples: give one label, or one per sample.")
+        return torch.tensor(values, dtype=torch.int64)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, labels: int | str | Iterable | torch.Tensor | None = None,
+               batch_size: int = 500) -> torch.Tensor:
+        """``n`` samples as one CPU tensor (images ``(n, C, H, W)`` in ``[-1, 1]``, vectors ``(n, D)``).
+
+        :param seed: seed of the latent draw (the same seed gives the same samples, on the CPU);
+            ``None`` draws from torch's global random state.
+        :param labels: for conditional generators: one class (index or name) for all samples,
+            or one per sample; ``None`` draws them uniformly.
+        :param batch_size: samples per forward pass; the latent is drawn once for all ``n``, so it
+            changes the samples only by floating-point rounding.
+        """
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"sample(n): n must be a positive int, got {n!r}.")
+        if getattr(self.module, "translates", False):
+            raise ConfigError("this generator translates images, it does not draw from noise: use "
+                              "`gan translate` (or call .module with a batch).")
+        wanted = self._labels(n, labels)
+        rng = None if seed is None else torch.Generator().manual_seed(seed)
+        # One draw of the whole latent, then forward passes over slices of it: the samples do not
+        # depend on batch_size.
+        latent = self.module.latent(n, labels=wanted, rng=rng)
+        out = [samples_of(self.module(map_latent(latent, lambda t: t[start:start + batch_size]))).detach().float().cpu()
+               for start in range(0, n, batch_size)]
+        return torch.cat(out)
+
+    def save_grid(self, samples: torch.Tensor, path: str | os.PathLike, nrow: int | None = None) -> Path:
+        """Write ``samples`` as one PNG grid (images) or density picture (2-D points), as ``gan sample`` does."""
+        import torchvision.utils as vutils
+
+        from gancore.data import samples_to_image
+
+        path = Path(path)
+        vutils.save_image(samples_to_image(samples, self.spec, nrow=nrow), str(path))
+        return path
+
+    def fidelity(self, n: int = 10_000, seed: int = 0, inception_weights: str | None = None,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Precision/recall (k=3) and density/coverage (k=5) of ``n`` seeded samples against the
+        run's real data, on FID's features (:func:`gancore.fidelity.measure`)."""
+        from gancore.fidelity import measure
+
+        return measure(self.module, self.spec, self.config, n, seed, inception_weights, log)
+
+    def to(self, device: str | torch.device) -> "LoadedGenerator":
+        """Move the generator to ``device`` (``sample`` still returns CPU tensors)."""
+        self.module.to(device)
+        return self
+
+
+def load(path: str | os.PathLike, device: str = "cpu", trained_weights: bool = False, registry=None,
+         log: Callable[[str], None] | None = None) -> LoadedGenerator:
+    """Load a generator from a run directory, a checkpoint directory or an exported bundle.
+
+    :param device: where to put it (``cpu``, ``cuda``, ``cuda:1``).
+    :param trained_weights: for runs and checkpoints, the trained weights even when an add-on
+        (``ema``) offers others to sample with; a bundle holds the one set it was exported with.
+    :param registry: the plugin registry (default: the installed plugins); the plugins the run
+        used must be installed.
+    :param log: receives notes such as a damaged newest checkpoint skipped.
+    :raises gancore.errors.GanError: a missing, damaged or foreign folder, with what to do.
+    """
+    from gancore.plugins import Registry
+    from gancore.runs import check_device, load_generator
+
+    registry = registry or Registry.discover()
+    path = Path(path)
+    if not path.is_dir():
+        raise ConfigError(f"{str(path)!r} is not a folder: give a run directory, a checkpoint directory or an "
+                          "exported bundle (gan export).")
+    if B.is_bundle(path):
+        check_device(device)
+        if trained_weights:
+            raise ConfigError("trained_weights applies to runs and checkpoints; a bundle holds the weights it was "
+                              "exported with.")
+        module, info = B.read_bundle(registry, path, device)
+        return LoadedGenerator(module, info.spec, info.config, info.step, path, info.family)
+    module, spec, config, checkpoint = load_generator(registry, path, device, trained_weights, log=log)
+    return LoadedGenerator(module, spec, config, checkpoint.step, checkpoint.path,
+                           str(checkpoint.meta.get("family", config.plugins[0])))
+
+
+__all__ = ["LoadedGenerator", "load"]
