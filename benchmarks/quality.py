@@ -131,7 +131,8 @@ def run_one(variant: str, data: str, steps: int | None, seed: int, n: int, threa
     row = {"steps": steps, "seed": seed, "seconds": seconds, "threads": threads, "n_critic": config.n_critic,
            "batch": config.batch_size, "optimizer": config.optimizer, "lr_g": config.lr_g, "lr_d": config.lr_d,
            "lr_schedule": config.lr_schedule, "latent_dim": config.latent_dim, "regularizers": run.regularizers,
-           "addons": list(run.addons), "n_samples": n}
+           "addons": list(run.addons), "options": {k: dict(v) for k, v in config.options.items() if v},
+           "n_samples": n}
     if data == "ring":
         row.update(ring_modes_metrics(samples))
     else:
@@ -143,6 +144,16 @@ def run_one(variant: str, data: str, steps: int | None, seed: int, n: int, threa
 
 
 HEADING = "## Unconditional families on `digits` and `ring`"
+
+
+def settings_of(row: dict) -> str:
+    """The resolved training settings of a row, in words (empty for a skipped row)."""
+    if "optimizer" not in row:
+        return ""
+    return (f"{row['optimizer']} lr {row['lr_g']:g}/{row['lr_d']:g} {row['lr_schedule']}, n_critic {row['n_critic']}, "
+            f"batch {row['batch']}, regularizers {row['regularizers']}"
+            + (f", add-ons {row['addons']}" if row["addons"] else "")
+            + (f", options {row['options']}" if row.get("options") else ""))
 
 
 def steps_cell(row: dict) -> str:
@@ -170,7 +181,7 @@ def write_markdown(rows: dict, path: Path) -> None:
              "| variant (`gan train` flags) | steps | classifier-FID | FID / floor | classes covered | KL to uniform "
              "| digits time (s) | ring modes | high-quality share | ring time (s) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    rows = {key: row for key, row in rows.items() if row["data"] in DATA}
+    rows = {key: row for key, row in rows.items() if row["data"] in DATA and not row.get("superseded")}
     grouped: dict[tuple, dict] = {}
     for row in rows.values():
         grouped.setdefault((row["variant"], steps_cell(row), row["seed"]), {})[row["data"]] = row
@@ -221,7 +232,7 @@ def write_defaults(rows: dict, path: Path) -> None:
     """The section of bare ``-p FAMILY`` rows: each family at its defaults, every seed measured."""
     by_family: dict[tuple, dict] = {}
     for row in rows.values():
-        if row["data"] not in DATA:
+        if row["data"] not in DATA or row.get("superseded"):
             continue
         variant = row["variant"].split()
         if len(variant) == 2 and variant[0] == "-p" and "skipped" not in row:
@@ -267,7 +278,7 @@ IMAGES_HEADING = "## Unconditional families on 28x28 images (`mnist`, `mnist-inv
 def write_images(rows: dict, path: Path) -> None:
     """The section of 28x28 rows: one table line per (variant, data, steps, seed)."""
     found = sorted((row for row in rows.values() if row["data"] in IMAGE_DATA and "skipped" not in row),
-                   key=lambda row: (row["variant"], row["data"], row["steps"], row["seed"]))
+                   key=lambda row: (row["variant"], row["data"], row["steps"], row["seed"], not row.get("superseded")))
     if not found:
         return
     lines = [IMAGES_HEADING, "",
@@ -286,9 +297,7 @@ def write_images(rows: dict, path: Path) -> None:
         ratio = f"{row['ratio']:.2f}"
         if row["ratio"] <= 3 and row["classes_covered"] == 10:
             ratio = f"**{ratio}**"
-        settings = (f"{row['optimizer']} lr {row['lr_g']:g}/{row['lr_d']:g} {row['lr_schedule']}, "
-                    f"n_critic {row['n_critic']}, batch {row['batch']}, regularizers {row['regularizers']}"
-                    + (f", add-ons {row['addons']}" if row["addons"] else ""))
+        settings = settings_of(row) + (" (the family's earlier defaults)" if row.get("superseded") else "")
         lines.append(f"| `{row['variant']}` | {row['data']} | {steps_cell(row)} | {row['seed']} | {row['fid']:.2f} | "
                      f"{ratio} | {row['classes_covered']}/10 | {row['kl_uniform']:.3f} | {row['seconds']:.0f} | "
                      f"{settings} |")
@@ -345,7 +354,11 @@ def main(argv=None) -> int:
                "steps_from": "cli" if args.steps is None else "benchmark"}
         # Read again: another benchmark process may have added rows since.
         rows.update(json.loads(store.read_text()) if store.exists() else {})
-        rows[f"{key_of(variant, row['steps'], seed, args.steps is None)} | {data}"] = row
+        key = f"{key_of(variant, row['steps'], seed, args.steps is None)} | {data}"
+        if key in rows and settings_of(rows[key]) != settings_of(row):
+            # The family's defaults changed since (--redo): the earlier row stays, marked superseded.
+            rows[f"{key} | earlier defaults: {settings_of(rows[key])}"] = {**rows[key], "superseded": True}
+        rows[key] = row
         print(f"{variant} on {data}, seed {seed}: " + json.dumps(row), flush=True)
         # Saved after every run, so a long benchmark that is stopped keeps what it measured.
         store.write_text(json.dumps(rows, indent=1, sort_keys=True))
