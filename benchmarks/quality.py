@@ -1,6 +1,8 @@
-"""Results table: unconditional families on `digits` and `ring`.
+"""Results tables: unconditional families on `digits`, `ring`, `mnist` (28x28) and a second 28x28 set.
 
     python benchmarks/quality.py --defaults --jobs 2      # every family at its defaults, no flags
+    python benchmarks/quality.py --defaults --steps cli --data mnist --only "-p gancore-dcgan"
+    python benchmarks/quality.py --defaults --steps cli --data mnist-inverted --only "-p gancore-dcgan"
     python benchmarks/quality.py --defaults --jobs 2 --seeds 1 2 --only "-p gancore-gan"   # more seeds
     python benchmarks/quality.py --jobs 2                 # every variant, 5,000 steps, seed 0
     python benchmarks/quality.py --only "-p gancore-wgan -r gp --lr-schedule linear" --data ring
@@ -12,8 +14,16 @@ unconditional family runs with its defaults, plus the variants in VARIANTS
 (the issue's mixed runs). Each variant trains through the same path as
 `gan train` at a fixed step budget and seed, then its final generator (or an
 add-on's sampling generator, e.g. EMA) is measured the way `gan eval` measures
-it: classifier-FID on `digits` (with the real-vs-real floor), classes covered
-and KL to uniform; on `ring` modes covered and the high-quality share.
+it: classifier-FID on `digits` and `mnist` (with the real-vs-real floor), classes
+covered and KL to uniform; on `ring` modes covered and the high-quality share.
+`--steps cli` trains for the steps `gan train` uses when --steps is not typed
+(the data kind's or the family's default), recorded in the row.
+
+`mnist-inverted` (`benchmarks/second_set.py`) is a folder of PNGs that `gan
+train --data DIR` reads as any user's images: `mnist` inverted and transposed.
+Its samples are measured with the `mnist` classifier after undoing that exact
+transform, against `mnist`'s floor: a check that defaults chosen on `mnist`
+hold on images that are not `mnist`'s.
 
 Rows are kept in `docs/results.json` by (variant, data, steps, seed) and the
 table in `docs/results.md` is rebuilt from all of them, so runs made at
@@ -37,6 +47,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import torch
+import second_set
 from results_file import replace_section
 
 #: Variants benchmarked besides each family's defaults: other regularizers of a family, and
@@ -50,6 +61,8 @@ VARIANTS = [
     "-p gancore-relativistic --set gancore-relativistic.loss=ralsgan",
 ]
 DATA = ("digits", "ring")
+#: Data measured only when asked for (--data): 28x28 sets.
+IMAGE_DATA = ("mnist", second_set.NAME)
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -58,8 +71,29 @@ def default_variants(registry, defaults_only: bool = False) -> list[str]:
     return out if defaults_only else out + VARIANTS
 
 
-def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int) -> dict:
-    """Train ``variant`` on ``data`` and measure its final sampling generator."""
+def data_argument(data: str) -> str:
+    """What ``gan train --data`` is given for benchmark data set ``data`` (the second set: its folder)."""
+    if data != second_set.NAME:
+        return data
+    from gancore.classifier import cache_dir
+
+    return str(second_set.write(cache_dir() / "benchmarks" / second_set.NAME))
+
+
+def cli_steps(variant: str, data: str) -> int:
+    """The steps ``gan train`` trains ``variant`` on ``data`` for when --steps is not typed."""
+    from gancore.plugins import Registry
+    from gancore.runs import resolve
+    from gancore.settings import settings_from_args
+
+    with tempfile.TemporaryDirectory() as out:
+        config, _, _ = resolve(Registry.discover(), {**settings_from_args(shlex.split(variant)),
+                                                      "data": data_argument(data), "out": out})
+    return config.steps
+
+
+def run_one(variant: str, data: str, steps: int | None, seed: int, n: int, threads: int) -> dict:
+    """Train ``variant`` on ``data`` and measure its final sampling generator (``steps=None``: the CLI's)."""
     torch.set_num_threads(threads)
     from gancore.settings import settings_from_args
     from gancore.errors import GanError
@@ -70,8 +104,10 @@ def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int
     from gancore.runs import resolve
     from gancore.trainer import Trainer
 
-    user = {**settings_from_args(shlex.split(variant)), "data": data, "steps": steps, "seed": seed,
-            "sample_every": 0, "checkpoint_every": 0, "log_every": max(1, steps // 10), "name": "bench"}
+    user = {**settings_from_args(shlex.split(variant)), "data": data_argument(data), "seed": seed,
+            "sample_every": 0, "checkpoint_every": 0, "name": "bench"}
+    if steps is not None:
+        user.update(steps=steps, log_every=max(1, steps // 10))
     with tempfile.TemporaryDirectory() as out:
         try:
             config, run, dataset = resolve(Registry.discover(), {**user, "out": out})
@@ -82,6 +118,7 @@ def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int
             return {"skipped": "conditional family (see GAN-test in gan eval)"}
         if getattr(trainer.generator, "translates", False):  # e.g. SRGAN: its input is a real image, not noise
             return {"skipped": "image-to-image family (measured by its own benchmark)"}
+        steps = config.steps  # the CLI's when none was given (its log interval too)
         started = time.perf_counter()
         trainer.fit()
         seconds = time.perf_counter() - started
@@ -89,14 +126,17 @@ def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int
             raise SystemExit(f"{variant} on {data}: stopped by signal {trainer.stopped_by} at step "
                              f"{trainer.index} of {steps}; nothing recorded.")
         samples = generate(trainer.sampling_generator(), n, seed + 1)
+    if data == second_set.NAME:  # measured as `mnist` after undoing the transform (see second_set)
+        samples = second_set.undo(samples)
     row = {"steps": steps, "seed": seed, "seconds": seconds, "threads": threads, "n_critic": config.n_critic,
            "batch": config.batch_size, "optimizer": config.optimizer, "lr_g": config.lr_g, "lr_d": config.lr_d,
            "lr_schedule": config.lr_schedule, "latent_dim": config.latent_dim, "regularizers": run.regularizers,
-           "addons": list(run.addons), "n_samples": n}
+           "addons": list(run.addons), "options": {k: dict(v) for k, v in config.options.items() if v},
+           "n_samples": n}
     if data == "ring":
         row.update(ring_modes_metrics(samples))
     else:
-        clf = load_classifier(data)
+        clf = load_classifier("mnist" if data == second_set.NAME else data)
         fid = classifier_fid(clf, samples)
         row.update({"fid": fid["fid"], "floor": fid["floor"], "ratio": fid["ratio"], "classifier": clf.recipe_hash,
                     **{k: v for k, v in class_histogram(clf.predict(samples), 10).items() if k != "counts"}})
@@ -106,8 +146,24 @@ def run_one(variant: str, data: str, steps: int, seed: int, n: int, threads: int
 HEADING = "## Unconditional families on `digits` and `ring`"
 
 
-def key_of(variant: str, steps: int, seed: int) -> str:
-    return f"{' '.join(shlex.split(variant))} | {steps} steps | seed {seed}"
+def settings_of(row: dict) -> str:
+    """The resolved training settings of a row, in words (empty for a skipped row)."""
+    if "optimizer" not in row:
+        return ""
+    return (f"{row['optimizer']} lr {row['lr_g']:g}/{row['lr_d']:g} {row['lr_schedule']}, n_critic {row['n_critic']}, "
+            f"batch {row['batch']}, regularizers {row['regularizers']}"
+            + (f", add-ons {row['addons']}" if row["addons"] else "")
+            + (f", options {row['options']}" if row.get("options") else ""))
+
+
+def steps_cell(row: dict) -> str:
+    """A row's steps as the tables show them: ``(CLI default)`` when `gan train`'s own default chose them."""
+    return f"{row['steps']} (CLI default)" if row.get("steps_from") == "cli" else str(row["steps"])
+
+
+def key_of(variant: str, steps: int, seed: int, cli: bool = False) -> str:
+    """The store's key of a row (with its data set after it); ``cli``: trained for the CLI's steps."""
+    return f"{' '.join(shlex.split(variant))} | {steps} steps{' (CLI default)' if cli else ''} | seed {seed}"
 
 
 def write_markdown(rows: dict, path: Path) -> None:
@@ -125,9 +181,10 @@ def write_markdown(rows: dict, path: Path) -> None:
              "| variant (`gan train` flags) | steps | classifier-FID | FID / floor | classes covered | KL to uniform "
              "| digits time (s) | ring modes | high-quality share | ring time (s) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = {key: row for key, row in rows.items() if row["data"] in DATA and not row.get("superseded")}
     grouped: dict[tuple, dict] = {}
     for row in rows.values():
-        grouped.setdefault((row["variant"], row["steps"], row["seed"]), {})[row["data"]] = row
+        grouped.setdefault((row["variant"], steps_cell(row), row["seed"]), {})[row["data"]] = row
     commands, skipped = [], []
     for (variant, steps, seed), by_data in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1])):
         d, r = by_data.get("digits", {}), by_data.get("ring", {})
@@ -175,9 +232,11 @@ def write_defaults(rows: dict, path: Path) -> None:
     """The section of bare ``-p FAMILY`` rows: each family at its defaults, every seed measured."""
     by_family: dict[tuple, dict] = {}
     for row in rows.values():
+        if row["data"] not in DATA or row.get("superseded"):
+            continue
         variant = row["variant"].split()
         if len(variant) == 2 and variant[0] == "-p" and "skipped" not in row:
-            by_family.setdefault((row["variant"], row["steps"]), {}).setdefault(row["data"], []).append(row)
+            by_family.setdefault((row["variant"], steps_cell(row)), {}).setdefault(row["data"], []).append(row)
     lines = [DEFAULTS_HEADING, "",
              "Generated by `benchmarks/quality.py --defaults` from `docs/results.json`: each family with no flag but "
              "`--plugin`, its defaults chosen by the data's kind (`ring`: vector, `digits`: small image). Values "
@@ -200,9 +259,60 @@ def write_defaults(rows: dict, path: Path) -> None:
     replace_section(path, DEFAULTS_HEADING, "\n".join(lines))
 
 
+def steps_argument(text: str) -> int | None:
+    """``--steps``: a whole number, or ``cli`` (``None``): the steps `gan train` uses unless told."""
+    if text == "cli":
+        return None
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of steps or 'cli', got {text!r}") from None
+    if steps < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 step, got {steps}")
+    return steps
+
+
+IMAGES_HEADING = "## Unconditional families on 28x28 images (`mnist`, `mnist-inverted`)"
+
+
+def write_images(rows: dict, path: Path) -> None:
+    """The section of 28x28 rows: one table line per (variant, data, steps, seed)."""
+    found = sorted((row for row in rows.values() if row["data"] in IMAGE_DATA and "skipped" not in row),
+                   key=lambda row: (row["variant"], row["data"], row["steps"], row["seed"], not row.get("superseded")))
+    if not found:
+        return
+    lines = [IMAGES_HEADING, "",
+             "Generated by `benchmarks/quality.py --data mnist --data mnist-inverted` from `docs/results.json`; do not "
+             "edit by hand. `mnist`: the embedded 5,000 28x28 digits (data kind `image`). `mnist-inverted`: the same "
+             "digits inverted and transposed, written as PNGs into class folders and read through `--data DIR` "
+             "(`benchmarks/second_set.py`), measured after undoing that transform, so with the same classifier and "
+             "floor: the check that defaults chosen on `mnist` hold on other images. Classifier-FID in the cached "
+             "`mnist` classifier's features against its training split, floor = its held-out split against the "
+             "same; target FID / floor <= 3 with 10/10 classes. `(CLI default)`: the steps `gan train` trains for "
+             "when --steps is not typed. Metrics on the final sampling generator, 5,000 samples, latent seed = "
+             "seed + 1; CPU, one thread per run, shared machine (times indicative).", "",
+             "| variant (`gan train` flags) | data | steps | seed | classifier-FID | FID / floor | classes | "
+             "KL to uniform | time (s) | settings |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in found:
+        ratio = f"{row['ratio']:.2f}"
+        if row["ratio"] <= 3 and row["classes_covered"] == 10:
+            ratio = f"**{ratio}**"
+        settings = settings_of(row) + (" (the family's earlier defaults)" if row.get("superseded") else "")
+        lines.append(f"| `{row['variant']}` | {row['data']} | {steps_cell(row)} | {row['seed']} | {row['fid']:.2f} | "
+                     f"{ratio} | {row['classes_covered']}/10 | {row['kl_uniform']:.3f} | {row['seconds']:.0f} | "
+                     f"{settings} |")
+    floors = sorted({round(row["floor"], 3) for row in found})
+    commands = list(dict.fromkeys(row["command"] for row in found))
+    lines += ["", f"Real-vs-real floor of classifier-FID on `mnist`: {', '.join(map(str, floors))}.", "",
+              "Commands that produced these rows:", "", "```bash", *commands, "```"]
+    replace_section(path, IMAGES_HEADING, "\n".join(lines))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--steps", type=steps_argument, default=5000,
+                        help="steps per run (default 5000), or 'cli': those `gan train` uses when --steps is "
+                             "not typed (the data kind's or family's default), as the README's commands run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="+", help="several seeds (each a row of its own)")
     parser.add_argument("--defaults", action="store_true",
@@ -214,7 +324,8 @@ def main(argv=None) -> int:
                         help='a variant as `gan train` flags, e.g. "-p gancore-wgan -r gp"; repeatable')
     parser.add_argument("--common", default="", metavar="FLAGS",
                         help='`gan train` flags added to every variant, e.g. "--lr-schedule linear"')
-    parser.add_argument("--data", action="append", choices=DATA)
+    parser.add_argument("--data", action="append", choices=DATA + IMAGE_DATA,
+                        help=f"data sets (repeatable; default: {', '.join(DATA)})")
     parser.add_argument("--redo", action="store_true",
                         help="measure again rows already in the store (default: skip them)")
     parser.add_argument("--output", default=str(DOCS / "results.md"),
@@ -227,34 +338,42 @@ def main(argv=None) -> int:
     variants = [" ".join(shlex.split(f"{v} {args.common}"))
                 for v in (args.only or default_variants(Registry.discover(), args.defaults))]
     seeds = args.seeds or [args.seed]
-    jobs = [(variant, data, seed) for seed in seeds for variant in variants for data in args.data or DATA]
+    # Each job: (variant, data, seed, steps to ask for (None: the CLI's), the steps it will train for).
+    jobs = [(variant, data, seed, args.steps, args.steps or cli_steps(variant, data))
+            for seed in seeds for variant in variants for data in args.data or DATA]
     store = Path(args.output).with_suffix(".json")
     store.parent.mkdir(parents=True, exist_ok=True)
     rows = json.loads(store.read_text()) if store.exists() else {}
     rows = {key: row for key, row in rows.items() if "variant" in row}  # rows of this format only
     if not args.redo:
-        jobs = [(v, d, seed) for v, d, seed in jobs if f"{key_of(v, args.steps, seed)} | {d}" not in rows]
+        jobs = [job for job in jobs if f"{key_of(job[0], job[4], job[2], job[3] is None)} | {job[1]}" not in rows]
     started = time.perf_counter()
 
-    def record(variant, data, seed, row):
-        row = {**row, "variant": variant, "data": data, "steps": args.steps, "seed": seed, "command": command}
+    def record(variant, data, seed, steps, row):
+        row = {"steps": steps, **row, "variant": variant, "data": data, "seed": seed, "command": command,
+               "steps_from": "cli" if args.steps is None else "benchmark"}
         # Read again: another benchmark process may have added rows since.
         rows.update(json.loads(store.read_text()) if store.exists() else {})
-        rows[f"{key_of(variant, args.steps, seed)} | {data}"] = row
+        key = f"{key_of(variant, row['steps'], seed, args.steps is None)} | {data}"
+        if key in rows and settings_of(rows[key]) != settings_of(row):
+            # The family's defaults changed since (--redo): the earlier row stays, marked superseded.
+            rows[f"{key} | earlier defaults: {settings_of(rows[key])}"] = {**rows[key], "superseded": True}
+        rows[key] = row
         print(f"{variant} on {data}, seed {seed}: " + json.dumps(row), flush=True)
         # Saved after every run, so a long benchmark that is stopped keeps what it measured.
         store.write_text(json.dumps(rows, indent=1, sort_keys=True))
         write_markdown(rows, Path(args.output))
         write_defaults(rows, Path(args.output))
+        write_images(rows, Path(args.output))
 
     if args.jobs == 1:
-        for variant, data, seed in jobs:
-            record(variant, data, seed, run_one(variant, data, args.steps, seed, args.samples, args.threads))
+        for variant, data, seed, steps, trained in jobs:
+            record(variant, data, seed, trained, run_one(variant, data, steps, seed, args.samples, args.threads))
     else:
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(run_one, variant, data, args.steps, seed, args.samples, args.threads):
-                       (variant, data, seed) for variant, data, seed in jobs}
+            futures = {pool.submit(run_one, variant, data, steps, seed, args.samples, args.threads):
+                       (variant, data, seed, trained) for variant, data, seed, steps, trained in jobs}
             from concurrent.futures import as_completed
 
             for future in as_completed(futures):

@@ -35,7 +35,7 @@ def test_every_field_with_a_flag_has_one_with_its_help_choices_and_default():
     parsed = click.Command("train", params=setting_options()).make_context("train", []).params
     assert set(parsed.values()) <= {None, ()} and settings_from_args([]) == {}
     # Defaults shown are the fields' own; the latent size names the data kind's default too.
-    assert "[default: 2000]" in options["steps"].help
+    assert "[default: 5000 for small-image data, or 2000]" in options["steps"].help
     assert "[default: family's, or 8 for vector data, or 100]" in options["latent_dim"].help
     assert options["plugins"].opts == ["--plugin", "-p"] and options["plugins"].multiple
     assert options["compile"].secondary_opts == ["--no-compile"]
@@ -79,13 +79,13 @@ def test_flags_go_over_the_config_file(tmp_path):
 
 
 # Written by gancore before the settings flags were generated and families' defaults trimmed; each
-# file is what these arguments resolved to then.
+# file is what these arguments resolved to then (small images' default steps were 2,000 then, 5,000 since).
 SAVED = {
     "gancore-wgan": ["-p", "gancore-wgan", "-r", "gp", "--data", "ring", "--name", "x"],
-    "gancore-dcgan": ["-p", "gancore-dcgan", "--data", "digits", "-s", "gancore-dcgan.width=8", "--name", "y"],
+    "gancore-dcgan": ["-p", "gancore-dcgan", "--data", "digits", "--steps", "2000", "-s", "gancore-dcgan.width=8", "--name", "y"],
     "gancore-lsgan": ["-p", "gancore-lsgan", "--data", "ring", "--name", "z"],
-    "gancore-sngan": ["-p", "gancore-sngan", "--data", "digits", "--name", "z"],
-    "gancore-stargan": ["-p", "gancore-stargan", "--data", "digits", "--name", "z"],
+    "gancore-sngan": ["-p", "gancore-sngan", "--data", "digits", "--steps", "2000", "--name", "z"],
+    "gancore-stargan": ["-p", "gancore-stargan", "--data", "digits", "--steps", "2000", "--name", "z"],
     "gancore-relativistic": ["-p", "gancore-relativistic", "--data", "ring", "--name", "z"],
     "gancore-dragan": ["-p", "gancore-dragan", "--data", "ring", "--name", "z"],
 }
