@@ -347,7 +347,8 @@ def write_eval(record: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
-def progress_lines(log: Callable[[str], None] | None, what: str, every: float = 2.0) -> Callable[[int, int], None] | None:
+def progress_lines(log: Callable[[str], None] | None, what: str,
+                   every: float = 2.0) -> Callable[[int, int], None] | None:
     """A ``progress(done, total)`` that tells ``log`` how far ``what`` is, at most every ``every``
     seconds and at the end; silent for work of one batch."""
     import time

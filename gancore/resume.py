@@ -129,9 +129,11 @@ def newest_intact(path: Path, checkpoint: Path | None = None, log=None) -> Check
     """The checkpoint ``checkpoint`` names, or run ``path``'s newest one that verifies (each newer one
     skipped noted to ``log``)."""
     try:
-        found = open_checkpoint(checkpoint if checkpoint is not None else path / "checkpoints", log=log)
+        found = open_checkpoint(checkpoint if checkpoint is not None else path, log=log)
     except CheckpointError as exc:
-        raise CheckpointError(f"cannot resume {str(path)!r}: {exc}") from None
+        text = str(exc)  # open_checkpoint names a run directory first: say it once
+        raise CheckpointError(f"cannot resume {text}" if text.startswith(f"{str(path)!r}: ")
+                              else f"cannot resume {str(path)!r}: {text}") from None
     check_run_meta(found)
     return found
 

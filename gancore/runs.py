@@ -282,7 +282,8 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
         raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} was written by family {family!r}, but run "
                               f"{str(root)!r} uses {saved!r}: a checkpoint from another family cannot be loaded.")
     run = registry.activate(config.plugins, config.options)
-    generator = build_within_limits(lambda: run.hook.build_generator(config=config, data=spec), "generator", family)
+    generator = build_within_limits(lambda: run.hook.build_generator(config=config, data=spec), "generator",
+                                    family)
     check_generator(generator, run.family)
     load_weights(generator, checkpoint.generator, "generator")
     if not trained_weights:
