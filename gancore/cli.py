@@ -197,8 +197,13 @@ def plugins(as_json):
             click.echo("    options: " + ", ".join(info.option_text(k) for k in info.options))
 
 
-#: Seeds of gan sample and gan eval: those of gan train (numpy's legacy seeding takes 32 bits).
-SEED = click.IntRange(0, 2 ** 32 - 1)
+class _Seed(click.IntRange):
+    """Seeds of gan sample and gan eval: those of gan train (numpy's legacy seeding takes 32 bits)."""
+
+    name = "integer"  # "'1e20' is not a valid integer." rather than "... integer range."
+
+
+SEED = _Seed(0, 2 ** 32 - 1)
 
 
 def _progress(what: str):
