@@ -218,7 +218,7 @@ def restore(trainer, checkpoint: Checkpoint) -> None:
         trainer.load_checkpoint(checkpoint)
     except CheckpointError:
         raise
-    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} does not fit this run: "
                               f"{type(exc).__name__}: {exc}.") from None
     if trainer.acc.process_index > 0:
