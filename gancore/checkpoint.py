@@ -8,10 +8,14 @@ A checkpoint is a directory::
         state.safetensors           optimizers, plugin state, RNG states (tensors)
         meta.json                   step, config, versions, the non-tensor parts
                                     of the training state, SHA-256 of each file
+                                    and (format 2) of meta.json itself
 
 It is written under a temporary name and renamed into place when complete,
 so a directory named ``step-*`` is always whole; a checksum mismatch (a
-damaged disk, a truncated copy) is reported as :class:`CheckpointError`.
+damaged disk, a truncated copy) is reported as :class:`CheckpointError`. A
+checkpoint may come from a stranger: ``meta.json`` is checked against a
+schema (types, ranges, the training state the core reads) before any value
+of it is used, and tensor files that are links are not read.
 """
 
 from __future__ import annotations
@@ -238,7 +242,7 @@ def list_checkpoints(root: str | Path) -> list[Path]:
     """Complete checkpoint directories under ``root``, oldest first. A symbolic link named like one is
     not a checkpoint gancore wrote, and is left out."""
     root = Path(root)
-    if not root.is_dir():
+    if root.is_symlink() or not root.is_dir():  # a linked checkpoints folder leads out of the run
         return []
     try:
         entries = list(root.iterdir())

@@ -210,8 +210,13 @@ def plugins(as_json):
                 click.echo(f"      {info.option_text(name)}" + (f": {opt.help}" if opt.help else ""))
 
 
-#: Seeds of gan sample and gan eval: those of gan train (numpy's legacy seeding takes 32 bits).
-SEED = click.IntRange(0, 2 ** 32 - 1)
+class _Seed(click.IntRange):
+    """Seeds of gan sample and gan eval: those of gan train (numpy's legacy seeding takes 32 bits)."""
+
+    name = "integer"  # "'1e20' is not a valid integer." rather than "... integer range."
+
+
+SEED = _Seed(0, 2 ** 32 - 1)
 
 
 def _progress(what: str):

@@ -353,7 +353,7 @@ def read_toml(path: str | Path, root: str | Path | None = None) -> dict[str, Any
     try:
         if path.is_file() and path.stat().st_size > MAX_TOML_BYTES:
             raise ConfigError(f"configuration file {str(path)!r} is larger than {MAX_TOML_BYTES} bytes.")
-        raw = read_bytes(path, root if root is not None else path.parent) if root is not None else path.read_bytes()
+        raw = read_bytes(path, root) if root is not None else path.read_bytes()
         text = raw.decode("utf-8").removeprefix("\ufeff")
         if _depth(text) > MAX_TOML_DEPTH:
             raise ConfigError(f"configuration file {str(path)!r} nests tables or arrays more than "

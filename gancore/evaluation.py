@@ -180,7 +180,8 @@ def _to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def inception_outputs(net: torch.nn.Module, x, batch: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+def inception_outputs(net: torch.nn.Module, x, batch: int = 50,
+                      progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Pool features ``(N, 2048)`` and class probabilities ``(N, 1008)`` of images in ``[-1, 1]``.
 
     :param x: a tensor, or a :class:`gancore.stream.StreamingDataset`, read
@@ -191,10 +192,14 @@ def inception_outputs(net: torch.nn.Module, x, batch: int = 50) -> tuple[torch.T
     chunks = (x.images(batch) if isinstance(x, StreamingDataset)
               else (x[start:start + batch] for start in range(0, len(x), batch)))
     features, probs = [], []
+    done, total = 0, len(x)
     for chunk in chunks:
         pool, logits = net._torch_fidelity_forward(_to_uint8_rgb(chunk))
         features.append(pool.double())
         probs.append(torch.softmax(logits.double(), dim=1))
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
     return torch.cat(features), torch.cat(probs)
 
 
@@ -292,14 +297,16 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
         if real is None:
             raise ConfigError("Inception metrics need the real data of the run.")
         real_x = real()
-        fake_features, fake_probs = inception_outputs(net, samples)
+        fake_features, fake_probs = inception_outputs(net, samples,
+                                                      progress=progress_lines(log, "Inception features of the samples"))
         provenance["extractor"] = {"name": "inception-v3-compat (torch-fidelity via torchmetrics)",
                                    "weights": str(weights), "weights_sha256": sha256(weights),
                                    "weights_source": weights_provenance(weights),
                                    "features": "pool3 (2048)", "resize": "bilinear to 299, uint8 input"}
         common = {"extractor": "inception-v3-compat", "n_fake": n}
         if "fid" in metrics or "kid" in metrics:
-            real_features, _ = inception_outputs(net, real_x)
+            real_features, _ = inception_outputs(net, real_x,
+                                                 progress=progress_lines(log, "Inception features of the data"))
             if "fid" in metrics:
                 results["fid"] = {"fid": M.fid_from_features(fake_features, real_features), **common,
                                   "n_real": len(real_x), "real_split": "all training images"}
@@ -353,7 +360,8 @@ def write_eval(record: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
-def progress_lines(log: Callable[[str], None] | None, what: str, every: float = 2.0) -> Callable[[int, int], None] | None:
+def progress_lines(log: Callable[[str], None] | None, what: str,
+                   every: float = 2.0) -> Callable[[int, int], None] | None:
     """A ``progress(done, total)`` that tells ``log`` how far ``what`` is, at most every ``every``
     seconds and at the end; silent for work of one batch."""
     import time

@@ -129,9 +129,11 @@ def newest_intact(path: Path, checkpoint: Path | None = None, log=None) -> Check
     """The checkpoint ``checkpoint`` names, or run ``path``'s newest one that verifies (each newer one
     skipped noted to ``log``)."""
     try:
-        found = open_checkpoint(checkpoint if checkpoint is not None else path / "checkpoints", log=log)
+        found = open_checkpoint(checkpoint if checkpoint is not None else path, log=log)
     except CheckpointError as exc:
-        raise CheckpointError(f"cannot resume {str(path)!r}: {exc}") from None
+        text = str(exc)  # open_checkpoint names a run directory first: say it once
+        raise CheckpointError(f"cannot resume {text}" if text.startswith(f"{str(path)!r}: ")
+                              else f"cannot resume {str(path)!r}: {text}") from None
     check_run_meta(found)
     return found
 
@@ -216,7 +218,7 @@ def restore(trainer, checkpoint: Checkpoint) -> None:
         trainer.load_checkpoint(checkpoint)
     except CheckpointError:
         raise
-    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {str(checkpoint.path)!r} does not fit this run: "
                               f"{type(exc).__name__}: {exc}.") from None
     if trainer.acc.process_index > 0:

@@ -226,5 +226,11 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
     check_generator(generator, run.family)
     load_weights(generator, checkpoint.generator, "generator")
     if not trained_weights:
-        generator = run.sampling_generator(generator, dict(checkpoint.state.get("plugins", {})))
+        try:
+            generator = run.sampling_generator(generator, dict(checkpoint.state.get("plugins", {})))
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+            # A plugin's saved state (such as EMA weights) that does not fit the network built.
+            raise CheckpointError(f"checkpoint {str(checkpoint.path)!r}: its plugin state does not fit this "
+                                  f"generator: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                                  ". (`gan sample --trained-weights` samples with the trained weights.)") from None
     return generator.to(device).eval(), spec, config, checkpoint

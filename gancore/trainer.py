@@ -135,7 +135,8 @@ def lazy_intervals(run: Run) -> dict[str, dict[str, int]]:
 def build_models(run: Run, config: TrainConfig, spec) -> tuple[nn.Module, nn.Module]:
     """Ask the family for its networks and check the generator protocol."""
     run.check_complete()
-    generator = build_within_limits(lambda: run.hook.build_generator(config=config, data=spec), "generator", run.family)
+    generator = build_within_limits(lambda: run.hook.build_generator(config=config, data=spec), "generator",
+                                    run.family)
     check_generator(generator, run.family)
     discriminator = build_within_limits(lambda: run.hook.build_discriminator(config=config, data=spec),
                                         "discriminator", run.family)

@@ -1,11 +1,12 @@
 """Seeded fuzzing of the CLI's inputs: random and mutated images, checkpoints and config files.
 
-Every case must end cleanly: exit 0, or exit 1 with one "Error: ..." paragraph. Four kinds:
-image files, checkpoints, config files, and plugin options (issue 19).
-An exception escaping the CLI (a traceback) fails the test, because the `gan`
-fixture does not catch exceptions. Sizes are kept small: the fuzzing is of
-formats and types, not of resource limits (a valid but huge --latent-dim is
-not covered here).
+Every case must end cleanly: exit 0, or exit 1 with one "Error: ..." paragraph. Five kinds:
+image files, checkpoints, config files, plugin options (issue 19), and crafted run directories
+(links, FIFOs and folders planted where a run writes; issue 24), after which nothing outside the
+run directory may have changed. An exception escaping the CLI (a traceback) fails the test,
+because the `gan` fixture does not catch exceptions. Sizes are kept small: the fuzzing is of
+formats and types; the limits on valid but huge values (a --latent-dim of 10^9) are tested in
+tests/test_stranger_run.py.
 """
 
 from __future__ import annotations
@@ -203,3 +204,43 @@ def test_fuzz_plugin_options(gan, tmp_path):
         clean_exit(result)
         outcomes.append(result.exit_code)
     assert outcomes.count(0) >= 10 and outcomes.count(1) >= 10, outcomes  # both paths are exercised
+
+
+def test_fuzz_crafted_run_directories(gan, tmp_path, trained):
+    """Links (to a file or a folder outside, to nowhere, to themselves), FIFOs and folders planted at
+    random names a run writes or reads, then a random command: a clean exit, and nothing outside changes."""
+    import os
+
+    rng = random.Random(23)
+    names = [".lock", "config.toml", "metrics.jsonl", "warnings.jsonl", "eval.json", "report.html", "samples",
+             "samples/step-000002.png", "checkpoints", "checkpoints/step-000002", "checkpoints/step-000001/meta.json",
+             "checkpoints/step-000001/generator.safetensors", ".report.html.tmp", ".metrics.jsonl.tmp"]
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "victim").write_text("precious\n")
+    before = {str(p): p.read_bytes() if p.is_file() else None for p in outside.rglob("*")}
+    for case in range(24):
+        run = tmp_path / f"run{case}"
+        shutil.copytree(trained, run)
+        for name in rng.sample(names, rng.randint(1, 3)):
+            path = run / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            kind = rng.choice(["file", "dir", "nowhere", "loop", "fifo", "folder"])
+            if kind == "fifo":
+                os.mkfifo(path)
+            elif kind == "folder":
+                path.mkdir()
+            else:
+                path.symlink_to({"file": outside / "victim", "dir": outside / "dir", "nowhere": tmp_path / "nowhere",
+                                 "loop": path}[kind])
+        command = rng.choice([["train", "--resume", run, "--steps", "2", "--no-progress"], ["eval", run, "-n", "50"],
+                              ["report", run], ["sample", run, "-n", "2", "-o", run / "s.png"]])
+        if command[0] == "train":
+            command[4] = "3"
+        clean_exit(gan(*command))
+        assert {str(p): p.read_bytes() if p.is_file() else None for p in outside.rglob("*")} == before, case
+        assert not (tmp_path / "nowhere").exists(), case

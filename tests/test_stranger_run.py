@@ -514,3 +514,20 @@ def test_translate_domain_names_are_never_paths(gan, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["digit-domain0.png", "digit-domain1.png", "digit-domain3.png",
                                                      "digit-rot180.png"]
     assert sorted(p.name for p in tmp_path.rglob("*escaped*")) == []
+
+
+def test_plugin_state_that_does_not_fit_the_generator(gan, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    run = train(gan, tmp_path, "r", "--plugin", "ema", "--sample-every", "0")
+    checkpoint = run / "checkpoints" / "step-000002"
+    state = load_file(str(checkpoint / "state.safetensors"))
+    ema = [key for key in state if key.startswith("state/plugins/ema/")]
+    assert ema
+    state[ema[0]] = torch.zeros(1)
+    save_file(state, str(checkpoint / "state.safetensors"))
+    digest = hashlib.sha256((checkpoint / "state.safetensors").read_bytes()).hexdigest()
+    edit_meta(checkpoint, lambda m: m["sha256"].update({"state.safetensors": digest}))
+    fails(gan("sample", run, "-o", tmp_path / "s.png"), "(ema) tensor", "has shape (1,), the model expects")
+    result = gan("sample", run, "-o", tmp_path / "s.png", "--trained-weights")
+    assert result.exit_code == 0, result.output

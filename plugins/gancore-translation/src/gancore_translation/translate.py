@@ -123,12 +123,12 @@ def write_outputs(out: Path, paths: Sequence[Path], sources: torch.Tensor, resul
     Domain names come from the checkpoint: only a plain name is used in a file name
     (:func:`file_part`), and every file is written inside ``out`` atomically, never through a link.
     """
-    from gancore.files import atomic_write, make_dir
+    from gancore.files import atomic_write
 
     indices = list(indices) if indices is not None else list(range(len(names)))
     parts = [file_part(str(name), index) for name, index in zip(names, indices)]
     try:
-        make_dir(out)
+        out.mkdir(parents=True, exist_ok=True)  # the user's choice of folder (a link to one is fine)
         written, used = 0, set()
         for i, path in enumerate(paths):
             stem = path.stem
