@@ -414,7 +414,8 @@ def weights_list():
 
 @weights.command("fetch")
 @click.argument("name", type=click.Choice(["inception"]))
-@click.option("--url", help="Download from this mirror instead; the file must still have the published SHA-256.")
+@click.option("--url", help="Download from this mirror instead, or file:///PATH for a file you downloaded; it "
+                             "must still have the published SHA-256.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False),
               help="Cache folder to convert into. [default: $GANCORE_CACHE/weights or ~/.cache/gancore/weights]")
 @friendly_errors

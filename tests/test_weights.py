@@ -146,6 +146,13 @@ def test_a_redirect_is_followed_and_a_mirror_url_still_needs_the_hash(server, tm
     assert weights.provenance(path)["url"] == server + "/moved"
     with pytest.raises(ConfigError, match="is not the published"):
         weights.fetch(source=_source(server), url=server + "/other.pth", directory=tmp_path / "m")
+    # A file the user downloaded by hand goes through the same check and conversion (file:// URL).
+    (tmp_path / "by-hand.pth").write_bytes(GOOD)
+    local = weights.fetch(source=_source(server), url=(tmp_path / "by-hand.pth").as_uri(), directory=tmp_path / "f")
+    assert torch.equal(load_file(str(local))["fc.bias"], STATE["fc.bias"])
+    (tmp_path / "by-hand.pth").write_bytes(bytes(reversed(GOOD)))
+    with pytest.raises(ConfigError, match="is not the published"):
+        weights.fetch(source=_source(server), url=(tmp_path / "by-hand.pth").as_uri(), directory=tmp_path / "g")
 
 
 def test_a_failed_fetch_keeps_the_old_file_and_a_symlink_is_replaced_not_followed(server, tmp_path):
