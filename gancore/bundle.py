@@ -20,7 +20,6 @@ checks each file's SHA-256 and the weights' names and shapes before loading.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -35,6 +34,7 @@ from gancore.checkpoint import load_weights
 from gancore.config import TrainConfig, make_config
 from gancore.data import DataSpec
 from gancore.errors import CheckpointError, ConfigError
+from gancore.files import sha256, write_text
 from gancore.generator import check_generator
 
 FORMAT = 1
@@ -64,14 +64,6 @@ def is_bundle(path: str | os.PathLike) -> bool:
     """True when ``path`` is a folder holding a bundle's ``config.json`` and weights."""
     path = Path(path)
     return (path / CONFIG).is_file() and (path / WEIGHTS).is_file()
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_info(path: str | os.PathLike, verify: tuple[str, ...] | None = (WEIGHTS,)) -> BundleInfo:
@@ -130,7 +122,7 @@ def read_bundle(registry, path: str | os.PathLike, device: str = "cpu") -> tuple
 
 
 def write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=1, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(value, indent=1, sort_keys=True, allow_nan=False) + "\n")
 
 
 __all__ = ["BundleInfo", "CARD", "CONFIG", "EVAL", "FORMAT", "GRID", "ONNX", "WEIGHTS", "is_bundle", "read_bundle",

@@ -37,6 +37,7 @@ from safetensors.torch import save as safetensors_bytes
 from gancore import __version__
 from gancore.classifier import cache_dir
 from gancore.errors import ConfigError
+from gancore.files import write_bytes
 
 CHUNK = 1 << 20
 
@@ -189,7 +190,7 @@ def fetch(name: str = "inception", directory: str | os.PathLike | None = None, u
         raise ConfigError(f"cannot create the weights cache {str(folder)!r}: {exc.strerror}.") from None
     say = log or (lambda text: None)
     say(f"Downloading {source.file} ({source.size / 1e6:.1f} MB) from {url}")
-    download = converted = None
+    download = None
     try:
         handle, download = _temporary(folder, ".pth")
         with handle:
@@ -203,21 +204,14 @@ def fetch(name: str = "inception", directory: str | os.PathLike | None = None, u
                 "gancore.sha256": got, "gancore.size": str(source.size), "gancore.gancore": __version__,
                 "gancore.fetched": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         data = safetensors_bytes(tensors, metadata=meta)
-        handle, converted = _temporary(folder, ".safetensors")
-        with handle:  # written through the descriptor mkstemp opened: no second open by name
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         target = folder / source.converted
-        # rename replaces a symlink at the target itself; it never writes through it.
-        os.replace(converted, target)
-        converted = None
+        # A fresh temporary moved over the target: a symlink there is replaced, never written through.
+        write_bytes(target, data)
     except OSError as exc:
         raise ConfigError(f"cannot write the weights cache {str(folder)!r}: {exc.strerror or exc}.") from None
     finally:
-        for leftover in (download, converted):
-            if leftover is not None:
-                leftover.unlink(missing_ok=True)
+        if download is not None:
+            download.unlink(missing_ok=True)
     say(f"Verified SHA-256 {source.sha256[:16]}..., converted to {target}")
     return target
 
