@@ -232,7 +232,8 @@ class Registry:
         info = self.get(name)
         if info.kind != "regularizer":
             known = ", ".join(self.names("regularizer"))
-            raise PluginError(f"{name!r} is a {info.kind}, not a regularizer (it takes no weight). "
+            article = "an" if info.kind[0] in "aeiou" else "a"
+            raise PluginError(f"{name!r} is {article} {info.kind}, not a regularizer (--regularizer takes regularizers only). "
                               f"Available regularizers: {known}.")
         return info
 

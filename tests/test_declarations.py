@@ -142,7 +142,7 @@ def test_the_same_family_declared_resolves_before_it_is_created():
 def test_a_declared_kind_is_never_guessed():
     registry = _registry(blur=Blur, new=NewFamily)
     assert registry.get("blur").kind == "add-on"  # the old guess would make it a regularizer
-    with pytest.raises(PluginError, match="'blur' is a add-on, not a regularizer"):
+    with pytest.raises(PluginError, match="'blur' is an add-on, not a regularizer"):
         configure(registry, DIGITS, {"plugins": ["new"], "regularizers": {"blur": 1.0}})
     run = configure(registry, DIGITS, {"plugins": ["new", "blur"], "options": {"blur": {"weight": 1}}})[1]
     assert run.addons == ["blur"] and run.pm.get_plugin("blur").weight == 1.0
