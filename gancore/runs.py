@@ -23,12 +23,13 @@ from torch import nn
 from gancore.checkpoint import Checkpoint, list_checkpoints, load_checkpoint, load_newest_intact, load_weights
 from gancore.config import TrainConfig, make_config
 from gancore.data import Dataset, DataSpec, load_data
-from gancore.errors import CheckpointError, ConfigError, PluginError
+from gancore.errors import CheckpointError, ConfigError
 from gancore.generator import check_generator
 from gancore.installed import installed_data
 from gancore.plugins import Registry, Run
 from gancore.resolve import NOT_DEFAULTABLE, build_run, resolve_run  # noqa: F401 (NOT_DEFAULTABLE: its old home)
 from gancore.stream import StreamingDataset
+
 
 def configure(registry: Registry, spec: DataSpec, user: Mapping[str, Any]) -> tuple[TrainConfig, Run]:
     """Resolve a run's configuration for data ``spec`` and create its plugins, once each
