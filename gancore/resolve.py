@@ -137,7 +137,7 @@ def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
     default_addons = list(family_defaults.pop("plugins", ()))
     for name in default_addons:
         if registry.get(name).kind != "add-on":
-            raise PluginError(f"family {family.name!r}: default_config's plugins may name add-ons only; "
+            raise PluginError(f"family {family.name!r}: its defaults' plugins may name add-ons only; "
                               f"{name!r} is a {registry.get(name).kind}.")
     default_options = family_defaults.pop("options", {})
     active = list(dict.fromkeys(plugins))
