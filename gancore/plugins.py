@@ -333,19 +333,24 @@ class Run:
     def add_regularizers(self, regularizers: Mapping[str, float | None]) -> dict[str, float]:
         """Activate regularizers by name; returns their resolved weights."""
         for name, weight in regularizers.items():
-            info = self.registry.regularizer(name)
-            if "weight" in self.options.get(name, {}):
-                raise PluginError(f"regularizer {name!r}: its weight is set with --regularizer {name}=W (in a "
-                                  f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
-                                  f"[options.{name}].")
-            if weight is None:
-                weight = info.declaration.options["weight"].default_for(self._kind)
-                if weight is REQUIRED:
-                    raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
-            weight = self.check_options(info, {"weight": weight})["weight"]
+            info, weight = self.regularizer_weight(name, weight)
             self.register(info, {"weight": weight})
-            self.regularizers[name] = float(weight)
+            self.regularizers[name] = weight
         return dict(self.regularizers)
+
+    def regularizer_weight(self, name: str, weight: float | None) -> tuple[PluginInfo, float]:
+        """The regularizer ``name`` and its weight: ``weight`` (``None``: its declared default for the
+        data's kind), checked; a weight given as an option (``--set NAME.weight``) is refused."""
+        info = self.registry.regularizer(name)
+        if "weight" in self.options.get(name, {}):
+            raise PluginError(f"regularizer {name!r}: its weight is set with --regularizer {name}=W (in a "
+                              f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
+                              f"[options.{name}].")
+        if weight is None:
+            weight = info.declaration.options["weight"].default_for(self._kind)
+            if weight is REQUIRED:
+                raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
+        return info, float(self.check_options(info, {"weight": weight})["weight"])
 
     def check_options(self, info: PluginInfo, options: Mapping[str, Any]) -> dict[str, Any]:
         """``options`` checked against the plugin's declaration and converted (:meth:`Declaration.check`)."""

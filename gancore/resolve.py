@@ -29,7 +29,6 @@ import pluggy
 
 from gancore import hookspecs
 from gancore.config import KIND_DEFAULTS, TrainConfig, check_keys, make_config
-from gancore.declaration import REQUIRED
 from gancore.errors import PluginError
 from gancore.plugins import PluginInfo, Registry, Run
 
@@ -185,19 +184,8 @@ def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
     given = {info.name: run.check_options(info, config.options.get(info.name, {})) for info in [family, *addons]}
     regularizers: dict[str, float] = {}
     for name, weight in (config.regularizers or {}).items():
-        info = registry.regularizer(name)
-        if "weight" in config.options.get(name, {}):
-            raise PluginError(f"regularizer {name!r}: its weight is set with --regularizer {name}=W (in a "
-                              f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
-                              f"[options.{name}].")
-        if weight is None:
-            weight = info.declaration.options["weight"].default_for(data.kind)
-            if weight is REQUIRED:
-                raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
-            sources[f"regularizers.{name}"] = DECLARED
-        else:
-            sources[f"regularizers.{name}"] = sources.get("regularizers", USER)
-        regularizers[name] = float(run.check_options(info, {"weight": weight})["weight"])
+        info, regularizers[name] = run.regularizer_weight(name, weight)
+        sources[f"regularizers.{name}"] = DECLARED if weight is None else sources.get("regularizers", USER)
         given[name] = run.check_options(info, config.options.get(name, {}))
     run.regularizers = dict(regularizers)  # so that check_all_used knows them
     run.addons = [info.name for info in addons]
