@@ -12,8 +12,8 @@ class-level data read when it is discovered, before anything is created:
   ``weight`` option), ``add-on`` (chosen with ``--plugin NAME``) or ``library``
   (implements only the install-time hooks, which gancore calls on every
   installed plugin; never part of a run);
-* ``Options``: one typed, validated declaration per option (type, range or
-  choices, default, default per data kind, help);
+* its options: one annotated class attribute each, set to ``option(...)`` (type,
+  range or choices, default, default per data kind, help);
 * ``defaults``: training settings by data kind.
 
 A plugin written before declarations (options as ``__init__`` keyword arguments,

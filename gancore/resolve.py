@@ -104,9 +104,9 @@ def _family_defaults(registry: Registry, family: PluginInfo, data, chosen, user_
     defaults = dict(manager.hook.default_config(data=data, regularizers=chosen) or {})
     if family.name in defaults.get("options", {}):
         # The family object exists already (it was asked); its own options follow the data in its
-        # build hooks instead (a declared family gives them by data kind in its Options).
+        # build hooks instead (a declared family gives them by data kind in its declaration).
         raise PluginError(f"family {family.name!r}: default_config may set options of its regularizers and "
-                          "add-ons only, not its own (declare them, with by_kind defaults, in its Options).")
+                          "add-ons only, not its own (declare them as options with by_kind defaults: docs/authoring/declarations.md).")
     return defaults, {family.name: obj}
 
 
