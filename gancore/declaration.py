@@ -263,17 +263,13 @@ def declared_options(cls: type) -> dict[str, Option]:
     return {field.name: field.metadata[METADATA] for field in attrs.fields(cls) if METADATA in field.metadata}
 
 
-#: Settings defaults: a mapping by data kind, or ``defaults(data, regularizers) -> settings``.
-Defaults = Mapping[str, Mapping[str, Any]] | Callable[..., Mapping[str, Any] | None]
-
-
 @attrs.frozen
 class Declaration:
     """What a plugin declares (or, for one written the old way, what is read off it)."""
 
     kind: str
     options: Mapping[str, Option] = attrs.field(factory=dict)
-    #: The plugin's settings defaults (see :data:`Defaults`), or ``None``.
+    #: The plugin's settings defaults (a mapping by data kind, or ``defaults(data, regularizers)``), or ``None``.
     defaults: Any = None
     #: ``False`` for a plugin written the old way: kind guessed, options from ``__init__``.
     declared: bool = True

@@ -59,8 +59,15 @@ def dry_run(user: dict[str, Any], resume: str | None = None, out: str | None = N
         registry = Registry.discover()
     if resume:
         from gancore.resume import find_run, resumed_settings
+        from gancore.settings import UserSettings
 
-        user = resumed_settings(find_run(resume, out), user)
+        path = find_run(resume, out)
+        flags = dict(getattr(user, "sources", {}))
+        user = resumed_settings(path, user)
+        sources = {key: f"{path}/config.toml" for key in user if key != "options"}
+        sources.update({f"options.{name}.{key}": f"{path}/config.toml"
+                        for name, table in user.get("options", {}).items() for key in table})
+        user = UserSettings(user, {**sources, **flags})
     first = make_config(user)  # the user's values checked before any data is opened
     if not first.plugins:
         raise ConfigError("no plugin given: use --plugin NAME (see `gan plugins` for the installed ones).")

@@ -12,8 +12,8 @@ class-level data read when it is discovered, before anything is created:
   ``weight`` option), ``add-on`` (chosen with ``--plugin NAME``) or ``library``
   (implements only the install-time hooks, which gancore calls on every
   installed plugin; never part of a run);
-* ``Options``: one typed, validated declaration per option (type, range or
-  choices, default, default per data kind, help);
+* its options: one annotated class attribute each, set to ``option(...)`` (type,
+  range or choices, default, default per data kind, help);
 * ``defaults``: training settings by data kind.
 
 A plugin written before declarations (options as ``__init__`` keyword arguments,
@@ -232,7 +232,8 @@ class Registry:
         info = self.get(name)
         if info.kind != "regularizer":
             known = ", ".join(self.names("regularizer"))
-            raise PluginError(f"{name!r} is a {info.kind}, not a regularizer (it takes no weight). "
+            article = "an" if info.kind[0] in "aeiou" else "a"
+            raise PluginError(f"{name!r} is {article} {info.kind}, not a regularizer (--regularizer takes regularizers only). "
                               f"Available regularizers: {known}.")
         return info
 
@@ -338,19 +339,24 @@ class Run:
     def add_regularizers(self, regularizers: Mapping[str, float | None]) -> dict[str, float]:
         """Activate regularizers by name; returns their resolved weights."""
         for name, weight in regularizers.items():
-            info = self.registry.regularizer(name)
-            if "weight" in self.options.get(name, {}):
-                raise PluginError(f"regularizer {name!r}: its weight is set with --regularizer {name}=W (in a "
-                                  f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
-                                  f"[options.{name}].")
-            if weight is None:
-                weight = info.declaration.options["weight"].default_for(self._kind)
-                if weight is REQUIRED:
-                    raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
-            weight = self.check_options(info, {"weight": weight})["weight"]
+            info, weight = self.regularizer_weight(name, weight)
             self.register(info, {"weight": weight})
-            self.regularizers[name] = float(weight)
+            self.regularizers[name] = weight
         return dict(self.regularizers)
+
+    def regularizer_weight(self, name: str, weight: float | None) -> tuple[PluginInfo, float]:
+        """The regularizer ``name`` and its weight: ``weight`` (``None``: its declared default for the
+        data's kind), checked; a weight given as an option (``--set NAME.weight``) is refused."""
+        info = self.registry.regularizer(name)
+        if "weight" in self.options.get(name, {}):
+            raise PluginError(f"regularizer {name!r}: its weight is set with --regularizer {name}=W (in a "
+                              f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
+                              f"[options.{name}].")
+        if weight is None:
+            weight = info.declaration.options["weight"].default_for(self._kind)
+            if weight is REQUIRED:
+                raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
+        return info, float(self.check_options(info, {"weight": weight})["weight"])
 
     def check_options(self, info: PluginInfo, options: Mapping[str, Any]) -> dict[str, Any]:
         """``options`` checked against the plugin's declaration and converted (:meth:`Declaration.check`)."""

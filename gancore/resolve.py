@@ -29,7 +29,6 @@ import pluggy
 
 from gancore import hookspecs
 from gancore.config import KIND_DEFAULTS, TrainConfig, check_keys, make_config
-from gancore.declaration import REQUIRED
 from gancore.errors import PluginError
 from gancore.plugins import PluginInfo, Registry, Run
 
@@ -105,9 +104,9 @@ def _family_defaults(registry: Registry, family: PluginInfo, data, chosen, user_
     defaults = dict(manager.hook.default_config(data=data, regularizers=chosen) or {})
     if family.name in defaults.get("options", {}):
         # The family object exists already (it was asked); its own options follow the data in its
-        # build hooks instead (a declared family gives them by data kind in its Options).
+        # build hooks instead (a declared family gives them by data kind in its declaration).
         raise PluginError(f"family {family.name!r}: default_config may set options of its regularizers and "
-                          "add-ons only, not its own (declare them, with by_kind defaults, in its Options).")
+                          "add-ons only, not its own (declare them as options with by_kind defaults: docs/authoring/declarations.md).")
     return defaults, {family.name: obj}
 
 
@@ -137,7 +136,7 @@ def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
     default_addons = list(family_defaults.pop("plugins", ()))
     for name in default_addons:
         if registry.get(name).kind != "add-on":
-            raise PluginError(f"family {family.name!r}: default_config's plugins may name add-ons only; "
+            raise PluginError(f"family {family.name!r}: its defaults' plugins may name add-ons only; "
                               f"{name!r} is a {registry.get(name).kind}.")
     default_options = family_defaults.pop("options", {})
     active = list(dict.fromkeys(plugins))
@@ -185,19 +184,8 @@ def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
     given = {info.name: run.check_options(info, config.options.get(info.name, {})) for info in [family, *addons]}
     regularizers: dict[str, float] = {}
     for name, weight in (config.regularizers or {}).items():
-        info = registry.regularizer(name)
-        if "weight" in config.options.get(name, {}):
-            raise PluginError(f"regularizer {name!r}: its weight is set with --regularizer {name}=W (in a "
-                              f"config file: regularizers = {{{name} = W}}), not with --set {name}.weight or "
-                              f"[options.{name}].")
-        if weight is None:
-            weight = info.declaration.options["weight"].default_for(data.kind)
-            if weight is REQUIRED:
-                raise PluginError(f"regularizer {name!r} has no default weight: use --regularizer {name}=W.")
-            sources[f"regularizers.{name}"] = DECLARED
-        else:
-            sources[f"regularizers.{name}"] = sources.get("regularizers", USER)
-        regularizers[name] = float(run.check_options(info, {"weight": weight})["weight"])
+        info, regularizers[name] = run.regularizer_weight(name, weight)
+        sources[f"regularizers.{name}"] = DECLARED if weight is None else sources.get("regularizers", USER)
         given[name] = run.check_options(info, config.options.get(name, {}))
     run.regularizers = dict(regularizers)  # so that check_all_used knows them
     run.addons = [info.name for info in addons]

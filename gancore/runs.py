@@ -31,6 +31,7 @@ from gancore.plugins import Registry, Run
 from gancore.resolve import NOT_DEFAULTABLE, build_run, resolve_run  # noqa: F401 (NOT_DEFAULTABLE: its old home)
 from gancore.stream import StreamingDataset
 
+
 def configure(registry: Registry, spec: DataSpec, user: Mapping[str, Any]) -> tuple[TrainConfig, Run]:
     """Resolve a run's configuration for data ``spec`` and create its plugins, once each
     (:func:`gancore.resolve.resolve_run`, then :func:`gancore.resolve.build_run`)."""

@@ -148,8 +148,10 @@ def settings_from_flags(flags: Mapping[str, Any]) -> UserSettings:
     user: dict[str, Any] = read_toml(config_file) if config_file else {}
     from_file = f"config file {config_file}"
     sources = {key: from_file for key in user if key != "options"}
-    sources.update({f"options.{name}.{key}": from_file for name, table in user.get("options", {}).items()
-                    if isinstance(table, Mapping) for key in table})
+    file_options = user.get("options")
+    if isinstance(file_options, Mapping):  # anything else is refused, as the file's, when the config is made
+        sources.update({f"options.{name}.{key}": from_file for name, table in file_options.items()
+                        if isinstance(table, Mapping) for key in table})
     given = {key: value for key, value in flags.items() if value is not None}
     user.update(given)
     sources.update(dict.fromkeys(given, "flag"))

@@ -443,6 +443,7 @@ def check_plugin(name: str, *, family: str | None = None, options: Mapping[str, 
     name = info.name
     report = Report(name, info.kind)
     report.checked.append(f"hooks: {', '.join(check_signatures(name, info.obj))}")
+    report.checked.append(_check_declaration(info))
     if info.kind == "family":
         family = name
     elif family is None:
@@ -462,6 +463,32 @@ def check_plugin(name: str, *, family: str | None = None, options: Mapping[str, 
     finally:
         torch.set_num_threads(threads)
     return report
+
+
+def _check_declaration(info) -> str:
+    """The plugin's declared kind agrees with its hooks; every option's default fits its type. A
+    plugin written before declarations passes with its kind guessed (the report says so)."""
+    from gancore.declaration import coerce_option
+
+    plain_family = set(info.hooks) & set(hookspecs.FAMILY_HOOKS)
+    if info.kind == "family" and not set(hookspecs.REQUIRED_FAMILY_HOOKS) <= set(info.hooks):
+        missing = sorted(set(hookspecs.REQUIRED_FAMILY_HOOKS) - set(info.hooks))
+        raise ConformanceError(f"plugin {info.name!r} declares kind 'family' but does not implement {missing[0]}.")
+    if info.kind in ("regularizer", "add-on") and plain_family:
+        raise ConformanceError(f"plugin {info.name!r} declares kind {info.kind!r} but implements the family hook "
+                               f"{sorted(plain_family)[0]} (an add-on may only wrap it: @hookimpl(wrapper=True)).")
+    for option, declared in info.declaration.options.items():
+        kinds = {None: declared.default, **declared.by_kind}
+        for kind, default in kinds.items():
+            if declared.required or (default is None and kind is None and info.kind_guessed):
+                continue  # an old-style `None` default: the plugin's choice, resolved in its hooks
+            try:
+                coerce_option(declared.type, default)
+            except ValueError:
+                where = f" for {kind} data" if kind else ""
+                raise ConformanceError(f"plugin {info.name!r}: the default {default!r} of option {option!r}{where} "
+                                       "does not fit its declared type.") from None
+    return "declaration: kind guessed (declares none)" if info.kind_guessed else f"declaration: kind {info.kind}"
 
 
 def _check_all(checker: _Checker, report: Report, names: list[str], tmp: Path) -> None:

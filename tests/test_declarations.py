@@ -142,7 +142,7 @@ def test_the_same_family_declared_resolves_before_it_is_created():
 def test_a_declared_kind_is_never_guessed():
     registry = _registry(blur=Blur, new=NewFamily)
     assert registry.get("blur").kind == "add-on"  # the old guess would make it a regularizer
-    with pytest.raises(PluginError, match="'blur' is a add-on, not a regularizer"):
+    with pytest.raises(PluginError, match="'blur' is an add-on, not a regularizer"):
         configure(registry, DIGITS, {"plugins": ["new"], "regularizers": {"blur": 1.0}})
     run = configure(registry, DIGITS, {"plugins": ["new", "blur"], "options": {"blur": {"weight": 1}}})[1]
     assert run.addons == ["blur"] and run.pm.get_plugin("blur").weight == 1.0
@@ -195,3 +195,32 @@ def test_gan_plugins_shows_declarations_and_guessed_kinds(gan):
 def test_a_bad_declared_option_is_one_clear_line(gan, tmp_path):
     result = gan("train", "-p", "gancore-gan", "--set", "gancore-gan.hidden=0", "--steps", 1, "--out", tmp_path)
     assert_clean_error(result, "bad value for option 'hidden' of plugin 'gancore-gan'", "int >= 1")
+
+
+def test_the_kit_checks_a_declared_kind_against_the_hooks():
+    from gancore.testing import ConformanceError, _check_declaration
+
+    @declare
+    class Impostor:
+        kind = "add-on"
+
+        @hookimpl
+        def d_loss(self, step):
+            return None
+
+    @declare
+    class Typo:
+        kind = "add-on"
+        size: PositiveInt = option(1, by_kind={"image": 0})
+
+        @hookimpl
+        def post_step(self, step, phase):
+            return None
+
+    registry = _registry(impostor=Impostor, typo=Typo, new=NewFamily, old=OldFamily)
+    with pytest.raises(ConformanceError, match="declares kind 'add-on' but implements the family hook d_loss"):
+        _check_declaration(registry.get("impostor"))
+    with pytest.raises(ConformanceError, match="the default 0 of option 'size' for image data"):
+        _check_declaration(registry.get("typo"))
+    assert _check_declaration(registry.get("new")) == "declaration: kind family"
+    assert _check_declaration(registry.get("old")) == "declaration: kind guessed (declares none)"

@@ -50,3 +50,13 @@ def test_dry_run_prints_values_and_sources_without_data_or_networks(gan, monkeyp
     assert "r1.weight          = 2.0  # flag" in lines
     assert "steps              = 2000  # gancore" in lines
     assert not list(tmp_path.iterdir())  # no run directory
+
+
+def test_dry_run_of_a_resumed_run_names_its_saved_config(gan, tmp_path):
+    assert gan("train", "-p", "gancore-gan", "--data", "ring", "--steps", 2, "--name", "r", "--out", tmp_path,
+               "--sample-every", 0, "--log-every", 1).exit_code == 0
+    result = gan("train", "--resume", tmp_path / "r", "--steps", 4, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "steps              = 4  # flag" in result.output.splitlines()
+    assert f"lr_g               = 0.001  # {tmp_path / 'r'}/config.toml" in result.output.splitlines()
+    assert len(list((tmp_path / "r" / "checkpoints").iterdir())) == 1  # nothing trained

@@ -25,7 +25,7 @@ def test_critic_and_generator_losses():
 
 
 def test_paper_defaults_per_variant():
-    family, images = WGAN(), DataSpec("mnist", (1, 28, 28), 10)
+    images = DataSpec("mnist", (1, 28, 28), 10)
     clip = wgan_defaults(images, None)
     assert clip["optimizer"] == "rmsprop" and clip["lr_d"] == 5e-5 and clip["n_critic"] == 5
     assert clip["regularizers"] == {"clip": None}
@@ -35,7 +35,7 @@ def test_paper_defaults_per_variant():
 
 
 def test_small_images_train_as_wgan_gp_by_default():
-    family, spec = WGAN(), DataSpec("digits", (1, 8, 8), 10)
+    spec = DataSpec("digits", (1, 8, 8), 10)
     defaults = wgan_defaults(spec, None)
     assert defaults["regularizers"] == {"gp": None} and make_config(defaults).optimizer == "adam"
     assert defaults["lr_schedule"] == "linear" and defaults["n_critic"] == 5 and defaults["plugins"] == ["ema"]

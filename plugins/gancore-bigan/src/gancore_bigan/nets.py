@@ -15,7 +15,7 @@ from torch import nn
 
 from gancore.data import DataSpec
 from gancore.generator import Generator
-from gancore.nets import ConvDiscriminator, ConvEncoder, MLPDiscriminator, mlp_coder, standard_generator
+from gancore.nets import ConvDiscriminator, ConvEncoder, MLPDiscriminator, mlp_coder, standard_generator, takes_mlp
 
 
 class BiGANGenerator(Generator):
@@ -31,7 +31,7 @@ class BiGANGenerator(Generator):
         super().__init__(latent_dim)
         self.shape = tuple(spec.shape)
         self.generator = standard_generator(spec, latent_dim, width, hidden)
-        if spec.is_image:
+        if not takes_mlp(spec):
             self.encoder = ConvEncoder(spec, latent_dim, width, norm=norm)
         else:
             self.encoder = mlp_coder(math.prod(spec.shape), latent_dim, hidden, 3, "leaky_relu")
@@ -71,7 +71,7 @@ class JointDiscriminator(nn.Module):
 
     def __init__(self, spec: DataSpec, code_dim: int, width: int, hidden: int, norm: str = "none"):
         super().__init__()
-        if spec.is_image:
+        if not takes_mlp(spec):
             conv = ConvDiscriminator(spec, width, norm=norm)
             self.x_body, x_dim = conv.body, conv.feature_dim
         else:

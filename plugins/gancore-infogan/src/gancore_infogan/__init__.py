@@ -79,8 +79,8 @@ class InfoGenerator(Generator):
         super().__init__(noise_dim, 0)
         self.categories, self.continuous = categories, continuous
         width_in = noise_dim + categories + continuous
-        self.net = (ConvGenerator(spec, width_in, width) if spec.is_image
-                    else MLPGenerator(spec, width_in, hidden, layers))
+        self.net = (MLPGenerator(spec, width_in, hidden, layers) if takes_mlp(spec)
+                    else ConvGenerator(spec, width_in, width))
 
     @property
     def latent_codes(self):

@@ -15,7 +15,7 @@ import torch
 
 from gancore.data import DataSpec
 from gancore.generator import Generator
-from gancore.nets import ConvEncoder, mlp_coder, standard_generator
+from gancore.nets import ConvEncoder, mlp_coder, standard_generator, takes_mlp
 
 
 class VAEGANGenerator(Generator):
@@ -42,7 +42,7 @@ class VAEGANGenerator(Generator):
         super().__init__(latent_dim)
         self.shape = tuple(spec.shape)
         self.decoder = standard_generator(spec, latent_dim, width, hidden)
-        if spec.is_image:
+        if not takes_mlp(spec):
             self.encoder = ConvEncoder(spec, 2 * latent_dim, width)
         else:
             self.encoder = mlp_coder(math.prod(spec.shape), 2 * latent_dim, hidden, 3, "leaky_relu")
