@@ -103,9 +103,9 @@ def main(argv=None) -> int:
     parser.add_argument("train_flags", nargs="*", help="further `gan train` flags, after --")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from gancore.settings import settings_from_args
+    from gancore.run.flags import settings_from_args
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     flags = ["-p", args.plugin, *args.train_flags]

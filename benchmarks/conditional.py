@@ -163,7 +163,7 @@ def infogan_alignment(generator, discriminator, dataset, classifier, per_class: 
 
 def run_one(family: str, data: str, args, classifiers: dict) -> dict:
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     user = {"plugins": [f"gancore-{family}"], "data": data, "steps": args.steps, "seed": args.seed,

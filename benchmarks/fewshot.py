@@ -39,11 +39,11 @@ def subset(dataset, fraction: float, seed: int):
 
 def run_one(variant: str, fraction: float, subset_seed: int, steps: int, seed: int, n: int) -> dict:
     """Train ``variant`` on the subset of ``digits``; measure its final sampling generator."""
-    from gancore.settings import settings_from_args
+    from gancore.run.flags import settings_from_args
     from gancore.evaluation import generate
     from gancore.metrics import class_histogram, classifier_fid, load_classifier
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     user = {**settings_from_args(shlex.split(variant)), "data": "digits", "steps": steps, "seed": seed,

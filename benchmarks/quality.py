@@ -83,8 +83,8 @@ def data_argument(data: str) -> str:
 def cli_steps(variant: str, data: str) -> int:
     """The steps ``gan train`` trains ``variant`` on ``data`` for when --steps is not typed."""
     from gancore.plugins import Registry
-    from gancore.runs import resolve
-    from gancore.settings import settings_from_args
+    from gancore.run.rundir import resolve
+    from gancore.run.flags import settings_from_args
 
     with tempfile.TemporaryDirectory() as out:
         config, _, _ = resolve(Registry.discover(), {**settings_from_args(shlex.split(variant)),
@@ -95,13 +95,13 @@ def cli_steps(variant: str, data: str) -> int:
 def run_one(variant: str, data: str, steps: int | None, seed: int, n: int, threads: int) -> dict:
     """Train ``variant`` on ``data`` and measure its final sampling generator (``steps=None``: the CLI's)."""
     torch.set_num_threads(threads)
-    from gancore.settings import settings_from_args
+    from gancore.run.flags import settings_from_args
     from gancore.errors import GanError
     from gancore.evaluation import generate
     from gancore.classifier import load_classifier
     from gancore.metrics import class_histogram, classifier_fid, ring_modes_metrics
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     user = {**settings_from_args(shlex.split(variant)), "data": data_argument(data), "seed": seed,

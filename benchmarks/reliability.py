@@ -20,7 +20,7 @@ import torch
 
 def timed_run(args, guard: bool, checkpoint_every: int) -> float:
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     user = {"plugins": [args.plugin], "data": args.data, "steps": args.steps, "batch_size": args.batch_size,

@@ -38,10 +38,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from gancore.settings import parse_regularizer, parse_set
+    from gancore.run.flags import parse_regularizer, parse_set
     from gancore.metrics import ring_modes_metrics
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     plugins = list(args.plugin or ["gancore-wgan"])

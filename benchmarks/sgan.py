@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     from gancore.data import Dataset, load_data
     from gancore.metrics import classifier_fid, load_classifier, real_split
     from gancore.plugins import Registry
-    from gancore.runs import configure
+    from gancore.run.rundir import configure
     from gancore.trainer import Trainer
     from gancore.evaluation import generate
 

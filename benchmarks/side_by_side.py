@@ -71,9 +71,9 @@ def classic_child(job: dict) -> int:
     import torch
     from accelerate.utils import set_seed
 
-    from gancore.settings import settings_from_args
+    from gancore.run.flags import settings_from_args
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import build_models
 
     from classic_loops import classic_step
@@ -95,7 +95,7 @@ def classic_child(job: dict) -> int:
 
 def run_gancore(family: str, extra: list[str], root: Path, budget: float, seed: int, out: Path) -> dict:
     from gancore.plugins import Registry
-    from gancore.runs import load_generator
+    from gancore.run.rundir import load_generator
 
     name = f"{family}-{time.monotonic_ns()}"
     command = [sys.executable, "-m", "gancore.cli", "train", *flags(family, root, seed), *extra,

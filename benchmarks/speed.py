@@ -68,7 +68,7 @@ def resolve_run(name: str, out: str, steps: int, batch: int, log_every: int, dev
                 **extra):
     from gancore import hookimpl
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
 
     registry = Registry.discover()
     registry.add("step-clock", type("StepClock", (StepClock,), {"post_step": hookimpl(StepClock.post_step)}))
@@ -222,7 +222,7 @@ def time_interleaved(name: str, out: str, steps: int, warmup: int, batch: int, d
     """(gancore steps/s, bare steps/s), one bare step run after each gancore step."""
     from gancore import hookimpl
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     step = bare_step(name, out, batch, device)

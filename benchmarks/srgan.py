@@ -62,7 +62,7 @@ def train(options: dict, args, train_set, log_every: int):
     :return: the generator, the resolved config, wall-clock and CPU seconds of training.
     """
     from gancore.plugins import Registry
-    from gancore.runs import configure
+    from gancore.run.rundir import configure
     from gancore.trainer import Trainer
 
     user = {"plugins": ["gancore-srgan"], "data": "mnist", "seed": args.seed, "sample_every": 0,

@@ -51,7 +51,7 @@ from pathlib import Path
 import torch
 
 from gancore.plugins import Registry
-from gancore.runs import find_checkpoint, load_generator
+from gancore.run.rundir import find_checkpoint, load_generator
 from gancore_translation.domains import dilate, mnist_digits, mnist_task, rotate
 
 RUNS = {

@@ -11,7 +11,7 @@ checkpoint directory or an exported bundle (``gan export``) and returns a
     x = g.sample(10, labels=range(10))   # conditional families: one per class
     g.save_grid(x, "grid.png")
 
-Run and checkpoint directories load through :func:`gancore.runs.load_generator`
+Run and checkpoint directories load through :func:`gancore.run.rundir.load_generator`
 (what ``gan sample`` uses: the sampling weights an add-on such as ``ema``
 offers), bundles through :func:`gancore.bundle.read_bundle`.
 """
@@ -151,7 +151,7 @@ def load(path: str | os.PathLike, device: str = "cpu", trained_weights: bool = F
     :raises gancore.errors.GanError: a missing, damaged or foreign folder, with what to do.
     """
     from gancore.plugins import Registry
-    from gancore.runs import check_device, load_generator
+    from gancore.run.rundir import check_device, load_generator
 
     registry = registry or Registry.discover()
     path = Path(path)

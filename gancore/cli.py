@@ -1,7 +1,7 @@
 """The ``gan`` command line: thin click commands over the library.
 
-``gan train``'s settings flags come from :mod:`gancore.settings`; the training itself is
-:func:`gancore.launch.train_run`.
+``gan train``'s settings flags come from :mod:`gancore.run.flags`; the training itself is
+:func:`gancore.run.launch.train_run`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from gancore.errors import ConfigError, GanError
-from gancore.settings import setting_options, settings_from_flags
+from gancore.run.flags import setting_options, settings_from_flags
 
 
 
@@ -168,10 +168,10 @@ def train(progress, resume, dry_run, **flags):
       gan train --plugin gancore-wgan --regularizer gp      # WGAN-GP
       gan train --plugin gancore-dcgan -r gp -r div=2 --data mnist
     """
-    from gancore.launch import train_run
+    from gancore.run.launch import train_run
 
     if dry_run:
-        from gancore.launch import dry_run as resolved_run
+        from gancore.run.launch import dry_run as resolved_run
 
         click.echo("\n".join(resolved_run(settings_from_flags(flags), resume, flags.get("out"),
                                            registry=_registry()).lines()))
@@ -250,7 +250,7 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
 
     from gancore.generator import map_latent, samples_of, traverse_latent
     from gancore.grids import MAX_SAMPLES, write_grid
-    from gancore.runs import load_generator
+    from gancore.run.rundir import load_generator
 
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")

@@ -28,7 +28,7 @@ NAN_POLICIES = ("stop", "skip")
 #: The folder layouts gancore reads itself (``gancore.data.readers.CORE_LAYOUTS``); every other
 #: ``--layout`` is one an installed plugin registers (``register_data``), checked when the data is read.
 LAYOUTS = ("auto", "classes")
-#: How data is held: see :mod:`gancore.stream`.
+#: How data is held: see :mod:`gancore.data.stream`.
 DATA_MODES = ("auto", "memory", "stream")
 
 
@@ -116,7 +116,7 @@ def _options(value):
 def setting(default: Any = None, *, help: str, validator=None, converter=None, factory=None, flag: str | None = "",
             short: str | None = None, metavar: str | None = None, default_text: str | None = None,
             family: bool = False, directory: bool = False, negatable: bool = True):
-    """A :class:`TrainConfig` field and its ``gan train`` flag (:mod:`gancore.settings` makes the flags).
+    """A :class:`TrainConfig` field and its ``gan train`` flag (:mod:`gancore.run.flags` makes the flags).
 
     ``help`` is the flag's help (the shown default is added to it); ``flag`` the flag's long name
     (default: ``--`` and the field's name with dashes; ``None``: the setting has no flag);
@@ -185,7 +185,7 @@ class TrainConfig:
         "auto", validator=_Rule("must be a layout name", _v.instance_of(str), _v.min_len(1)),
         help="How to read an image folder: auto, classes (class subfolders), or a layout an installed plugin "
              "reads (gancore-translation: paired, unpaired, side-by-side; see `gan plugins`).")
-    #: The data path (see :mod:`gancore.stream`): ``memory`` holds the data as
+    #: The data path (see :mod:`gancore.data.stream`): ``memory`` holds the data as
     #: one tensor on the device; ``stream`` decodes an image folder's batches
     #: in DataLoader workers; ``auto`` streams single-domain image folders
     #: larger than 1 GiB decoded and keeps everything else in memory.

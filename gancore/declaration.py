@@ -32,7 +32,7 @@ A plugin class states three things (the contract is documented in :mod:`gancore.
   a message naming the option and what would fit; ``gan plugins`` and ``gan train --help`` print
   the declaration.
 * ``defaults`` gives :class:`gancore.config.TrainConfig` settings (a family's and an add-on's),
-  read by the resolver (:mod:`gancore.resolve`) with the data spec and the user's regularizers.
+  read by the resolver (:mod:`gancore.run.resolve`) with the data spec and the user's regularizers.
 
 **Plugins written the old way** (options as typed ``__init__`` keyword arguments, no ``kind``,
 defaults from a ``default_config`` hook) keep working through :func:`legacy_declaration`: their

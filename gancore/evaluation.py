@@ -184,10 +184,10 @@ def inception_outputs(net: torch.nn.Module, x, batch: int = 50,
                       progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Pool features ``(N, 2048)`` and class probabilities ``(N, 1008)`` of images in ``[-1, 1]``.
 
-    :param x: a tensor, or a :class:`gancore.stream.StreamingDataset`, read
+    :param x: a tensor, or a :class:`gancore.data.stream.StreamingDataset`, read
         ``batch`` images at a time so that it is never held whole.
     """
-    from gancore.stream import StreamingDataset
+    from gancore.data.stream import StreamingDataset
 
     chunks = (x.images(batch) if isinstance(x, StreamingDataset)
               else (x[start:start + batch] for start in range(0, len(x), batch)))
@@ -324,14 +324,14 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
                         seed: int = 0, inception_weights: str | None = None,
                         log: Callable[[str], None] | None = None) -> tuple[dict[str, Any], Path]:
     """Evaluate a run's newest checkpoint (or the given one); returns the record and the run directory."""
-    from gancore.runs import load_generator
+    from gancore.run.rundir import load_generator
 
     generator, spec, config, checkpoint = load_generator(registry, path, log=log)
 
     def real():
         from gancore.data import load_data
         from gancore.installed import installed_data
-        from gancore.stream import StreamingDataset
+        from gancore.data.stream import StreamingDataset
 
         dataset = load_data(config.data, config.data_root, False, config.image_size, config.layout,
                             config.data_mode, readers=installed_data)

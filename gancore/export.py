@@ -219,7 +219,7 @@ def export_run(registry, path: str | os.PathLike, to: str | os.PathLike, fmt: st
     :return: the bundle folder.
     """
     from gancore.data import samples_to_image
-    from gancore.runs import load_generator
+    from gancore.run.rundir import load_generator
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}.")

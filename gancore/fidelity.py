@@ -119,7 +119,7 @@ def fidelity(fake, real, precision_k: int = PRECISION_K, density_k: int = DENSIT
 def _real_images(config: Any) -> Any:
     """The run's training images in ``[-1, 1]`` (or its streamed data set): FID's real set off the embedded data."""
     from gancore.data import load_data
-    from gancore.stream import StreamingDataset
+    from gancore.data.stream import StreamingDataset
 
     dataset = load_data(config.data, config.data_root, False, config.image_size, config.layout, config.data_mode)
     if isinstance(dataset, StreamingDataset):

@@ -33,7 +33,7 @@ Each hook's docstring opens with its kind, one of:
   active plugins, so that commands and data names exist before any run.
 
 **What a plugin declares** (read before anything is created; the machinery is
-:mod:`gancore.declaration`, the resolver :mod:`gancore.resolve`). A plugin class
+:mod:`gancore.declaration`, the resolver :mod:`gancore.run.resolve`). A plugin class
 decorated with :func:`gancore.declaration.declare` states, as class-level data:
 
 * ``kind = "family" | "regularizer" | "add-on"`` (a module entry point that only
@@ -365,7 +365,7 @@ def sampling_generator(generator: nn.Module,
 
     Called wherever the core draws samples rather than trains: the trainer's
     sample grids, ``gan sample`` (and anything else that loads a generator
-    through :func:`gancore.runs.load_generator`). Not called during training
+    through :func:`gancore.run.rundir.load_generator`). Not called during training
     updates, which always use the trained generator. Several plugins may
     implement it; the first non-``None`` result (pluggy's LIFO order) wins.
 

@@ -310,7 +310,7 @@ class _Checker:
         raise ConformanceError(f"plugin {self.plugin!r} ({self.kind}) on {where}: {message}")
 
     def trainer(self, spec: DataSpec, run_dir: Path, probe: bool = False, **overrides):
-        from gancore.runs import configure
+        from gancore.run.rundir import configure
         from gancore.trainer import Trainer
 
         plugins = [self.family] + ([self.plugin] if self.kind == "add-on" else [])

@@ -31,7 +31,7 @@ from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, LAZY_EVERY, SEPARATE
 from gancore.losses import loss_scaling
 from gancore.plugins import Run
 from gancore.step import Phase, Step, Update, lazy_ratio, loss_terms, phase_table, schedule
-from gancore.stream import Batches, StreamingDataset
+from gancore.data.stream import Batches, StreamingDataset
 
 
 def ddp_kwargs():
@@ -149,7 +149,7 @@ def build_models(run: Run, config: TrainConfig, spec) -> tuple[nn.Module, nn.Mod
 def append_lines(path: Path, lines: list[str]) -> None:
     """Append ``lines`` to a JSON-lines file; an ``OSError`` (a full disk) names the file.
 
-    A line cut short by a full disk is dropped on resume (see :func:`gancore.resume.truncate_metrics`).
+    A line cut short by a full disk is dropped on resume (see :func:`gancore.run.resume.truncate_metrics`).
     """
     try:
         append_text(path, "".join(line + "\n" for line in lines))  # never through a planted link
@@ -162,7 +162,7 @@ class Trainer:
 
     :param config: the resolved configuration.
     :param run: the activated plugins (:meth:`gancore.plugins.Registry.activate`).
-    :param dataset: the training data, in memory or streamed (:mod:`gancore.stream`).
+    :param dataset: the training data, in memory or streamed (:mod:`gancore.data.stream`).
     :param run_dir: where ``metrics.jsonl``, ``samples/`` and ``checkpoints/`` go.
     :param progress: show a progress bar (main process only).
     """

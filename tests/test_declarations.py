@@ -16,8 +16,8 @@ from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator, by_kind
 from gancore.plugins import Registry
-from gancore.resolve import resolve_run
-from gancore.runs import configure
+from gancore.run.resolve import resolve_run
+from gancore.run.rundir import configure
 from gancore.testing import assert_clean_error
 from gancore.trainer import build_models
 

@@ -12,7 +12,7 @@ from gancore.config import KIND_DEFAULTS
 from gancore.data import DATA_KINDS, DataSpec
 from gancore.errors import PluginError
 from gancore.plugins import Registry
-from gancore.runs import configure
+from gancore.run.rundir import configure
 from gancore.testing import ReferenceFamily
 
 RING, DIGITS, MNIST = DataSpec("ring", (2,)), DataSpec("digits", (1, 8, 8), 10), DataSpec("mnist", (1, 28, 28), 10)

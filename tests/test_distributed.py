@@ -40,7 +40,7 @@ def train_on_each_rank(out):
     AcceleratorState._reset_state(reset_partial_state=True)
     PartialState._reset_state()
     torch.set_num_threads(1)
-    from gancore.launch import train_run
+    from gancore.run.launch import train_run
 
     user = settings(out, None, PER_PROCESS_BATCH)
     user.pop("name")  # the default name holds the time of day: the processes must agree on one
@@ -98,7 +98,7 @@ def single_process(out, name, noise_seed=None):
     from accelerate.utils import set_seed
 
     from gancore.plugins import Registry
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     config, run, dataset = resolve(Registry.discover(), settings(out, name, 2 * PER_PROCESS_BATCH))

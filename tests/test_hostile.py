@@ -199,7 +199,7 @@ def test_full_disk_while_writing_metrics(gan, tmp_path, monkeypatch):
 # --- issue 19: two runs in one directory, run names ---------------------------------------------------
 
 def test_a_run_directory_in_use_is_refused_to_a_second_run(gan, tmp_path):
-    from gancore.runs import RunLock
+    from gancore.run.rundir import RunLock
 
     run = run_ok(gan, tmp_path, "r", *TINY_GAN)
     with RunLock(run):  # another process's lock: flock is per open file, so this stands for one
@@ -217,7 +217,7 @@ def test_the_lock_is_held_for_the_life_of_the_run(gan, tmp_path, monkeypatch):
     from gancore import hookimpl
     from gancore.errors import ConfigError
     from gancore.plugins import Registry
-    from gancore.runs import RunLock
+    from gancore.run.rundir import RunLock
 
     seen = []
 

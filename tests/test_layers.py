@@ -10,8 +10,8 @@ import gancore
 
 CORE = Path(gancore.__file__).parent
 #: The plugin machinery: what ``data/`` is handed the results of, never imports.
-MACHINERY = ("gancore.plugins", "gancore.installed", "gancore.hookspecs", "gancore.runs", "gancore.resolve",
-             "gancore.launch", "gancore.settings", "gancore.cli")
+MACHINERY = ("gancore.plugins", "gancore.installed", "gancore.hookspecs", "gancore.run.rundir", "gancore.run.resolve",
+             "gancore.run.launch", "gancore.run.flags", "gancore.cli")
 
 
 def _module(path: Path) -> str:

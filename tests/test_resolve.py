@@ -8,8 +8,8 @@ import torch
 
 import gancore.data.load
 from gancore.data import EMBEDDED_SPECS, load_data
-from gancore.resolve import build_run, resolve_run
-from gancore.settings import settings_from_args
+from gancore.run.resolve import build_run, resolve_run
+from gancore.run.flags import settings_from_args
 
 
 @pytest.mark.parametrize("name", sorted(EMBEDDED_SPECS))

@@ -10,8 +10,8 @@ import pytest
 
 from gancore.config import TrainConfig, load_config
 from gancore.plugins import Registry
-from gancore.runs import resolve
-from gancore.settings import setting_options, settings_from_args
+from gancore.run.rundir import resolve
+from gancore.run.flags import setting_options, settings_from_args
 
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 

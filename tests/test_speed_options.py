@@ -11,7 +11,7 @@ from gancore.config import make_config
 from gancore.errors import ConfigError
 from gancore.losses import input_gradient, loss_scaling
 from gancore.plugins import Registry
-from gancore.runs import resolve
+from gancore.run.rundir import resolve
 from gancore.trainer import Trainer, make_accelerator
 
 SMALL = {"data": "digits", "steps": 1, "batch_size": 8, "log_every": 1, "sample_every": 0, "checkpoint_every": 0,

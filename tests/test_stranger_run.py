@@ -423,7 +423,7 @@ def test_a_large_grid_is_streamed_with_the_pixels_of_a_whole_one(gan, tmp_path):
     from gancore.data import samples_to_image
     from gancore.generator import samples_of
     from gancore.grids import BATCH
-    from gancore.runs import load_generator
+    from gancore.run.rundir import load_generator
     from gancore.plugins import Registry
 
     run = train(gan, tmp_path, "d", "--sample-every", "0", data="digits")
@@ -450,7 +450,7 @@ def test_a_small_grid_is_what_it_always_was(gan, tmp_path):
     from gancore.data import samples_to_image
     from gancore.generator import samples_of
     from gancore.plugins import Registry
-    from gancore.runs import load_generator
+    from gancore.run.rundir import load_generator
 
     run = train(gan, tmp_path, "d", "--sample-every", "0", data="digits")
     for n in (1, 2, 5, 64):

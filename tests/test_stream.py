@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-import gancore.stream
+import gancore.data.stream
 from gancore.config import make_config
 from gancore.data import Dataset, Sampler, load_data
 from gancore.errors import ConfigError, DataError
-from gancore.stream import Batches, StreamingDataset
+from gancore.data.stream import Batches, StreamingDataset
 
 # A constant rate: runs here are trained further on resume (7 -> 14 steps), and a linear decay ends at each
 # run's own last step.
@@ -100,10 +100,10 @@ def test_restoring_the_sampler_restarts_the_stream_exactly(tmp_path):
 def test_auto_streams_large_single_domain_folders_only(tmp_path, monkeypatch):
     folder = image_folder(tmp_path / "data", mode="L")
     assert isinstance(load_data(str(folder), image_size=8), Dataset)  # 23 * 64 bytes, far below 1 GiB
-    monkeypatch.setattr(gancore.stream, "STREAM_ABOVE_BYTES", 23 * 64 - 1)
+    monkeypatch.setattr(gancore.data.stream, "STREAM_ABOVE_BYTES", 23 * 64 - 1)
     assert isinstance(load_data(str(folder), image_size=8), StreamingDataset)
     assert isinstance(load_data(str(folder), image_size=8, mode="memory"), Dataset)
-    monkeypatch.setattr(gancore.stream, "STREAM_ABOVE_BYTES", 0)
+    monkeypatch.setattr(gancore.data.stream, "STREAM_ABOVE_BYTES", 0)
     assert isinstance(load_data("digits"), Dataset)  # embedded data stays in memory whatever its size
     with pytest.raises(DataError, match="--data-mode stream reads an image folder.*'digits'"):
         load_data("digits", mode="stream")
@@ -208,7 +208,7 @@ def _two_ranks_stream_and_memory(out, folder):
     from safetensors.torch import save_file
 
     from gancore.checkpoint import module_tensors
-    from gancore.launch import train_run
+    from gancore.run.launch import train_run
 
     torch.set_num_threads(1)
     for mode in ("stream", "memory"):

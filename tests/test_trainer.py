@@ -185,7 +185,7 @@ class Zeroed:
 
 def test_sampling_generator_hook_chooses_what_grids_and_loaders_sample_with(tmp_path):
     from gancore.errors import PluginError
-    from gancore.runs import load_generator
+    from gancore.run.rundir import load_generator
 
     registry = Registry()
     registry.add("gan", GAN)

@@ -20,7 +20,7 @@ from gancore.config import TrainConfig
 from gancore.data import DataSpec
 from gancore.errors import GanError
 from gancore.plugins import Registry
-from gancore.runs import configure
+from gancore.run.rundir import configure
 
 FIXTURE = Path(__file__).parent / "fixtures" / "unchanged.json"
 

@@ -9,7 +9,7 @@ The package holds :mod:`~gancore.data.spec` (DataSpec, Batch, Dataset, Sampler),
 A :class:`Dataset` is held in memory as one tensor (``uint8`` images or
 ``float32`` vectors) and sampled by index: no DataLoader workers, no per-step
 Python overhead. Image folders too large for that stream from disk instead
-(:mod:`gancore.stream`). A :class:`Sampler` walks seeded per-epoch
+(:mod:`gancore.data.stream`). A :class:`Sampler` walks seeded per-epoch
 permutations, so the data order is reproducible and its whole state is two
 integers.
 

@@ -24,8 +24,8 @@ def load_data(name: str, data_root: str | None = None, download: bool = False,
     :param layout: how to read an image folder: ``auto``, ``classes``, or a
         layout one of ``readers`` reads.
     :param mode: the data path, ``auto``, ``memory`` or ``stream`` (see
-        :mod:`gancore.stream`): a :class:`Dataset`, or a
-        :class:`gancore.stream.StreamingDataset` for a streamed image folder.
+        :mod:`gancore.data.stream`): a :class:`Dataset`, or a
+        :class:`gancore.data.stream.StreamingDataset` for a streamed image folder.
     :param readers: the named data sets and folder readers beyond the core's
         (:class:`~gancore.data.readers.Readers`), or a function returning them,
         called only when ``name`` is not the core's; ``None``: none. A run's
@@ -98,7 +98,7 @@ def data_spec(name: str, data_root: str | None = None, image_size: int | None = 
 def _load_folder(folder: Path, image_size: int | None, layout: str, mode: str, installed: Readers):
     """An image folder: class subfolders (or flat) read by the core, other layouts by the reader
     that reads them (:class:`~gancore.data.readers.Readers`)."""
-    from gancore.stream import open_image_folder
+    from gancore.data.stream import open_image_folder
 
     if not folder.is_dir():
         raise DataError(f"data folder {str(folder)!r} does not exist.")

@@ -13,7 +13,7 @@ from PIL import Image
 from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.plugins import Registry
-from gancore.runs import configure
+from gancore.run.rundir import configure
 from gancore.testing import make_plugin
 
 

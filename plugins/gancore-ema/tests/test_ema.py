@@ -15,7 +15,7 @@ from gancore.checkpoint import load_checkpoint
 from gancore.config import make_config
 from gancore.data import load_data
 from gancore.plugins import Registry
-from gancore.runs import load_generator
+from gancore.run.rundir import load_generator
 from gancore.trainer import Trainer
 
 

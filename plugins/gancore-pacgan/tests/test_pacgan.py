@@ -94,7 +94,7 @@ def test_reaching_past_d_of_x_is_a_clear_error_and_getattr_defaults_still_work()
 
 def _built(*args, data="ring"):
     from gancore.plugins import Registry
-    from gancore.runs import configure
+    from gancore.run.rundir import configure
 
     spec = DataSpec(data, (2,)) if data == "ring" else DataSpec(data, (1, 8, 8), 10)
     plugins = [a for a in args if not a.startswith("set:")]

@@ -102,7 +102,7 @@ def test_power_iteration_vectors_survive_checkpoint_and_resume(tmp_path):
     assert "spectral-norm" in meta["plugins"]
 
     from gancore.checkpoint import load_checkpoint
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     config, plugins, dataset = resolve(Registry.discover(), {

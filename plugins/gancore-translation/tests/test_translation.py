@@ -127,13 +127,13 @@ def test_unpaired_folders_and_layout_errors(tmp_path):
 
 
 def test_two_domain_folders_are_held_in_memory(tmp_path, monkeypatch):
-    import gancore.stream
+    import gancore.data.stream
     from gancore.data import Dataset
 
     for side in ("A", "B"):
         for i in range(3):
             _save(tmp_path / "pairs" / side / f"{i}.png", np.zeros((8, 8), dtype=np.uint8))
-    monkeypatch.setattr(gancore.stream, "STREAM_ABOVE_BYTES", 0)  # a single-domain folder would stream
+    monkeypatch.setattr(gancore.data.stream, "STREAM_ABOVE_BYTES", 0)  # a single-domain folder would stream
     assert isinstance(load_data(str(tmp_path / "pairs")), Dataset)
     with pytest.raises(DataError, match="single-domain.*domains A and B"):
         load_data(str(tmp_path / "pairs"), mode="stream")

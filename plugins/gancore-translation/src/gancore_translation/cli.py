@@ -34,7 +34,7 @@ def translate(checkpoint, inputs, target, output, grid, device):
       gan translate runs/pix2pix-mnist-edges digit.png -o out
       gan translate runs/stargan-faces photos/ --to smiling -o out --grid
     """
-    from gancore.runs import load_generator
+    from gancore.run.rundir import load_generator
     from gancore_translation.translate import (file_part, read_images, resolve_targets, translate_images,
                                                write_outputs)
 

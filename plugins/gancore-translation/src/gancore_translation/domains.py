@@ -179,7 +179,7 @@ def load_folder(folder: Path, image_size: int | None = None, layout: str = "auto
         single-domain folders (layout ``classes``) can stream; two-domain
         folders are held in memory.
     """
-    from gancore.stream import open_image_folder
+    from gancore.data.stream import open_image_folder
 
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}.")

@@ -1,6 +1,6 @@
 """Train a run from the user's settings: resolve (or resume), create the run directory, fit, report.
 
-What ``gan train`` does after reading its flags (:mod:`gancore.settings`), for the CLI, tests and
+What ``gan train`` does after reading its flags (:mod:`gancore.run.flags`), for the CLI, tests and
 benchmarks alike: ``train_run(settings_from_args(["-p", "gancore-wgan", "-r", "gp"]))``.
 """
 
@@ -15,7 +15,7 @@ import attrs
 import click
 
 from gancore.errors import TrainingError
-from gancore.runs import RunLock, create_run_dir, resolve, run_dir
+from gancore.run.rundir import RunLock, create_run_dir, resolve, run_dir
 
 
 def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | None = None,
@@ -43,7 +43,7 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
 
 
 def dry_run(user: dict[str, Any], resume: str | None = None, out: str | None = None, *, registry=None):
-    """The :class:`~gancore.resolve.RunSpec` ``train_run`` would train (``gan train --dry-run``):
+    """The :class:`~gancore.run.resolve.RunSpec` ``train_run`` would train (``gan train --dry-run``):
     resolved from the data's spec alone (an embedded set is not read) and the plugins'
     declarations; no network is built and no run directory written. ``resume``: the settings a
     resumed run ``resume`` (found under ``out``) would train with."""
@@ -51,15 +51,15 @@ def dry_run(user: dict[str, Any], resume: str | None = None, out: str | None = N
     from gancore.data import data_spec
     from gancore.errors import ConfigError
     from gancore.installed import installed_data
-    from gancore.resolve import resolve_run
+    from gancore.run.resolve import resolve_run
 
     if registry is None:
         from gancore.plugins import Registry
 
         registry = Registry.discover()
     if resume:
-        from gancore.resume import find_run, resumed_settings
-        from gancore.settings import UserSettings
+        from gancore.run.resume import find_run, resumed_settings
+        from gancore.run.flags import UserSettings
 
         path = find_run(resume, out)
         flags = dict(getattr(user, "sources", {}))
@@ -81,7 +81,7 @@ def _train_run(registry, say, user, progress, resume, out, lock):
 
     checkpoint = None
     if resume:
-        from gancore.resume import find_run, prepare_resume
+        from gancore.run.resume import find_run, prepare_resume
 
         if lock is not None:
             # Before anything is cleaned or rewritten: a run still training keeps its directory.
@@ -118,7 +118,7 @@ def _train_run(registry, say, user, progress, resume, out, lock):
          + (f" with {', '.join(f'{k}={v:g}' for k, v in run.regularizers.items())}" if run.regularizers else "")
          + (f", add-ons: {', '.join(run.addons)}" if run.addons else "") + processes + f"; run directory: {path}")
     if checkpoint is not None:
-        from gancore.resume import restore
+        from gancore.run.resume import restore
 
         restore(trainer, checkpoint)
         echo(f"Resuming from {checkpoint.path} (step {checkpoint.step}).")

@@ -28,13 +28,13 @@ from gancore.errors import CheckpointError, ConfigError
 from gancore.generator import build_within_limits, check_generator
 from gancore.installed import installed_data
 from gancore.plugins import Registry, Run
-from gancore.resolve import NOT_DEFAULTABLE, build_run, resolve_run  # noqa: F401 (NOT_DEFAULTABLE: its old home)
-from gancore.stream import StreamingDataset
+from gancore.run.resolve import NOT_DEFAULTABLE, build_run, resolve_run  # noqa: F401 (NOT_DEFAULTABLE: its old home)
+from gancore.data.stream import StreamingDataset
 
 
 def configure(registry: Registry, spec: DataSpec, user: Mapping[str, Any]) -> tuple[TrainConfig, Run]:
     """Resolve a run's configuration for data ``spec`` and create its plugins, once each
-    (:func:`gancore.resolve.resolve_run`, then :func:`gancore.resolve.build_run`)."""
+    (:func:`gancore.run.resolve.resolve_run`, then :func:`gancore.run.resolve.build_run`)."""
     run_spec = resolve_run(registry, spec, user)
     return run_spec.config, build_run(registry, run_spec)
 

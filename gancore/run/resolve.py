@@ -119,7 +119,7 @@ def _check_defaults(owner: str, defaults: Mapping[str, Any], refused: tuple[str,
 
 def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
     """Resolve the user's settings (a ``--config`` file and flags, merged: see
-    :func:`gancore.settings.settings_from_flags`, whose result says which came from where) for
+    :func:`gancore.run.flags.settings_from_flags`, whose result says which came from where) for
     data ``data`` (a :class:`gancore.data.DataSpec`) into a :class:`RunSpec`, in one pass."""
     user_sources = dict(getattr(user, "sources", {}))
     user = dict(user)

@@ -5,7 +5,7 @@ metadata: help, flag name, alias; choices from the validator; the default
 from the field), so a new field is a new flag, with its help, in
 ``gan train`` and in :func:`settings_from_args`. Use :func:`settings_from_args`
 to describe a run the way a user types it, then
-:func:`gancore.launch.train_run` (or :func:`gancore.runs.resolve`) to train it.
+:func:`gancore.run.launch.train_run` (or :func:`gancore.run.rundir.resolve`) to train it.
 """
 
 from __future__ import annotations

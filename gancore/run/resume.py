@@ -186,7 +186,7 @@ def prepare_resume(registry: Registry, target: str | Path, user: Mapping[str, An
     Returns the configuration, the activated plugins, the data, the run
     directory, the checkpoint to load and notes for the user.
     """
-    from gancore.runs import resolve
+    from gancore.run.rundir import resolve
 
     path, named = locate(target, out)
     settings = resumed_settings(path, user)
