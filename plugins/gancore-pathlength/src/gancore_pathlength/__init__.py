@@ -39,7 +39,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.errors import PluginError
-from gancore.plugins import NonNegativeFloat, PositiveInt, Range
+from gancore.declaration import NonNegativeFloat, PositiveInt, Range, declare, option
 
 #: The key of the intermediate latent in a generator's named outputs.
 W_KEY = "w"
@@ -65,19 +65,17 @@ def projection(sample: torch.Tensor) -> torch.Tensor:
     return torch.randn_like(sample) / math.sqrt(math.prod(sample.shape[2:]))
 
 
+@declare
 class PathLength:
     """Karras et al. 2020: ``weight * E(||J_w^T y|| - a)^2``, ``a`` an EMA of the lengths (lazy with ``every``)."""
 
+    kind = "regularizer"
     #: The penalty differentiates a gradient (the lengths are gradients of the samples).
     needs_double_backward = True
 
-    def __init__(self, weight: NonNegativeFloat = 2.0, every: PositiveInt = 4,
-                 decay: Annotated[float, Range(gt=0, le=1)] = 0.01):
-        if isinstance(every, bool) or int(every) != every or every < 1:
-            raise ValueError(f"every must be a whole number >= 1, got {every!r}")
-        if not 0 < decay <= 1:
-            raise ValueError(f"decay must be in (0, 1], got {decay!r}")
-        self.weight, self.every, self.decay = float(weight), int(every), float(decay)
+    weight: NonNegativeFloat = option(2.0, help="The penalty's weight (StyleGAN2: 2).")
+    every: PositiveInt = option(4, help="Lazy regularization: the penalty on one G update in k, times k.")
+    decay: Annotated[float, Range(gt=0, le=1)] = option(0.01, help="The EMA decay of the target length a.")
 
     @property
     def lazy_every(self) -> dict[str, int]:

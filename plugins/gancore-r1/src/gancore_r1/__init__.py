@@ -21,18 +21,19 @@ import torch
 
 from gancore import hookimpl
 from gancore.losses import input_gradient
-from gancore.plugins import NonNegativeFloat, PositiveInt
+from gancore.declaration import NonNegativeFloat, PositiveInt, declare, option
 
 
+@declare
 class _InputGradientPenalty:
+    kind = "regularizer"
     term = ""
     #: The penalty differentiates an input gradient: no torch.compile (gancore refuses --compile).
     needs_double_backward = True
 
-    def __init__(self, weight: NonNegativeFloat = 10.0, every: PositiveInt = 1):
-        if isinstance(every, bool) or int(every) != every or every < 1:
-            raise ValueError(f"every must be a whole number >= 1, got {every!r}")
-        self.weight, self.every = float(weight), int(every)
+    weight: NonNegativeFloat = option(10.0, help="gamma: the penalty is gamma/2 * E||grad D||^2.")
+    every: PositiveInt = option(1, help="Lazy regularization: the penalty on one D update in k, times k "
+                                        "(StyleGAN2 uses 16).")
 
     def inputs(self, view) -> torch.Tensor:
         raise NotImplementedError
@@ -53,6 +54,7 @@ class _InputGradientPenalty:
         return self.weight / 2 * grad.pow(2).flatten(1).sum(1).mean()
 
 
+@declare
 class R1(_InputGradientPenalty):
     """Mescheder et al. 2018: weight/2 * E||grad D(x)||^2 on real data (gamma = 10; lazy with every=k)."""
 
@@ -62,6 +64,7 @@ class R1(_InputGradientPenalty):
         return view.real
 
 
+@declare
 class R2(_InputGradientPenalty):
     """Mescheder et al. 2018: weight/2 * E||grad D(G(z))||^2 on fake data (gamma = 10; lazy with every=k)."""
 
