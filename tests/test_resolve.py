@@ -48,7 +48,8 @@ def test_dry_run_prints_values_and_sources_without_data_or_networks(gan, monkeyp
     lines = result.output.splitlines()
     assert "lr_g               = 0.001  # family gancore-gan" in lines
     assert "r1.weight          = 2.0  # flag" in lines
-    assert "steps              = 2000  # gancore" in lines
+    assert "steps              = 5000  # data kind small-image" in lines  # digits: KIND_DEFAULTS
+    assert "batch_size         = 64  # gancore" in lines
     assert not list(tmp_path.iterdir())  # no run directory
 
 
