@@ -44,8 +44,8 @@ from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.generator import Generator
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import by_kind, conv_plan
-from gancore.plugins import NonNegativeInt, PositiveInt
+from gancore.declaration import NonNegativeInt, PositiveInt, declare, option
+from gancore.nets import conv_plan
 
 
 def lrelu(x: torch.Tensor) -> torch.Tensor:
@@ -201,38 +201,32 @@ DEFAULTS = {
     "small-image": {**_PAPER, "regularizers": {"r1": 0.1, "pathlength": 2.0}},
     "image": _PAPER,
 }
-#: Network sizes by data kind when not set: (width at full resolution, most channels, w_dim, mapping layers).
+#: Network sizes by data kind (the options' defaults; ``image`` is the options' own default).
 NETWORKS = {"small-image": {"width": 16, "most": 64, "w_dim": 64, "mapping_layers": 4},
             "image": {"width": 64, "most": 256, "w_dim": 256, "mapping_layers": 8}}
 
 
+@declare
 class StyleGAN2:
     """Karras et al. 2020: style-modulated skip generator, residual D, logistic loss, lazy R1 and path length."""
 
-    def __init__(self, width: PositiveInt | None = None, most: PositiveInt | None = None,
-                 w_dim: PositiveInt | None = None, mapping_layers: PositiveInt | None = None,
-                 mbstd: NonNegativeInt = 4):
-        self.options = {"width": width, "most": most, "w_dim": w_dim, "mapping_layers": mapping_layers}
-        self.mbstd = int(mbstd)
+    kind = "family"
+    defaults = DEFAULTS
+    option_defaults = NETWORKS
 
-    def _sizes(self, data: DataSpec) -> dict[str, int]:
-        chosen = NETWORKS.get(data.kind, NETWORKS["image"])
-        return {name: int(by_kind(value, data, {}, chosen[name])) for name, value in self.options.items()}
-
-    @hookimpl
-    def default_config(self, data):
-        return DEFAULTS.get(data.kind)
+    width: PositiveInt = option(NETWORKS["image"]["width"], help="Channels at full resolution.")
+    most: PositiveInt = option(NETWORKS["image"]["most"], help="The most channels of any resolution.")
+    w_dim: PositiveInt = option(NETWORKS["image"]["w_dim"], help="Width of the intermediate latent w.")
+    mapping_layers: PositiveInt = option(NETWORKS["image"]["mapping_layers"], help="Layers of the mapping network.")
+    mbstd: NonNegativeInt = option(4, help="Group size of D's minibatch standard deviation (0: off).")
 
     @hookimpl
     def build_generator(self, config, data):
-        sizes = self._sizes(data)
-        return StyleGAN2Generator(data, config.latent_dim, sizes["width"], sizes["most"], sizes["w_dim"],
-                                  sizes["mapping_layers"])
+        return StyleGAN2Generator(data, config.latent_dim, self.width, self.most, self.w_dim, self.mapping_layers)
 
     @hookimpl
     def build_discriminator(self, data):
-        sizes = self._sizes(data)
-        return StyleGAN2Discriminator(data, sizes["width"], sizes["most"], self.mbstd)
+        return StyleGAN2Discriminator(data, self.width, self.most, self.mbstd)
 
     @hookimpl
     def d_loss(self, step):
