@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
-from gancore_stylegan2 import DEFAULTS, StyleGAN2, StyleGAN2Generator, channels_at
+from gancore_stylegan2 import DEFAULTS, StyleGAN2, channels_at
 
 from gancore.nets import EqualLinear, MinibatchStdDev, ModulatedConv2d
 from gancore.checkpoint import load_checkpoint
