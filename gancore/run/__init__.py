@@ -13,6 +13,8 @@ The modules in the order a ``gan train`` passes through them:
 * :mod:`gancore.run.resume`: which checkpoint a ``--resume`` continues and what it restores;
 * :mod:`gancore.run.launch`: ``train_run``, which ties them together and starts the trainer.
 
-This package sits above :mod:`gancore.data`, :mod:`gancore.plugins` and :mod:`gancore.trainer`
-and below the CLI; nothing under it is imported by a lower layer.
+Floors: ``flags``, ``resolve``, ``rundir`` and ``resume`` sit on :mod:`gancore.data`,
+:mod:`gancore.plugins` and :mod:`gancore.checkpoint` (``rundir.load_generator`` also serves
+``gan eval``, the export and :func:`gancore.load`); ``launch`` alone sits on
+:mod:`gancore.trainer`, and only the CLI and :mod:`gancore.api` sit on ``launch``.
 """
