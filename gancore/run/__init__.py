@@ -16,5 +16,5 @@ The modules in the order a ``gan train`` passes through them:
 Floors: ``flags``, ``resolve``, ``rundir`` and ``resume`` sit on :mod:`gancore.data`,
 :mod:`gancore.plugins` and :mod:`gancore.checkpoint` (``rundir.load_generator`` also serves
 ``gan eval``, the export and :func:`gancore.load`); ``launch`` alone sits on
-:mod:`gancore.trainer`, and only the CLI and :mod:`gancore.api` sit on ``launch``.
+:mod:`gancore.trainer`, and only the CLI sits on ``launch``.
 """
