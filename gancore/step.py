@@ -30,6 +30,7 @@ from gancore.config import TrainConfig
 from gancore.data import Batch, DataSpec
 from gancore.errors import ConfigError
 from gancore.generator import Latent, map_latent, samples_of
+from gancore.pluginstate import state_in
 
 
 @attrs.frozen
@@ -323,10 +324,10 @@ class Step:
     def state_for(self, plugin: object) -> dict[str, torch.Tensor]:
         """The calling plugin's persistent state: a dict of tensors.
 
-        It is saved in every checkpoint and restored on resume. Put only
-        tensors in it.
+        It is saved in every checkpoint and restored on resume. It holds only
+        tensors: assigning anything else raises a :class:`gancore.errors.PluginError`.
         """
-        return self._state.setdefault(self._name_of(plugin), {})
+        return state_in(self._state, self._name_of(plugin))
 
     def log(self, name: str, value: torch.Tensor | float) -> None:
         """Record a scalar for this step's metrics: ``metrics.jsonl`` shows its mean over the log

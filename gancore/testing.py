@@ -60,6 +60,7 @@ from gancore.generator import samples_of
 from gancore.hookspecs import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.pluginstate import PluginState
 from gancore.step import Step, schedule
 
 #: The data shapes the kit trains on, by name.
@@ -114,7 +115,9 @@ class ViewsStep:
         return self.views
 
     def state_for(self, plugin):
-        return self.state.setdefault(id(plugin), {})
+        if id(plugin) not in self.state:
+            self.state[id(plugin)] = PluginState(type(plugin).__name__)
+        return self.state[id(plugin)]
 
 
 def run_cli(*args: Any, catch_exceptions: bool = False) -> Any:
@@ -282,9 +285,69 @@ def _same_state(a: Mapping[str, Mapping[str, torch.Tensor]], b: Mapping[str, Map
         if sorted(a[plugin]) != sorted(b[plugin]):
             return f"state of {plugin!r} has keys {sorted(a[plugin])} vs {sorted(b[plugin])}"
         for key in a[plugin]:
-            if not torch.equal(a[plugin][key].cpu(), b[plugin][key].cpu()):
+            x, y = a[plugin][key], b[plugin][key]
+            if x.dtype != y.dtype or x.shape != y.shape:
+                return (f"state {plugin}.{key} is {x.dtype} of shape {tuple(x.shape)} vs {y.dtype} of shape "
+                        f"{tuple(y.shape)}")
+            if not torch.equal(x.cpu(), y.cpu()):
                 return f"state {plugin}.{key} differs"
     return None
+
+
+def _plugin_state(trainer) -> dict[str, dict[str, torch.Tensor]]:
+    """A copy of a trainer's per-plugin state."""
+    return {plugin: {key: value.detach().cpu().clone() for key, value in values.items()}
+            for plugin, values in trainer.plugin_state.items()}
+
+
+def _attributes(trainer) -> dict[str, dict[str, Any]]:
+    """The tensors and numbers each plugin object of a trainer's run holds in its ``__dict__``, copied."""
+    found = {}
+    for name, obj in trainer.run.pm.list_name_plugin():
+        values = {}
+        for attr, value in getattr(obj, "__dict__", {}).items():
+            if isinstance(value, torch.Tensor):
+                values[attr] = value.detach().cpu().clone()
+            elif isinstance(value, (bool, int, float)):
+                values[attr] = value
+        found[name] = values
+    return found
+
+
+def _same_value(x: Any, y: Any) -> bool:
+    if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
+        return (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.dtype == y.dtype
+                and x.shape == y.shape and torch.equal(x.nan_to_num(), y.nan_to_num()))
+    return x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"{value.item():.6g}" if value.numel() == 1 else f"a tensor of shape {tuple(value.shape)}"
+    return repr(value)
+
+
+def _same_latent(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return sorted(a) == sorted(b) and all(_same_latent(a[k], b[k]) for k in a)
+    return False
+
+
+def check_defaults(name: str, declaration) -> list[str]:
+    """Check that every option default of a plugin's ``declaration`` (the plain one and each data
+    kind's) fits the option's own type; returns the options checked. A default the plugin would
+    refuse from a user (``width: PositiveInt = 0``) is a :class:`ConformanceError` naming it."""
+    from gancore.declaration import describe_type
+
+    for option, opt in declaration.options.items():
+        for kind, value in opt.invalid_defaults().items():
+            raise ConformanceError(
+                f"plugin {name!r}: the default of option {option!r}{'' if kind is None else f' for {kind} data'} is "
+                f"{value!r}, which breaks its own declaration ({describe_type(opt.type)}). Fix the default or the "
+                "annotation.")
+    return sorted(declaration.options)
 
 
 def _weights_differ(x: torch.nn.Module, y: torch.nn.Module) -> str | None:
@@ -367,6 +430,34 @@ class _Checker:
         if self.kind == "family" and not _changed(D, d0):
             self.fail(where, "a discriminator update left every discriminator parameter unchanged.")
 
+    def check_latent(self, where: str, trainer) -> None:
+        """Different latents give different samples; a conditional generator's samples also change
+        with the label alone (the same noise)."""
+        G = trainer.generator
+        first, second = (trainer.dataset.batch(torch.arange(i, i + 4)) for i in (0, 4))
+        was_training = G.training
+        G.eval()  # as gan sample and the sample grids use it
+        try:
+            with torch.no_grad():
+                a = G.latent(4, batch=first, rng=torch.Generator().manual_seed(1))
+                b = G.latent(4, batch=first, rng=torch.Generator().manual_seed(2))
+                if _same_latent(a, b):  # a translating generator's latent is the batch's images
+                    b = G.latent(4, batch=second, rng=torch.Generator().manual_seed(2))
+                if not _same_latent(a, b) and torch.equal(samples_of(G(a)), samples_of(G(b))):
+                    self.fail(where, "samples do not depend on the latent: two different latents gave the same "
+                                     "samples. The generator's forward must use its input (every sample the same "
+                                     "is mode collapse by construction).")
+                if getattr(G, "conditional", False) and getattr(G, "num_classes", 0) > 1:
+                    # The same noise with labels 0 and 1 (labels= given: not taken from the batch).
+                    zero, one = (G.latent(4, labels=torch.full((4,), label, dtype=torch.long), batch=first,
+                                          rng=torch.Generator().manual_seed(3)) for label in (0, 1))
+                    if torch.equal(samples_of(G(zero)), samples_of(G(one))):
+                        self.fail(where, "samples do not depend on the label: the same noise with labels 0 and 1 "
+                                         "gave the same samples. A conditional generator's forward must use "
+                                         "latent['labels'].")
+        finally:
+            G.train(was_training)
+
     def update(self, where: str, trainer, step, phase: str) -> None:
         try:
             # The network's first update of the run: every phase of its rows, lazy ones included, is due.
@@ -388,6 +479,15 @@ class _Checker:
         from gancore.checkpoint import load_checkpoint
 
         full = self.trainer(spec, tmp / "full", steps=3, checkpoint_every=2)
+        # What the plugin objects and their state hold when the checkpoint of step 2 is written.
+        initial, saved, save = _attributes(full), {}, full.save_checkpoint
+
+        def save_and_record():
+            if full.index == 2:
+                saved.update(state=_plugin_state(full), attributes=_attributes(full))
+            return save()
+
+        full.save_checkpoint = save_and_record
         try:
             full.fit()
         except GanError as exc:
@@ -399,9 +499,30 @@ class _Checker:
                        "sources")
         resumed = self.trainer(spec, tmp / "resumed", steps=3)
         resumed.load_checkpoint(load_checkpoint(tmp / "full" / "checkpoints" / "step-000002"))
+        problem = _same_state(saved["state"], _plugin_state(resumed))
+        if problem:
+            self.fail(where, f"resuming from a checkpoint does not restore the plugin state saved in it exactly: "
+                             f"{problem}. Keep only tensors in step.state_for(self).")
+        self._check_attributes(where, initial, saved["attributes"], _attributes(resumed))
         resumed.fit()
         self._same_run(where, full, resumed, "resuming from a checkpoint gives",
                        "keep everything that must survive a resume in step.state_for(self)")
+
+    def _check_attributes(self, where: str, initial, saved, resumed) -> None:
+        """Fail when an attribute of a plugin object changed during training (from ``initial`` to
+        ``saved``, at the checkpoint) and resuming from that checkpoint does not give it back."""
+        for plugin, values in saved.items():
+            for attr, value in values.items():
+                before = initial.get(plugin, {}).get(attr)
+                if attr not in initial.get(plugin, {}) or _same_value(before, value):
+                    continue  # not changed by training: configuration, not state
+                after = resumed.get(plugin, {}).get(attr)
+                if not _same_value(after, value):
+                    self.fail(where, f"resuming from a checkpoint loses {plugin}'s attribute self.{attr}: training "
+                                     f"changed it ({_shown(before)} at the start, {_shown(value)} at the checkpoint) "
+                                     f"but a resumed run has {_shown(after)}. Keep what training changes in "
+                                     "step.state_for(self) (a dict of tensors saved in every checkpoint), not on "
+                                     "self.")
 
     def _same_run(self, where, expected, actual, finding: str, advice: str) -> None:
         """Fail unless ``actual`` ended with ``expected``'s weights and plugin state."""
@@ -443,6 +564,9 @@ def check_plugin(name: str, *, family: str | None = None, options: Mapping[str, 
     name = info.name
     report = Report(name, info.kind)
     report.checked.append(f"hooks: {', '.join(check_signatures(name, info.obj))}")
+    if info.declaration is not None:
+        checked = check_defaults(name, info.declaration)
+        report.checked.append(f"option defaults fit their declarations: {', '.join(checked) or '(no options)'}")
     if info.kind == "family":
         family = name
     elif family is None:
@@ -477,7 +601,9 @@ def _check_all(checker: _Checker, report: Report, names: list[str], tmp: Path) -
         except GanError as exc:
             checker.fail(where, f"setting up a run failed: {exc}")
         checker.check_updates(where, trainer)
-        report.checked.append(f"{data_name}: shapes, finite losses, gradients to the right network")
+        checker.check_latent(where, trainer)
+        report.checked.append(f"{data_name}: shapes, finite losses, gradients to the right network, samples that "
+                              "depend on the latent")
         first = first or data_name
     if first is None:
         checker.fail("every data shape", "no data shape is supported: "
