@@ -209,3 +209,36 @@ def test_step_state_for_refuses_a_float_and_keeps_a_checkpoints_tensors():
     assert isinstance(state, PluginState) and states["fisher"] is state and torch.equal(state["lam"], torch.ones(()))
     with pytest.raises(PluginError, match="must be a tensor"):
         state["lam"] = 2.0
+
+
+class DetachedFakes(ReferenceFamily):
+    @hookimpl
+    def g_loss(self, step):
+        return logistic_g(step.discriminator(step.fake.detach()))
+
+
+class ColumnTerm(ReferenceFamily):
+    @hookimpl
+    def d_loss(self, step):
+        real, fake = step.real_and_fake_scores()
+        return {"loss": logistic_d(real, fake), "per_sample": (real - fake).reshape(-1, 1)}
+
+
+def test_contract_messages_instead_of_raw_exceptions():
+    with pytest.raises(ConformanceError, match=r"plugin 'subject': the 'g' update's loss has no gradient to follow"
+                                               r".*The family's g_loss must depend on the fakes with their graph"):
+        check(DetachedFakes, data=["2-D points"])
+    with pytest.raises(ConformanceError, match=r"d_loss term 'per_sample' is not a scalar tensor \(got shape "
+                                               r"\(8, 1\)\)"):
+        check(ColumnTerm, data=["2-D points"])
+
+
+def test_gan_train_reports_detached_fakes_in_one_line(gan, tmp_path, monkeypatch):
+    from gancore.testing import assert_clean_error
+
+    registry = Registry.discover()
+    registry.add("detached", DetachedFakes)
+    monkeypatch.setattr("gancore.plugins.Registry.discover", classmethod(lambda cls, *a, **k: registry))
+    result = gan("train", "--plugin", "detached", "--data", "ring", "--steps", 2, "--batch-size", 8,
+                 "--out", tmp_path, "--name", "run", "--no-default-plugins", "-r", "none")
+    assert_clean_error(result, "g_loss must depend on the fakes with their graph")
