@@ -14,7 +14,9 @@ on the CPU, everything the trainer relies on:
 1. **hook signatures**: every hook implementation names a hook of
    :mod:`gancore.hookspecs` and only that hook's arguments (pluggy's own
    validation, plus a clearer message); a family implements the required
-   family hooks.
+   family hooks. **Option defaults**: every default (the plain one and each
+   data kind's) fits the option's own declaration (:func:`check_defaults`):
+   ``width: PositiveInt = 0`` fails, naming the option.
 2. **networks** for 8x8 grey, 28x28 grey and 32x32 RGB images, 2-D points, and
    8x8 two-domain data (paired, and unpaired), the second image in
    ``batch.extra["b"]``:
@@ -28,10 +30,22 @@ on the CPU, everything the trainer relies on:
    with the family's defaults: every loss and regularizer term is a finite
    scalar; the discriminator update leaves the generator's parameters
    untouched and gives them no gradient, and reaches D; the generator update
-   leaves D's parameters untouched, and reaches G.
+   leaves D's parameters untouched, and reaches G. A loss with no graph
+   (``g_loss`` on detached fakes) or a term that is not a scalar fails with
+   the trainer's contract message. **The latent matters**: two different
+   latents give different samples, and a conditional generator's samples
+   change with the label alone (samples that ignore their input fail with
+   "samples do not depend on the latent").
 4. **checkpoints**: training 3 steps equals training 2, saving a checkpoint,
    loading it into a fresh trainer and training 1 more (weights and plugin
-   state), so resuming loses nothing.
+   state), so resuming loses nothing. Right after loading, the plugin state
+   equals the state saved (every tensor, its dtype and shape), and every
+   tensor or number attribute of a plugin object (``self.lam``) that
+   training changed before the checkpoint has its checkpoint value again: an
+   attribute a resume loses fails, named, with the advice to keep it in
+   ``step.state_for(self)``. (That state holds tensors only: assigning a
+   Python number to it raises :class:`gancore.errors.PluginError` at once,
+   see :class:`gancore.pluginstate.PluginState`.)
 5. **determinism**: two runs with the same seed give the same weights and
    plugin state.
 
