@@ -258,5 +258,6 @@ def load_sampler(registry: Registry, path: str | Path, device: str = "cpu", trai
             # A plugin's saved state (such as EMA weights) that does not fit the network built.
             raise CheckpointError(f"checkpoint {str(checkpoint.path)!r}: its plugin state does not fit this "
                                   f"generator: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                                  ". (`gan sample --trained-weights` samples with the trained weights.)") from None
+                                  ". (`--trained-weights` of gan sample, eval and export uses the trained "
+                                  "weights.)") from None
     return generator.to(device).eval(), spec, config, checkpoint, source

@@ -519,6 +519,7 @@ class _Checker:
                              f"{problem}. Keep only tensors in step.state_for(self).")
         self._check_attributes(where, initial, saved["attributes"], _attributes(resumed))
         resumed.fit()
+        self._check_late_attributes(where, initial, saved["attributes"], _attributes(full), _attributes(resumed))
         self._same_run(where, full, resumed, "resuming from a checkpoint gives",
                        "keep everything that must survive a resume in step.state_for(self)")
 
@@ -535,6 +536,22 @@ class _Checker:
                     self.fail(where, f"resuming from a checkpoint loses {plugin}'s attribute self.{attr}: training "
                                      f"changed it ({_shown(before)} at the start, {_shown(value)} at the checkpoint) "
                                      f"but a resumed run has {_shown(after)}. Keep what training changes in "
+                                     "step.state_for(self) (a dict of tensors saved in every checkpoint), not on "
+                                     "self.")
+
+    def _check_late_attributes(self, where: str, initial, saved, full, resumed) -> None:
+        """An attribute a plugin first sets during training (``self.lam`` made in the first
+        ``post_step``) is compared at the end of the runs: a resumed run must end with the value
+        the uninterrupted run ends with (a cache rebuilt the same way passes)."""
+        for plugin, values in saved.items():
+            for attr in values:
+                if attr in initial.get(plugin, {}) or attr not in full.get(plugin, {}):
+                    continue
+                expected, actual = full[plugin][attr], resumed.get(plugin, {}).get(attr)
+                if not _same_value(expected, actual):
+                    self.fail(where, f"resuming from a checkpoint loses {plugin}'s attribute self.{attr}: set during "
+                                     f"training, it ends at {_shown(expected)} in an uninterrupted run but at "
+                                     f"{_shown(actual)} in a resumed one. Keep what training changes in "
                                      "step.state_for(self) (a dict of tensors saved in every checkpoint), not on "
                                      "self.")
 

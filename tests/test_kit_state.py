@@ -41,6 +41,24 @@ class MultiplierOnSelf(ReferenceFamily):
             self.lam += 1e-6  # small: the weights of a resumed run differ by less than the kit's tolerance
 
 
+class LazyMultiplierOnSelf(MultiplierOnSelf):
+    """The multiplier on self again, first set during training."""
+
+    def __init__(self):
+        pass
+
+    @hookimpl
+    def d_loss(self, step):
+        real, fake = step.real_and_fake_scores()
+        return logistic_d(real, fake) * (1.0 + getattr(self, "lam", 0.0))
+
+    @hookimpl
+    def post_step(self, step, phase):
+        if phase == "d":
+            self.lam = getattr(self, "lam", 0.0) + 1e-6
+            self.cache = torch.ones(3)  # rebuilt the same way after a resume: not state
+
+
 class MultiplierInState(MultiplierOnSelf):
     """The same family written right: the multiplier in step.state_for(self)."""
 
@@ -68,6 +86,11 @@ def test_a_multiplier_kept_on_self_fails_the_resume_check_naming_the_attribute()
     with pytest.raises(ConformanceError, match=r"resuming from a checkpoint loses subject's attribute self\.lam"
                                                r".*step\.state_for\(self\)"):
         check(MultiplierOnSelf, data=["2-D points"])
+
+
+def test_a_multiplier_first_set_during_training_on_self_fails_too():
+    with pytest.raises(ConformanceError, match=r"loses subject's attribute self\.lam: set during training"):
+        check(LazyMultiplierOnSelf, data=["2-D points"])
 
 
 def test_the_multiplier_kept_in_state_passes():
