@@ -265,3 +265,14 @@ def test_gan_train_reports_detached_fakes_in_one_line(gan, tmp_path, monkeypatch
     result = gan("train", "--plugin", "detached", "--data", "ring", "--steps", 2, "--batch-size", 8,
                  "--out", tmp_path, "--name", "run", "--no-default-plugins", "-r", "none")
     assert_clean_error(result, "g_loss must depend on the fakes with their graph")
+
+
+def test_gan_train_refuses_a_float_in_state_in_one_line(gan, tmp_path, monkeypatch):
+    from gancore.testing import assert_clean_error
+
+    registry = Registry.discover()
+    registry.add("floaty", FloatInState)
+    monkeypatch.setattr("gancore.plugins.Registry.discover", classmethod(lambda cls, *a, **k: registry))
+    result = gan("train", "--plugin", "floaty", "--data", "ring", "--steps", 2, "--batch-size", 8,
+                 "--out", tmp_path, "--name", "run", "--no-default-plugins", "-r", "none")
+    assert_clean_error(result, "plugin 'floaty': step.state_for(self)['count'] must be a tensor, got float")
