@@ -108,6 +108,8 @@ class PluginInfo:
                 "option_help": {k: opt.help for k, opt in opts.items() if opt.help},
                 "option_by_kind": {k: {kind: _jsonable(v) for kind, v in opt.by_kind.items()}
                                    for k, opt in opts.items() if opt.by_kind},
+                "option_invalid_defaults": {k: {kind or "default": _jsonable(v) for kind, v in bad.items()}
+                                            for k, opt in opts.items() if (bad := opt.invalid_defaults())},
                 "doc": self.doc, "error": self.error}
 
 

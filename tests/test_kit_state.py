@@ -195,6 +195,8 @@ def test_gan_plugins_marks_a_default_that_breaks_its_annotation():
     assert info.option_text("width") == "width=0 (int >= 1; INVALID DEFAULT 0)"
     assert "INVALID" not in describe("subject", DeclaredBadDefault).option_text("rate")
     assert "INVALID DEFAULT 0 for vector" in describe("subject", DeclaredBadDefault).option_text("width")
+    assert info.to_dict()["option_invalid_defaults"] == {"width": {"default": 0}}
+    assert describe("subject", DeclaredBadDefault).to_dict()["option_invalid_defaults"] == {"width": {"vector": 0}}
 
 
 def test_good_defaults_are_reported_checked():
