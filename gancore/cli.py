@@ -325,8 +325,11 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
                    "Also read from $GANCORE_INCEPTION_WEIGHTS or the torch hub cache; never downloaded.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Where to write the JSON record. [default: RUN/eval.json]")
+@click.option("--trained-weights", is_flag=True,
+              help="Measure the generator's trained weights even when a plugin of the run (such as ema) offers "
+                   "others to sample with. eval.json's provenance.generator names the one measured.")
 @friendly_errors
-def eval_(path, metrics, num, seed, inception_weights, output):
+def eval_(path, metrics, num, seed, inception_weights, output, trained_weights):
     """Measure a run's newest checkpoint (or checkpoint PATH) and write eval.json.
 
     \b
@@ -339,9 +342,10 @@ def eval_(path, metrics, num, seed, inception_weights, output):
     from gancore.evaluation import evaluate_checkpoint, format_table, write_eval
 
     record, run = evaluate_checkpoint(_registry(), path, metrics or None, num, seed, inception_weights,
-                                      log=lambda text: click.echo(text, err=True))
+                                      log=lambda text: click.echo(text, err=True), trained_weights=trained_weights)
     prov = record["provenance"]
-    click.echo(f"{prov['checkpoint']} (step {prov['step']}, {prov['family']}), {prov['n_fake']} samples, seed {seed}, "
+    click.echo(f"{prov['checkpoint']} (step {prov['step']}, {prov['family']}, {prov['generator']} generator), "
+               f"{prov['n_fake']} samples, seed {seed}, "
                f"extractor {prov['extractor']['name']}"
                + (f" @{prov['extractor']['recipe_hash']} (test accuracy {100 * prov['extractor']['test_accuracy']:.1f}%)"
                   if "recipe_hash" in prov["extractor"] else ""))

@@ -201,6 +201,19 @@ class Option:
     def required(self) -> bool:
         return self.default is REQUIRED
 
+    def invalid_defaults(self) -> dict[str | None, Any]:
+        """The defaults that break this option's own type: data kind (``None`` for the plain
+        default) -> the value. A default the plugin would refuse from a user is a bug in the plugin."""
+        found = {}
+        for kind, value in [(None, self.default), *self.by_kind.items()]:
+            if value is REQUIRED:
+                continue
+            try:
+                coerce_option(self.type, value)
+            except OptionValueError:
+                found[kind] = value
+        return found
+
 
 #: The attrs metadata key under which a declared option's :class:`Option` lives.
 METADATA = "gancore"

@@ -322,11 +322,17 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
 
 def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, ...] | None = None, n: int = 10_000,
                         seed: int = 0, inception_weights: str | None = None,
-                        log: Callable[[str], None] | None = None) -> tuple[dict[str, Any], Path]:
-    """Evaluate a run's newest checkpoint (or the given one); returns the record and the run directory."""
-    from gancore.run.rundir import load_generator
+                        log: Callable[[str], None] | None = None,
+                        trained_weights: bool = False) -> tuple[dict[str, Any], Path]:
+    """Evaluate a run's newest checkpoint (or the given one); returns the record and the run directory.
 
-    generator, spec, config, checkpoint = load_generator(registry, path, log=log)
+    The generator measured is the one an active plugin offers for sampling (EMA weights), unless
+    ``trained_weights`` or none offers one; the record's ``provenance.generator`` names it
+    (``"ema"``, or ``"trained"``)."""
+    from gancore.run.rundir import load_sampler
+
+    generator, spec, config, checkpoint, source = load_sampler(registry, path, trained_weights=trained_weights,
+                                                               log=log)
 
     def real():
         from gancore.data import load_data
@@ -344,8 +350,9 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
                                  "family": checkpoint.meta.get("family"),
                                  "regularizers": checkpoint.meta.get("regularizers", {}),
                                  "plugins": list(config.plugins),
-                                 "generator": f"{type(generator).__name__} (the sampling generator an active plugin "
-                                              "offers, e.g. EMA weights, else the trained weights)",
+                                 # "trained", or the plugin that offered the generator sampled ("ema")
+                                 "generator": source,
+                                 "generator_class": type(generator).__name__,
                                  "versions": _versions(checkpoint.meta)})
     run_dir = checkpoint.path.parent.parent if checkpoint.path.parent.name == "checkpoints" else checkpoint.path
     return record, run_dir

@@ -104,9 +104,12 @@ def model_card(info: Mapping[str, Any], eval_record: Mapping[str, Any] | None, h
         weights_hash = f" (weights SHA-256 `{extractor['weights_sha256']}`)" if extractor.get("weights_sha256") else ""
         lines += ["| metric | value |", "| --- | --- |"]
         lines += [f"| {metric} | {value:.6g} |" for metric, value in _eval_summary(eval_record)]
+        # eval.json names the generator it measured ("ema", "trained"); records from before did not.
+        sampled = prov.get("generator") if isinstance(prov.get("generator"), str) else ""
+        sampled = f" ({sampled} generator)" if sampled and " " not in sampled else ""
         lines += ["", f"Measured by `gan eval` on {prov.get('n_fake')} samples (seed {prov.get('seed')}) of step "
-                  f"{prov.get('step')}, extractor `{extractor.get('name')}`{weights_hash}; the full record with its "
-                  "provenance is `eval.json`.", ""]
+                  f"{prov.get('step')}{sampled}, extractor `{extractor.get('name')}`{weights_hash}; the full record "
+                  "with its provenance is `eval.json`.", ""]
         if prov.get("step") is not None and prov.get("step") != info["step"]:
             lines += [f"Note: evaluated at step {prov.get('step')}, exported at step {info['step']}.", ""]
     labels_note = "  # labels=[...] for chosen classes" if info["conditional"] else ""

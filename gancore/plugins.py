@@ -84,6 +84,9 @@ class PluginInfo:
         text = f"{name}={'(required)' if opt.required else repr(opt.default)}"
         notes = ([describe_type(opt.type)] if opt.type is not Any else []) + [
             f"{kind}: {value!r}" for kind, value in opt.by_kind.items()]
+        invalid = opt.invalid_defaults()  # a default breaking its own type is the plugin's bug: say so
+        notes += [f"INVALID DEFAULT {value!r}{'' if kind is None else f' for {kind}'}"
+                  for kind, value in invalid.items()]
         return text + (f" ({'; '.join(notes)})" if notes else "")
 
     @property
@@ -105,6 +108,8 @@ class PluginInfo:
                 "option_help": {k: opt.help for k, opt in opts.items() if opt.help},
                 "option_by_kind": {k: {kind: _jsonable(v) for kind, v in opt.by_kind.items()}
                                    for k, opt in opts.items() if opt.by_kind},
+                "option_invalid_defaults": {k: {kind or "default": _jsonable(v) for kind, v in bad.items()}
+                                            for k, opt in opts.items() if (bad := opt.invalid_defaults())},
                 "doc": self.doc, "error": self.error}
 
 

@@ -30,6 +30,7 @@ from gancore.config import TrainConfig
 from gancore.data import Batch, DataSpec
 from gancore.errors import ConfigError
 from gancore.generator import Latent, map_latent, samples_of
+from gancore.pluginstate import state_in
 
 
 @attrs.frozen
@@ -323,10 +324,10 @@ class Step:
     def state_for(self, plugin: object) -> dict[str, torch.Tensor]:
         """The calling plugin's persistent state: a dict of tensors.
 
-        It is saved in every checkpoint and restored on resume. Put only
-        tensors in it.
+        It is saved in every checkpoint and restored on resume. It holds only
+        tensors: assigning anything else raises a :class:`gancore.errors.PluginError`.
         """
-        return self._state.setdefault(self._name_of(plugin), {})
+        return state_in(self._state, self._name_of(plugin))
 
     def log(self, name: str, value: torch.Tensor | float) -> None:
         """Record a scalar for this step's metrics: ``metrics.jsonl`` shows its mean over the log
@@ -361,5 +362,21 @@ def loss_terms(result: Any, hook: str, family: str) -> Mapping[str, torch.Tensor
                           f"scalar tensors; got {type(result).__name__}.")
     for name, value in result.items():
         if not isinstance(value, torch.Tensor) or value.dim() != 0:
-            raise PluginError(f"plugin {family!r}: {hook} term {name!r} is not a scalar tensor.")
+            got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+            raise PluginError(f"plugin {family!r}: {hook} term {name!r} is not a scalar tensor (got {got}); "
+                              "reduce it to one number, e.g. with .mean().")
     return result
+
+
+def require_graph(total: torch.Tensor, phase: str, family: str) -> None:
+    """Refuse a phase's summed loss that no gradient can flow from (torch's "element 0 of tensors does
+    not require grad" at backward), naming the family's loss hook and what it must depend on."""
+    from gancore.errors import PluginError
+
+    if not total.requires_grad:
+        hook, source = (("g_loss", "the fakes with their graph (step.fake or step.outputs in phase 'g', not "
+                                   "detached and not made under torch.no_grad())") if phase == "g" else
+                        ("d_loss", "the discriminator's scores of this phase (step.discriminator or "
+                                   "step.real_and_fake_scores(), not detached)"))
+        raise PluginError(f"plugin {family!r}: the {phase!r} update's loss has no gradient to follow: its terms do "
+                          f"not depend on any trainable parameter. The family's {hook} must depend on {source}.")

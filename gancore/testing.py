@@ -14,7 +14,9 @@ on the CPU, everything the trainer relies on:
 1. **hook signatures**: every hook implementation names a hook of
    :mod:`gancore.hookspecs` and only that hook's arguments (pluggy's own
    validation, plus a clearer message); a family implements the required
-   family hooks.
+   family hooks. **Option defaults**: every default (the plain one and each
+   data kind's) fits the option's own declaration (:func:`check_defaults`):
+   ``width: PositiveInt = 0`` fails, naming the option.
 2. **networks** for 8x8 grey, 28x28 grey and 32x32 RGB images, 2-D points, and
    8x8 two-domain data (paired, and unpaired), the second image in
    ``batch.extra["b"]``:
@@ -28,10 +30,22 @@ on the CPU, everything the trainer relies on:
    with the family's defaults: every loss and regularizer term is a finite
    scalar; the discriminator update leaves the generator's parameters
    untouched and gives them no gradient, and reaches D; the generator update
-   leaves D's parameters untouched, and reaches G.
+   leaves D's parameters untouched, and reaches G. A loss with no graph
+   (``g_loss`` on detached fakes) or a term that is not a scalar fails with
+   the trainer's contract message. **The latent matters**: two different
+   latents give different samples, and a conditional generator's samples
+   change with the label alone (samples that ignore their input fail with
+   "samples do not depend on the latent").
 4. **checkpoints**: training 3 steps equals training 2, saving a checkpoint,
    loading it into a fresh trainer and training 1 more (weights and plugin
-   state), so resuming loses nothing.
+   state), so resuming loses nothing. Right after loading, the plugin state
+   equals the state saved (every tensor, its dtype and shape), and every
+   tensor or number attribute of a plugin object (``self.lam``) that
+   training changed before the checkpoint has its checkpoint value again: an
+   attribute a resume loses fails, named, with the advice to keep it in
+   ``step.state_for(self)``. (That state holds tensors only: assigning a
+   Python number to it raises :class:`gancore.errors.PluginError` at once,
+   see :class:`gancore.pluginstate.PluginState`.)
 5. **determinism**: two runs with the same seed give the same weights and
    plugin state.
 
@@ -60,6 +74,7 @@ from gancore.generator import samples_of
 from gancore.hookspecs import hookimpl
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.pluginstate import PluginState
 from gancore.step import Step, schedule
 
 #: The data shapes the kit trains on, by name.
@@ -114,7 +129,9 @@ class ViewsStep:
         return self.views
 
     def state_for(self, plugin):
-        return self.state.setdefault(id(plugin), {})
+        if id(plugin) not in self.state:
+            self.state[id(plugin)] = PluginState(type(plugin).__name__)
+        return self.state[id(plugin)]
 
 
 def run_cli(*args: Any, catch_exceptions: bool = False) -> Any:
@@ -282,9 +299,73 @@ def _same_state(a: Mapping[str, Mapping[str, torch.Tensor]], b: Mapping[str, Map
         if sorted(a[plugin]) != sorted(b[plugin]):
             return f"state of {plugin!r} has keys {sorted(a[plugin])} vs {sorted(b[plugin])}"
         for key in a[plugin]:
-            if not torch.equal(a[plugin][key].cpu(), b[plugin][key].cpu()):
+            x, y = a[plugin][key], b[plugin][key]
+            if x.dtype != y.dtype or x.shape != y.shape:
+                return (f"state {plugin}.{key} is {x.dtype} of shape {tuple(x.shape)} vs {y.dtype} of shape "
+                        f"{tuple(y.shape)}")
+            if not torch.equal(x.cpu(), y.cpu()):
                 return f"state {plugin}.{key} differs"
     return None
+
+
+def _plugin_state(trainer) -> dict[str, dict[str, torch.Tensor]]:
+    """A copy of a trainer's per-plugin state."""
+    return {plugin: {key: value.detach().cpu().clone() for key, value in values.items()}
+            for plugin, values in trainer.plugin_state.items()}
+
+
+def _attributes(trainer) -> dict[str, dict[str, Any]]:
+    """The tensors and numbers each plugin object of a trainer's run holds in its ``__dict__``, copied."""
+    found = {}
+    for name, obj in trainer.run.pm.list_name_plugin():
+        values = {}
+        for attr, value in getattr(obj, "__dict__", {}).items():
+            if isinstance(value, torch.Tensor):
+                values[attr] = value.detach().cpu().clone()
+            elif isinstance(value, (bool, int, float)):
+                values[attr] = value
+        found[name] = values
+    return found
+
+
+def _same_value(x: Any, y: Any) -> bool:
+    if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
+        return (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor) and x.dtype == y.dtype
+                and x.shape == y.shape and torch.equal(x.nan_to_num(), y.nan_to_num()))
+    return x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"{value.item():.6g}" if value.numel() == 1 else f"a tensor of shape {tuple(value.shape)}"
+    return repr(value)
+
+
+def _same_latent(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return sorted(a) == sorted(b) and all(_same_latent(a[k], b[k]) for k in a)
+    return False
+
+
+def check_defaults(name: str, declaration, old_style: bool = False) -> list[str]:
+    """Check that every option default of a plugin's ``declaration`` (the plain one and each data
+    kind's) fits the option's own type; returns the options checked. A default the plugin would
+    refuse from a user (``width: PositiveInt = 0``) is a :class:`ConformanceError` naming it.
+    ``old_style``: a plugin written before declarations, whose plain ``None`` default means "the
+    plugin's choice, resolved in its hooks" and is let through."""
+    from gancore.declaration import describe_type
+
+    for option, opt in declaration.options.items():
+        for kind, value in opt.invalid_defaults().items():
+            if old_style and kind is None and value is None:
+                continue
+            raise ConformanceError(
+                f"plugin {name!r}: the default of option {option!r}{'' if kind is None else f' for {kind} data'} is "
+                f"{value!r}, which breaks its own declaration ({describe_type(opt.type)}). Fix the default or the "
+                "annotation.")
+    return sorted(declaration.options)
 
 
 def _weights_differ(x: torch.nn.Module, y: torch.nn.Module) -> str | None:
@@ -367,6 +448,34 @@ class _Checker:
         if self.kind == "family" and not _changed(D, d0):
             self.fail(where, "a discriminator update left every discriminator parameter unchanged.")
 
+    def check_latent(self, where: str, trainer) -> None:
+        """Different latents give different samples; a conditional generator's samples also change
+        with the label alone (the same noise)."""
+        G = trainer.generator
+        first, second = (trainer.dataset.batch(torch.arange(i, i + 4)) for i in (0, 4))
+        was_training = G.training
+        G.eval()  # as gan sample and the sample grids use it
+        try:
+            with torch.no_grad():
+                a = G.latent(4, batch=first, rng=torch.Generator().manual_seed(1))
+                b = G.latent(4, batch=first, rng=torch.Generator().manual_seed(2))
+                if _same_latent(a, b):  # a translating generator's latent is the batch's images
+                    b = G.latent(4, batch=second, rng=torch.Generator().manual_seed(2))
+                if not _same_latent(a, b) and torch.equal(samples_of(G(a)), samples_of(G(b))):
+                    self.fail(where, "samples do not depend on the latent: two different latents gave the same "
+                                     "samples. The generator's forward must use its input (every sample the same "
+                                     "is mode collapse by construction).")
+                if getattr(G, "conditional", False) and getattr(G, "num_classes", 0) > 1:
+                    # The same noise with labels 0 and 1 (labels= given: not taken from the batch).
+                    zero, one = (G.latent(4, labels=torch.full((4,), label, dtype=torch.long), batch=first,
+                                          rng=torch.Generator().manual_seed(3)) for label in (0, 1))
+                    if torch.equal(samples_of(G(zero)), samples_of(G(one))):
+                        self.fail(where, "samples do not depend on the label: the same noise with labels 0 and 1 "
+                                         "gave the same samples. A conditional generator's forward must use "
+                                         "latent['labels'].")
+        finally:
+            G.train(was_training)
+
     def update(self, where: str, trainer, step, phase: str) -> None:
         try:
             # The network's first update of the run: every phase of its rows, lazy ones included, is due.
@@ -388,6 +497,15 @@ class _Checker:
         from gancore.checkpoint import load_checkpoint
 
         full = self.trainer(spec, tmp / "full", steps=3, checkpoint_every=2)
+        # What the plugin objects and their state hold when the checkpoint of step 2 is written.
+        initial, saved, save = _attributes(full), {}, full.save_checkpoint
+
+        def save_and_record():
+            if full.index == 2:
+                saved.update(state=_plugin_state(full), attributes=_attributes(full))
+            return save()
+
+        full.save_checkpoint = save_and_record
         try:
             full.fit()
         except GanError as exc:
@@ -399,9 +517,47 @@ class _Checker:
                        "sources")
         resumed = self.trainer(spec, tmp / "resumed", steps=3)
         resumed.load_checkpoint(load_checkpoint(tmp / "full" / "checkpoints" / "step-000002"))
+        problem = _same_state(saved["state"], _plugin_state(resumed))
+        if problem:
+            self.fail(where, f"resuming from a checkpoint does not restore the plugin state saved in it exactly: "
+                             f"{problem}. Keep only tensors in step.state_for(self).")
+        self._check_attributes(where, initial, saved["attributes"], _attributes(resumed))
         resumed.fit()
+        self._check_late_attributes(where, initial, saved["attributes"], _attributes(full), _attributes(resumed))
         self._same_run(where, full, resumed, "resuming from a checkpoint gives",
                        "keep everything that must survive a resume in step.state_for(self)")
+
+    def _check_attributes(self, where: str, initial, saved, resumed) -> None:
+        """Fail when an attribute of a plugin object changed during training (from ``initial`` to
+        ``saved``, at the checkpoint) and resuming from that checkpoint does not give it back."""
+        for plugin, values in saved.items():
+            for attr, value in values.items():
+                before = initial.get(plugin, {}).get(attr)
+                if attr not in initial.get(plugin, {}) or _same_value(before, value):
+                    continue  # not changed by training: configuration, not state
+                after = resumed.get(plugin, {}).get(attr)
+                if not _same_value(after, value):
+                    self.fail(where, f"resuming from a checkpoint loses {plugin}'s attribute self.{attr}: training "
+                                     f"changed it ({_shown(before)} at the start, {_shown(value)} at the checkpoint) "
+                                     f"but a resumed run has {_shown(after)}. Keep what training changes in "
+                                     "step.state_for(self) (a dict of tensors saved in every checkpoint), not on "
+                                     "self.")
+
+    def _check_late_attributes(self, where: str, initial, saved, full, resumed) -> None:
+        """An attribute a plugin first sets during training (``self.lam`` made in the first
+        ``post_step``) is compared at the end of the runs: a resumed run must end with the value
+        the uninterrupted run ends with (a cache rebuilt the same way passes)."""
+        for plugin, values in saved.items():
+            for attr in values:
+                if attr in initial.get(plugin, {}) or attr not in full.get(plugin, {}):
+                    continue
+                expected, actual = full[plugin][attr], resumed.get(plugin, {}).get(attr)
+                if not _same_value(expected, actual):
+                    self.fail(where, f"resuming from a checkpoint loses {plugin}'s attribute self.{attr}: set during "
+                                     f"training, it ends at {_shown(expected)} in an uninterrupted run but at "
+                                     f"{_shown(actual)} in a resumed one. Keep what training changes in "
+                                     "step.state_for(self) (a dict of tensors saved in every checkpoint), not on "
+                                     "self.")
 
     def _same_run(self, where, expected, actual, finding: str, advice: str) -> None:
         """Fail unless ``actual`` ended with ``expected``'s weights and plugin state."""
@@ -468,7 +624,6 @@ def check_plugin(name: str, *, family: str | None = None, options: Mapping[str, 
 def _check_declaration(info) -> str:
     """The plugin's declared kind agrees with its hooks; every option's default fits its type. A
     plugin written before declarations passes with its kind guessed (the report says so)."""
-    from gancore.declaration import coerce_option
 
     plain_family = set(info.hooks) & set(hookspecs.FAMILY_HOOKS)
     if info.kind == "family" and not set(hookspecs.REQUIRED_FAMILY_HOOKS) <= set(info.hooks):
@@ -477,18 +632,9 @@ def _check_declaration(info) -> str:
     if info.kind in ("regularizer", "add-on") and plain_family:
         raise ConformanceError(f"plugin {info.name!r} declares kind {info.kind!r} but implements the family hook "
                                f"{sorted(plain_family)[0]} (an add-on may only wrap it: @hookimpl(wrapper=True)).")
-    for option, declared in info.declaration.options.items():
-        kinds = {None: declared.default, **declared.by_kind}
-        for kind, default in kinds.items():
-            if declared.required or (default is None and kind is None and info.kind_guessed):
-                continue  # an old-style `None` default: the plugin's choice, resolved in its hooks
-            try:
-                coerce_option(declared.type, default)
-            except ValueError:
-                where = f" for {kind} data" if kind else ""
-                raise ConformanceError(f"plugin {info.name!r}: the default {default!r} of option {option!r}{where} "
-                                       "does not fit its declared type.") from None
-    return "declaration: kind guessed (declares none)" if info.kind_guessed else f"declaration: kind {info.kind}"
+    checked = check_defaults(info.name, info.declaration, old_style=info.kind_guessed)
+    kind = "kind guessed (declares none)" if info.kind_guessed else f"kind {info.kind}"
+    return f"declaration: {kind}; option defaults fit their declarations: {', '.join(checked) or '(no options)'}"
 
 
 def _check_all(checker: _Checker, report: Report, names: list[str], tmp: Path) -> None:
@@ -504,7 +650,9 @@ def _check_all(checker: _Checker, report: Report, names: list[str], tmp: Path) -
         except GanError as exc:
             checker.fail(where, f"setting up a run failed: {exc}")
         checker.check_updates(where, trainer)
-        report.checked.append(f"{data_name}: shapes, finite losses, gradients to the right network")
+        checker.check_latent(where, trainer)
+        report.checked.append(f"{data_name}: shapes, finite losses, gradients to the right network, samples that "
+                              "depend on the latent")
         first = first or data_name
     if first is None:
         checker.fail("every data shape", "no data shape is supported: "

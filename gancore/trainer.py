@@ -30,7 +30,7 @@ from gancore.guard import NanGuard, StopSignals
 from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, LAZY_EVERY, SEPARATE_BATCHES
 from gancore.losses import loss_scaling
 from gancore.plugins import Run
-from gancore.step import Phase, Step, Update, lazy_ratio, loss_terms, phase_table, schedule
+from gancore.step import Phase, Step, Update, lazy_ratio, loss_terms, phase_table, require_graph, schedule
 from gancore.data.stream import Batches, StreamingDataset
 
 
@@ -290,6 +290,7 @@ class Trainer:
         if not terms:  # a separate reg pass whose regularizers returned nothing: no update
             return False
         total = sum(terms.values())
+        require_graph(total, phase, self.run.family)
         self.acc.backward(total)
         # Under fp16 the loss scaler itself skips updates with overflowing gradients.
         module = self.discriminator if phase == "d" else self.generator

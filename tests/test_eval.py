@@ -69,6 +69,22 @@ def test_eval_on_ring_reports_modes(gan, tmp_path):
     assert result.exit_code == 1 and "only the modes metric" in result.output
 
 
+def test_eval_json_names_the_generator_sampled_and_trained_weights_measures_the_trained_one(gan, tmp_path):
+    run = _train(gan, tmp_path, "--plugin", "ema", data="ring", family="gancore-gan")
+    assert gan("eval", run, "-n", 200).exit_code == 0
+    prov = json.loads((run / "eval.json").read_text())["provenance"]
+    assert prov["generator"] == "ema" and "ema" in prov["plugins"]
+    result = gan("eval", run, "-n", 200, "--trained-weights", "-o", tmp_path / "trained.json")
+    assert result.exit_code == 0 and "trained generator" in result.output
+    assert json.loads((tmp_path / "trained.json").read_text())["provenance"]["generator"] == "trained"
+    # The model card of an export carries eval.json's name of the generator measured.
+    assert gan("export", run, "--to", tmp_path / "bundle").exit_code == 0
+    assert "of step 4 (ema generator)" in (tmp_path / "bundle" / "README.md").read_text()
+    plain = _train(gan, tmp_path, "--no-default-plugins", data="ring", family="gancore-gan", name="plain")
+    assert gan("eval", plain, "-n", 200).exit_code == 0
+    assert json.loads((plain / "eval.json").read_text())["provenance"]["generator"] == "trained"
+
+
 def test_eval_errors_are_clear(gan, tmp_path):
     run = _train(gan, tmp_path)
     result = gan("eval", run, "-m", "accuracy")

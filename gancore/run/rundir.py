@@ -203,6 +203,29 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
     ``trained_weights`` is true or no plugin offers one. On a run directory a damaged newest
     checkpoint is skipped (see :func:`newest_checkpoint`), with a note to ``log``.
     """
+    return load_sampler(registry, path, device, trained_weights, log)[:4]
+
+
+def sampler_name(run: Run, generator: nn.Module, chosen: nn.Module, states: Mapping[str, Any]) -> str:
+    """Which generator ``chosen`` is: ``"trained"`` when it is ``generator`` itself, else the name of
+    the plugin whose ``sampling_generator`` offered it (``"ema"``). With several such plugins each is
+    asked again in the hook's order (pluggy's LIFO), on a copy of ``states``: the first to answer won."""
+    if chosen is generator:
+        return "trained"
+    impls = [impl for impl in reversed(run.pm.hook.sampling_generator.get_hookimpls())
+             if not (impl.wrapper or impl.hookwrapper)]
+    copied = {name: dict(values) for name, values in states.items()}
+    given = {"generator": generator, "state_for": lambda plugin: copied.setdefault(run.name_of(plugin), {})}
+    for impl in impls[:-1]:
+        if impl.function(**{arg: given[arg] for arg in impl.argnames}) is not None:
+            return impl.plugin_name
+    return impls[-1].plugin_name
+
+
+def load_sampler(registry: Registry, path: str | Path, device: str = "cpu", trained_weights: bool = False,
+                 log: Callable[[str], None] | None = None) -> tuple[nn.Module, DataSpec, TrainConfig, Checkpoint, str]:
+    """:func:`load_generator`, and which generator it is (:func:`sampler_name`: ``"trained"`` or the
+    name of the plugin that offered it), for records that say what was sampled."""
     check_device(device)
     checkpoint = newest_checkpoint(path, device, log)
     check_run_meta(checkpoint)
@@ -226,12 +249,16 @@ def load_generator(registry: Registry, path: str | Path, device: str = "cpu", tr
     generator = build_within_limits(lambda: run.hook.build_generator(config=config, data=spec), "generator", family)
     check_generator(generator, run.family)
     load_weights(generator, checkpoint.generator, "generator")
+    trained, source = generator, "trained"
     if not trained_weights:
         try:
-            generator = run.sampling_generator(generator, dict(checkpoint.state.get("plugins", {})))
+            states = dict(checkpoint.state.get("plugins", {}))
+            generator = run.sampling_generator(generator, states)
+            source = sampler_name(run, trained, generator, states)
         except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
             # A plugin's saved state (such as EMA weights) that does not fit the network built.
             raise CheckpointError(f"checkpoint {str(checkpoint.path)!r}: its plugin state does not fit this "
                                   f"generator: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                                  ". (`gan sample --trained-weights` samples with the trained weights.)") from None
-    return generator.to(device).eval(), spec, config, checkpoint
+                                  ". (`--trained-weights` of gan sample, eval and export uses the trained "
+                                  "weights.)") from None
+    return generator.to(device).eval(), spec, config, checkpoint, source

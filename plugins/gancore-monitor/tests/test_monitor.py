@@ -96,7 +96,32 @@ def test_mode_collapse_of_a_generator_that_ignores_its_noise(tmp_path):
         def build_generator(self, config, data):
             return Constant(config.latent_dim)
 
-    assert "mode-collapse" in codes(train(tmp_path, Collapsed, 60, monitor={"every": 10, "warmup": 50}))
+    warnings = train(tmp_path, Collapsed, 60, monitor={"every": 10, "warmup": 50})
+    assert "mode-collapse" in codes(warnings)
+    message = next(w["message"] for w in warnings if w["code"] == "mode-collapse")
+    assert message.startswith("samples do not depend on the latent") and "gradient penalty" not in message
+
+
+class Narrow(Generator):
+    """A collapsed generator that still depends on its noise, a little."""
+
+    def __init__(self, latent_dim):
+        super().__init__(latent_dim)
+        self.net = nn.Linear(latent_dim, 2)
+
+    def forward(self, latent):
+        return 1e-3 * torch.tanh(self.net(latent))
+
+
+def test_mode_collapse_of_a_generator_that_depends_on_its_noise_advises_a_penalty(tmp_path):
+    class Collapsed(small_gan()):
+        @hookimpl
+        def build_generator(self, config, data):
+            return Narrow(config.latent_dim)
+
+    warnings = train(tmp_path, Collapsed, 60, monitor={"every": 10, "warmup": 50})
+    message = next(w["message"] for w in warnings if w["code"] == "mode-collapse")
+    assert message.startswith("mode collapse:") and "gradient penalty" in message
 
 
 def test_exploding_gradients(tmp_path):

@@ -16,7 +16,8 @@ repeated at most once per ``quiet`` steps):
   below ``vanish`` times its peak: G no longer learns.
 * ``mode-collapse``: the generator's samples from a fixed latent batch are
   far less diverse than real data: their mean pairwise distance is below
-  ``collapse`` times that of the real batch.
+  ``collapse`` times that of the real batch. Identical samples (below
+  ``IGNORED`` times) are reported as "samples do not depend on the latent".
 * ``exploding-gradients``: a network's gradient norm is non-finite or above
   ``explode`` (checked after every update, from step 0).
 * ``oscillation``: over the last ``window`` steps, D's total loss swings
@@ -39,6 +40,9 @@ from gancore.declaration import (Fraction, NonNegativeFloat, NonNegativeInt, Pos
 
 CODES = ("discriminator-wins", "mode-collapse", "exploding-gradients", "oscillation")
 SMOOTH = 5
+#: Samples this much less diverse than real data (relative mean pairwise distance) are identical up to
+#: rounding: the generator does not depend on its latent at all.
+IGNORED = 1e-6
 
 
 def grad_norm(module: torch.nn.Module) -> torch.Tensor:
@@ -179,7 +183,15 @@ class Monitor:
         fake = diversity(samples)
         ratio = fake / real if real > 1e-8 else 1.0
         state["diversity"] = torch.tensor(float(ratio))
-        if ratio < self.collapse:
+        if ratio < IGNORED:
+            # Identical samples from different latents: the generator ignores its input, which no
+            # penalty or loss cures; say so instead of advising them.
+            self._warn(step, state, "mode-collapse",
+                       f"samples do not depend on the latent: {n} samples from different latents are identical "
+                       f"(their diversity is {ratio:.1e} of real data's). The generator's forward ignores its input; "
+                       "check that it uses the latent it is given (the conformance kit, gancore.testing."
+                       "check_plugin, tests this).")
+        elif ratio < self.collapse:
             self._warn(step, state, "mode-collapse",
                        f"mode collapse: samples from a fixed latent batch are {ratio:.1%} as diverse as real data "
                        f"(threshold {self.collapse:.0%}). Try a gradient penalty, minibatch features, or another loss.")
