@@ -206,7 +206,7 @@ def test_good_defaults_are_reported_checked():
         width: PositiveInt = option(8, by_kind={"vector": 4})
 
     report = check(Fine, data=["2-D points"])
-    assert "option defaults fit their declarations: width" in report.checked
+    assert "declaration: kind family; option defaults fit their declarations: width" in report.checked
 
 
 def test_plugin_state_holds_tensors_only():
