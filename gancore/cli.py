@@ -146,7 +146,8 @@ _TRAIN_ONLY = {
         click.Option(["--progress/--no-progress"], default=None, help="Show a progress bar. [default: on a terminal]"),
         click.Option(["--resume"], metavar="RUN",
                      help="Continue the run directory RUN (or a run name under --out) from its newest intact "
-                          "checkpoint, with its saved configuration; --steps N trains it further."),
+                          "checkpoint, or a checkpoint directory RUN/checkpoints/step-N from exactly that one, "
+                          "with its saved configuration; --steps N trains it further."),
         click.Option(["--dry-run"], is_flag=True, default=False,
                      help="Print the resolved run (every setting and plugin option, and which layer set it: "
                           "gancore, data kind, family, add-on, declaration, config file, flag) and exit, without "
