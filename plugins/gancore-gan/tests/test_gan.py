@@ -50,3 +50,12 @@ def test_mlp_networks_fit_vectors_and_images():
         assert x.shape == (5, *shape) and D(x).shape == (5,)
         if len(shape) == 3:
             assert x.abs().max() <= 1
+
+
+def test_defaults_on_28x28_images_are_the_small_image_recipe_for_5000_steps():
+    from gancore_gan import DEFAULTS, HIDDEN
+
+    image = GAN().default_config(data=DataSpec("mnist", (1, 28, 28)))
+    assert image == {**DEFAULTS["small-image"], "steps": 5000} and HIDDEN["image"] == 512
+    mnist = DataSpec("mnist", (1, 28, 28))
+    assert GAN()._hidden(mnist) == 512 and GAN(hidden=64)._hidden(mnist) == 64
