@@ -289,8 +289,10 @@ def write_images(rows: dict, path: Path) -> None:
              "floor: the check that defaults chosen on `mnist` hold on other images. Classifier-FID in the cached "
              "`mnist` classifier's features against its training split, floor = its held-out split against the "
              "same; target FID / floor <= 3 with 10/10 classes. `(CLI default)`: the steps `gan train` trains for "
-             "when --steps is not typed. Metrics on the final sampling generator, 5,000 samples, latent seed = "
-             "seed + 1; CPU, one thread per run, shared machine (times indicative).", "",
+             "when --steps is not typed, and `-p FAMILY` its defaults, both as of when the row was measured: the "
+             "settings column says what ran (a family's defaults may have changed since). Metrics on the final "
+             "sampling generator, 5,000 samples, latent seed = seed + 1; CPU, one thread per run, shared machine "
+             "(times indicative).", "",
              "| variant (`gan train` flags) | data | steps | seed | classifier-FID | FID / floor | classes | "
              "KL to uniform | time (s) | settings |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in found:

@@ -9,6 +9,11 @@ themselves, so a generator of this set is measured with the cached `mnist` class
 them (:func:`undo`): the classifier-FID of ``undo(samples)`` against `mnist` is the classifier-FID of
 ``samples`` against this set under that classifier composed with the transform, and its floor is
 `mnist`'s. `benchmarks/quality.py --data mnist-inverted` builds the folder and measures it so.
+
+What it checks: the user's path (grayscale PNG folders, `--data DIR`, the data kind found from the
+files) and another draw of the problem. What it does not: a sign flip and a transpose can be absorbed
+by G's last and D's first layer (and Adam ignores sign and order), so the networks face nearly the
+same problem as on `mnist`; a different distribution of images needs another set.
 """
 
 from __future__ import annotations

@@ -31,10 +31,9 @@ def test_all_convolutional_networks_sized_from_the_data(shape):
         [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]) - 1
     d_layers = list(D.body)
     assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)
-    # BN in D on 28x28 and larger images (the paper's); none on small images, where R1 (a per-sample
-    # penalty) is the default regularizer.
-    expected_bn = 0 if spec.kind == "small-image" else sum(isinstance(m, nn.Conv2d) for m in D.modules()) - 1
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == expected_bn
+    # No BN in D by default on any image (the paper has it): R1, a per-sample penalty, is the default
+    # regularizer on small and 28x28+ images alike.
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 0
     assert sum(isinstance(m, nn.BatchNorm2d) for m in DCGAN(width=4, norm="batch").build_discriminator(
         data=spec).modules()) == sum(isinstance(m, nn.Conv2d) for m in D.modules()) - 1
 
@@ -44,11 +43,10 @@ def test_defaults_follow_the_data_kind(shape, kind):
     spec = DataSpec("x", shape)
     assert spec.kind == kind
     defaults = defaults_of(DCGAN, spec)
-    if kind == "image":
-        assert defaults == {}  # the paper's settings: gancore's Adam 2e-4, betas (0.5, 0.999)
-    else:
-        assert defaults["lr_schedule"] == "linear" and "r1" in defaults["regularizers"]
-    assert ("ema" in defaults.get("plugins", ())) == (kind == "small-image")
+    assert defaults["lr_schedule"] == "linear" and "r1" in defaults["regularizers"]
+    assert ("ema" in defaults.get("plugins", ())) == (kind != "vector")
+    if kind == "image":  # 28x28 and larger: 5,000 steps, lazy R1 (every 16th D step)
+        assert defaults["steps"] == 5000 and defaults["options"] == {"r1": {"every": 16}}
 
 
 def test_a_batchnorm_discriminator_sees_a_real_batch_and_a_fake_batch():

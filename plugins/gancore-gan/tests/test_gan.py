@@ -10,7 +10,7 @@ import torch
 from gancore_gan import GAN
 
 from gancore.data import DataSpec
-from gancore.testing import ScriptedStep
+from gancore.testing import ScriptedStep, defaults_of, make_plugin
 
 
 def _step(real_scores, fake_scores):
@@ -50,3 +50,11 @@ def test_mlp_networks_fit_vectors_and_images():
         assert x.shape == (5, *shape) and D(x).shape == (5,)
         if len(shape) == 3:
             assert x.abs().max() <= 1
+
+
+def test_defaults_on_28x28_images_are_the_small_image_recipe_for_5000_steps():
+    from gancore_gan import DEFAULTS
+
+    mnist = DataSpec("mnist", (1, 28, 28))
+    assert defaults_of(GAN, mnist) == {**DEFAULTS["small-image"], "steps": 5000}
+    assert make_plugin(GAN, mnist).hidden == 512 and make_plugin(GAN, mnist, hidden=64).hidden == 64

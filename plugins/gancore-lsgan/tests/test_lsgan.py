@@ -51,10 +51,15 @@ def test_networks_and_defaults():
         assert any(isinstance(m, nn.Conv2d) for m in D.modules()) == (spec.kind == "image")
     assert any(isinstance(m, nn.Conv2d) for m in LSGAN(width=4, arch="conv").build_discriminator(
         data=DataSpec("digits", (1, 8, 8))).modules())
-    paper = make_config(defaults_of(LSGAN, DataSpec("mnist", (1, 28, 28))))  # over gancore's own
-    assert paper.lr_g == 2e-4 and paper.betas == (0.5, 0.999) and paper.lr_schedule == "constant"
+    image = make_config(defaults_of(LSGAN, DataSpec("mnist", (1, 28, 28))))  # over gancore's own
+    assert image.lr_g == 1e-3 and image.betas == (0.5, 0.999) and image.lr_schedule == "linear"
     small = defaults_of(LSGAN, DataSpec("digits", (1, 8, 8)))
     assert small["lr_schedule"] == "linear" and small["regularizers"] == {"r1": 0.1} and small["plugins"] == ["ema"]
+    # On 28x28 and larger the small images' recipe too, with convolutional networks and no BatchNorm in D.
+    assert defaults_of(LSGAN, DataSpec("mnist", (1, 28, 28))) == small
+    mnist = DataSpec("mnist", (1, 28, 28))
+    D = make_plugin(LSGAN, mnist, width=4).build_discriminator(data=mnist)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
 
 
 def _train(tmp_path, *args, data="ring", name="run"):
