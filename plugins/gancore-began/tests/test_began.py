@@ -168,3 +168,24 @@ def test_listed_as_a_family(gan):
     listed = {p["name"]: p for p in json.loads(gan("plugins", "--json").output)}
     assert listed["gancore-began"]["kind"] == "family" and listed["gancore-began"]["distribution"] == "gancore-began"
     assert "gancore-began" in gan("train", "--help").output
+
+
+def test_the_papers_encoder_and_decoder_on_28x28():
+    from gancore_began import BeganAutoEncoder, DecoderGenerator
+
+    spec, n = DataSpec("x", (1, 28, 28)), 4
+    ae = BeganAutoEncoder(spec, code_dim=6, width=n)
+    convs = [m for m in ae.encoder.modules() if isinstance(m, nn.Conv2d)]
+    assert all(m.kernel_size == (3, 3) for m in convs)
+    # the first convolution, two per resolution (28, 14, 7), one stride-2 convolution between them
+    assert len(convs) == 1 + 3 * 2 + 2
+    downs = [m for m in convs if m.stride == (2, 2)]
+    assert [m.out_channels for m in downs] == [2 * n, 3 * n]  # filters grow linearly: n, 2n, 3n
+    assert ae.encoder.net[-1].in_features == 3 * n * 7 * 7
+    ups = [m for m in ae.decoder.modules() if isinstance(m, nn.Upsample)]
+    assert len(ups) == 2 and all(m.mode == "nearest" for m in ups)
+    assert all(m.out_channels in (n, 1) for m in ae.decoder.modules() if isinstance(m, nn.Conv2d))
+    reconstruction, code = ae(torch.randn(2, 1, 28, 28))
+    assert reconstruction.shape == (2, 1, 28, 28) and code.shape == (2, 6)
+    G = DecoderGenerator(spec, latent_dim=6, width=n)  # the decoder's architecture, its own weights
+    assert [type(m) for m in G.net.modules()][1:] == [type(m) for m in ae.decoder.modules()][1:]

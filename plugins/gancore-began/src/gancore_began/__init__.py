@@ -17,11 +17,14 @@ logged (``M_global`` falls as training converges). Under several processes
 the two losses are averaged across processes first, so every process keeps
 the same ``k_t``.
 
-Networks, as in the paper: no BatchNorm, ELU activations; an encoder to an
-``h``-dimensional code and a decoder back (here strided and transposed
-convolutions, where the paper uses 3x3 convolutions with sub-sampling and
-nearest-neighbour up-sampling); the generator has the decoder's architecture
-(its own weights), with a tanh output. MLPs for vector data (``ring``).
+Networks, as in the paper (its Figure 1): no BatchNorm, ELU activations; the
+encoder is 3x3 convolutions, two per resolution, with stride-2 convolutions
+between resolutions whose filter counts grow linearly (n, 2n, 3n, ...), then
+a linear layer to the ``h``-dimensional code; the decoder is a linear layer to
+``n`` maps at the smallest resolution, two 3x3 convolutions per resolution and
+nearest-neighbour up-sampling between them (:class:`BeganEncoder`,
+:class:`BeganDecoder`); the generator has the decoder's architecture (its own
+weights), with a tanh output. MLPs for vector data (``ring``).
 Defaults (the paper's): ``gamma = 0.5``, ``lambda_k = 0.001``, ``h = N_z =
 64`` (``code_dim`` and the latent size), Adam with lr 1e-4, batch size 16
 on images (the paper also halves the learning rate when M_global stalls;
@@ -33,10 +36,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
+from torch import nn
 
 from gancore import hookimpl
 from gancore.generator import Generator
-from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvDecoder, MLPGenerator, by_kind
+from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, MLPGenerator, by_kind, conv_plan
 from gancore.plugins import NonNegativeFloat, PositiveInt, Range
 
 
@@ -54,12 +58,72 @@ def update_k(k: torch.Tensor | float, real_loss: torch.Tensor | float, fake_loss
     return k_next, real_loss + abs(balance)
 
 
+def _conv3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride, 1)
+
+
+class BeganEncoder(nn.Module):
+    """The paper's encoder (its Figure 1): a 3x3 convolution to ``n`` channels, then at each resolution two
+    3x3 convolutions and, except at the smallest, a stride-2 3x3 convolution that adds ``n`` channels
+    (n, 2n, 3n, ...); a linear layer to the ``h``-dimensional code. ELU after every convolution.
+
+    Resolutions follow :func:`gancore.nets.conv_plan` (28 -> 14 -> 7; 8 -> 4 -> 2; 32 -> ... -> 4)."""
+
+    def __init__(self, spec, code_dim: int, width: int):
+        super().__init__()
+        base, downs = conv_plan(spec.image_size)
+        channels = width
+        layers = [_conv3(spec.channels, width), nn.ELU()]
+        for level in range(downs + 1):
+            layers += [_conv3(channels, channels), nn.ELU(), _conv3(channels, channels), nn.ELU()]
+            if level < downs:
+                layers += [_conv3(channels, channels + width, stride=2), nn.ELU()]
+                channels += width
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * base * base, code_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class BeganDecoder(nn.Module):
+    """The paper's decoder: a linear layer from the code to ``n`` maps at the smallest resolution, then at
+    each resolution two 3x3 convolutions (``n`` channels, ELU) and, except at the last, nearest-neighbour
+    up-sampling by 2; a 3x3 convolution to the image's channels (no output activation)."""
+
+    def __init__(self, spec, code_dim: int, width: int):
+        super().__init__()
+        base, ups = conv_plan(spec.image_size)
+        layers = [nn.Linear(code_dim, width * base * base), nn.Unflatten(1, (width, base, base))]
+        for level in range(ups + 1):
+            layers += [_conv3(width, width), nn.ELU(), _conv3(width, width), nn.ELU()]
+            if level < ups:
+                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        self.net = nn.Sequential(*layers, _conv3(width, spec.channels))
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.net(code)
+
+
+class BeganAutoEncoder(nn.Module):
+    """The discriminator's auto-encoder: :class:`BeganEncoder` then :class:`BeganDecoder`; ``forward``
+    returns ``(reconstruction, code)`` as :class:`gancore.nets.AutoEncoder` does."""
+
+    def __init__(self, spec, code_dim: int, width: int):
+        super().__init__()
+        self.encoder, self.decoder = BeganEncoder(spec, code_dim, width), BeganDecoder(spec, code_dim, width)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        code = self.encoder(x)
+        return self.decoder(code), code
+
+
 class DecoderGenerator(Generator):
-    """BEGAN's generator: the discriminator decoder's architecture, from noise, with a tanh output."""
+    """BEGAN's generator: the discriminator decoder's architecture (its own weights), from noise, with a
+    tanh output to keep samples in the data's [-1, 1] range."""
 
     def __init__(self, data, latent_dim: int, width: int):
         super().__init__(latent_dim)
-        self.net = ConvDecoder(data, latent_dim, width, norm="none", act="elu")
+        self.net = BeganDecoder(data, latent_dim, width)
 
     def forward(self, latent) -> torch.Tensor:
         return torch.tanh(self.net(latent))
@@ -113,7 +177,10 @@ class BEGAN:
     def build_discriminator(self, data):
         self._gamma = float(by_kind(self.gamma, data, GAMMA, 0.5))
         self._lambda_k = float(by_kind(self.lambda_k, data, LAMBDA_K, 0.001))
-        autoencoder = AutoEncoder(data, self.code_dim, self.width, self.hidden, norm="none", act="elu")
+        if data.is_image:
+            autoencoder = BeganAutoEncoder(data, self.code_dim, self.width)
+        else:
+            autoencoder = AutoEncoder(data, self.code_dim, self.width, self.hidden, norm="none", act="elu")
         return AutoEncoderDiscriminator(autoencoder, error="l1")
 
     def k(self, step) -> torch.Tensor:
