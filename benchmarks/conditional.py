@@ -147,6 +147,17 @@ def gan_test_accuracy(generator, classifier, classes: int, per_class: int, seed:
 
 
 @torch.no_grad()
+def conditional_fid_ratio(generator, classifier, classes: int, per_class: int, seed: int) -> float:
+    """classifier-FID / its real-vs-real floor (``gancore.metrics.classifier_fid``) of the GAN-test samples
+    (every class, equal counts): GAN-test alone cannot see samples collapsed within a class."""
+    from gancore.metrics import classifier_fid
+
+    labels = torch.arange(classes).repeat_interleave(per_class)
+    samples = generator(generator.latent(len(labels), labels=labels, rng=torch.Generator().manual_seed(seed)))
+    return float(classifier_fid(classifier.inner, samples)["ratio"])
+
+
+@torch.no_grad()
 def d_class_accuracy(generator, discriminator, classes: int, per_class: int, seed: int) -> float:
     """AC-GAN's own auxiliary classifier on the samples GAN-test scores (the same latents): the share D's
     class head assigns to the requested label. Far above GAN-test, G is fooling D's classifier with
@@ -209,12 +220,15 @@ def run_one(family: str, data: str, args, classifiers: dict) -> dict:
             else:
                 value = {"gan_test": gan_test_accuracy(G, classifier, dataset.spec.num_classes, args.per_class,
                                                        args.seed + 1)}
+                if isinstance(classifier, SharedClassifier):
+                    value["fid_ratio"] = conditional_fid_ratio(G, classifier, dataset.spec.num_classes,
+                                                               args.per_class, args.seed + 1)
                 if family == "acgan":
                     value["d_class"] = d_class_accuracy(G, D, dataset.spec.num_classes, args.per_class,
                                                         args.seed + 1)
             G.train(), D.train()
             history.append((at, value))
-            print(f"  {family} {data} step {at}: " + ", ".join(f"{k}={100 * v:.1f}%" for k, v in value.items()),
+            print(f"  {family} {data} step {at}: " + ", ".join(_format(k, v) for k, v in value.items()),
                   flush=True)
             if args.stop_at is not None and list(value.values())[0] >= args.stop_at:
                 break
@@ -222,6 +236,10 @@ def run_one(family: str, data: str, args, classifiers: dict) -> dict:
     return {"family": family, "data": data, "history": history, "seconds": seconds, "options": options,
             "plugins": list(args.plugins or []),
             "classifier": classifier}
+
+
+def _format(measure: str, value: float) -> str:
+    return f"{measure}={value:.2f}" if measure == "fid_ratio" else f"{measure}={100 * value:.1f}%"
 
 
 HEADER = ("| family | data | options | steps | measure | final | best (step) | accuracy at each evaluation | "
@@ -234,16 +252,20 @@ def table_rows(results: list[dict], command: str) -> list[str]:
         last_step = r["history"][-1][0]
         for measure in r["history"][-1][1]:
             values = [(step, v[measure]) for step, v in r["history"]]
-            best = max(values, key=lambda sv: sv[1])
+            ratio = measure == "fid_ratio"  # lower is better, printed as a ratio rather than a percentage
+            best = (min if ratio else max)(values, key=lambda sv: sv[1])
+            scale, unit, fmt = (1, "x", ".2f") if ratio else (100, "%", ".1f")
             clf = r["classifier"]
             clf_text = clf.label + (f" (held-out acc {100 * clf.test_accuracy:.1f}%)"
                                     if clf.test_accuracy is not None else "")
-            name = {"gan_test": "GAN-test accuracy", "d_class": "D's own class head on the same samples", "q_real": "code/class alignment, Q on real images",
+            name = {"gan_test": "GAN-test accuracy", "d_class": "D's own class head on the same samples",
+                    "fid_ratio": "classifier-FID / floor of the same samples", "q_real": "code/class alignment, Q on real images",
                     "generated": "code/class alignment, generated samples"}[measure]
             opts = ", ".join([f"{k}={v}" for k, v in r["options"].items()] + [f"-p {p}" for p in r["plugins"]])
             opts = opts or "defaults"
-            rows.append(f"| {r['family']} | {r['data']} | {opts} | {last_step} | {name} | {100 * values[-1][1]:.1f}% | "
-                        f"{100 * best[1]:.1f}% ({best[0]}) | " + " ".join(f"{100 * v:.0f}" for _, v in values)
+            rows.append(f"| {r['family']} | {r['data']} | {opts} | {last_step} | {name} | "
+                        f"{format(scale * values[-1][1], fmt)}{unit} | {format(scale * best[1], fmt)}{unit} ({best[0]}) | "
+                        + " ".join(format(scale * v, ".1f" if ratio else ".0f") for _, v in values)
                         + f" | {clf_text} | {r['seconds'] / 60:.1f} min | `{command}` |")
     return rows
 
