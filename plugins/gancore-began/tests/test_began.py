@@ -189,3 +189,14 @@ def test_the_papers_encoder_and_decoder_on_28x28():
     assert reconstruction.shape == (2, 1, 28, 28) and code.shape == (2, 6)
     G = DecoderGenerator(spec, latent_dim=6, width=n)  # the decoder's architecture, its own weights
     assert [type(m) for m in G.net.modules()][1:] == [type(m) for m in ae.decoder.modules()][1:]
+
+
+def test_a_new_generator_spreads_its_samples_across_z():
+    # Glorot initialisation: a new G's samples differ with z (PyTorch's default gave 0.002 on 8x8).
+    from gancore_began import DecoderGenerator
+
+    torch.manual_seed(0)
+    for shape in [(1, 8, 8), (1, 28, 28)]:
+        G = DecoderGenerator(DataSpec("x", shape), latent_dim=64, width=16)
+        with torch.no_grad():
+            assert G(G.latent(128)).std(0).mean() > 0.05

@@ -62,6 +62,23 @@ def _conv3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride, 1)
 
 
+def xavier_init(module: nn.Module) -> nn.Module:
+    """Glorot-uniform weights and zero biases for every convolution and linear layer (the paper's
+    TensorFlow code's initialiser); returns ``module``.
+
+    Why: with PyTorch's default initialisation (variance 1/(3 fan-in)) the signal shrinks through each of
+    the decoder's ten layers, so a new generator's samples hardly depend on z (their spread across z,
+    0.002 on 8x8 images, is 40x smaller than a DCGAN generator's). BEGAN's losses never spread a
+    generator that starts collapsed: every sample gets nearly the same gradient and stays on one image
+    (1/10 classes on `digits`). Glorot's variance 2/(fan-in + fan-out) keeps the spread at 0.17.
+    """
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return module
+
+
 class BeganEncoder(nn.Module):
     """The paper's encoder (its Figure 1): a 3x3 convolution to ``n`` channels, then at each resolution two
     3x3 convolutions and, except at the smallest, a stride-2 3x3 convolution that adds ``n`` channels
@@ -111,6 +128,7 @@ class BeganAutoEncoder(nn.Module):
     def __init__(self, spec, code_dim: int, width: int):
         super().__init__()
         self.encoder, self.decoder = BeganEncoder(spec, code_dim, width), BeganDecoder(spec, code_dim, width)
+        xavier_init(self)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         code = self.encoder(x)
@@ -123,7 +141,7 @@ class DecoderGenerator(Generator):
 
     def __init__(self, data, latent_dim: int, width: int):
         super().__init__(latent_dim)
-        self.net = BeganDecoder(data, latent_dim, width)
+        self.net = xavier_init(BeganDecoder(data, latent_dim, width))
 
     def forward(self, latent) -> torch.Tensor:
         return torch.tanh(self.net(latent))
