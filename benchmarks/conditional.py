@@ -212,6 +212,9 @@ def run_one(family: str, data: str, args, classifiers: dict) -> dict:
         while at < args.steps:
             at = min(args.steps, at + args.eval_every)
             trainer.fit(until=at)
+            if trainer.stopped_by:  # Ctrl-C / SIGTERM: the trainer checkpointed and returned early
+                raise SystemExit(f"{family} on {data}: stopped by signal {trainer.stopped_by} at step "
+                                 f"{trainer.index}; nothing recorded.")
             # The generator samples are drawn with (an add-on's, e.g. EMA's average) and D with Q.
             G, D = trainer.sampling_generator(), trainer.discriminator
             G.eval(), D.eval()
