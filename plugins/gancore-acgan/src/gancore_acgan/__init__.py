@@ -18,7 +18,8 @@ are logged as ``d/source``, ``d/class``, ``g/source``, ``g/class``.
 Defaults: DCGAN-style convolutional networks for images (MLPs for vector
 data), Adam lr 2e-4, betas (0.5, 0.999), as the paper's MNIST/CIFAR setups;
 on images the rate decays linearly to 0 and G is sampled from an EMA of its
-weights (``DEFAULTS``).
+weights, and on 28x28 and larger D sees DiffAugment's augmented images
+(``DEFAULTS``).
 Regularizers see D's source score only.
 """
 
