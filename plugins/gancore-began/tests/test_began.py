@@ -102,8 +102,10 @@ def test_paper_defaults_and_option_checks():
     family.build_discriminator(data=mnist)  # the paper's gamma and lambda_k on 28x28 and larger
     assert (family._gamma, family._lambda_k, family.k0, BEGAN().code_dim) == (0.5, 0.001, 0.0, 64)
     assert family.default_config(data=mnist) == {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 16}
-    family.build_discriminator(data=digits)  # small images: faster control of k_t, more diversity
-    assert (family._gamma, family._lambda_k) == (0.7, 0.01)
+    family.build_discriminator(data=digits)  # small images: faster control of k_t, the most diversity
+    assert (family._gamma, family._lambda_k) == (1.0, 0.01)
+    assert make_config(family.default_config(data=digits)).lr_g == 1e-3
+    assert (BEGAN().width_for(digits), BEGAN().width_for(mnist), BEGAN(width=8).width_for(digits)) == (32, 64, 8)
     assert make_config(family.default_config(data=digits)).batch_size == 64  # gancore's own
     chosen = BEGAN(width=4, code_dim=4, gamma=0.4, lambda_k=0.002)
     chosen.build_discriminator(data=digits)
