@@ -3,6 +3,7 @@
     python benchmarks/conditional.py                          # everything below, 5,000 steps each
     python benchmarks/conditional.py --only cgan:digits --steps 2000
     python benchmarks/conditional.py --write docs/results.md  # also write the table there
+    python benchmarks/conditional.py --only cgan:mnist --plugin gancore-diffaugment   # with an add-on
 
 Runs (each trained through the same path as `gan train`, evaluated every
 ``--eval-every`` steps and at the end):
@@ -10,7 +11,8 @@ Runs (each trained through the same path as `gan train`, evaluated every
 * CGAN and ACGAN on ``digits`` and ``mnist``: **GAN-test accuracy**, the
   share of samples generated for a requested label that a classifier of real
   data assigns to that label (``--per-class`` samples per class, every class).
-  For ACGAN also the share of the same samples that D's own auxiliary
+  Beside it, the classifier-FID / floor of the same samples (GAN-test alone
+  cannot see a class collapsed onto one image). For ACGAN also the share of the same samples that D's own auxiliary
   classifier assigns to the requested label (when it stays high while
   GAN-test falls, G is fooling D's classifier).
 * InfoGAN on ``digits``: how well the categorical code aligns with the
