@@ -89,3 +89,14 @@ def test_both_variants_train_from_the_cli(gan, tmp_path, data):
     assert Image.open(out).size == (2 * (size + 1) + 1, 10 * (size + 1) + 1)
     result = gan("sample", tmp_path / "unsupervised", "--label", "2", "-o", out)
     assert result.exit_code == 1 and "not conditional" in result.output
+
+
+def test_reconstruction_weight_by_data_kind():
+    config = SimpleNamespace(latent_dim=2)
+    for spec, weight in [(DIGITS, 10.0), (DataSpec("mnist", (1, 28, 28)), 1.0), (DataSpec("ring", (2,)), 1.0)]:
+        family = AAE(hidden=8)
+        family.build_generator(config=config, data=spec)
+        assert family._reconstruction_weight == weight
+    chosen = AAE(hidden=8, reconstruction_weight=3.0)
+    chosen.build_generator(config=config, data=DIGITS)
+    assert chosen._reconstruction_weight == 3.0
