@@ -93,7 +93,7 @@ def test_both_variants_train_from_the_cli(gan, tmp_path, data):
 
 def test_reconstruction_weight_by_data_kind():
     config = SimpleNamespace(latent_dim=2)
-    for spec, weight in [(DIGITS, 10.0), (DataSpec("mnist", (1, 28, 28)), 1.0), (DataSpec("ring", (2,)), 1.0)]:
+    for spec, weight in [(DIGITS, 10.0), (DataSpec("mnist", (1, 28, 28)), 10.0), (DataSpec("ring", (2,)), 1.0)]:
         family = AAE(hidden=8)
         family.build_generator(config=config, data=spec)
         assert family._reconstruction_weight == weight
