@@ -3,6 +3,7 @@
     python benchmarks/conditional.py                          # everything below, 5,000 steps each
     python benchmarks/conditional.py --only cgan:digits --steps 2000
     python benchmarks/conditional.py --write docs/results.md  # also write the table there
+    python benchmarks/conditional.py --only cgan:mnist --plugin gancore-diffaugment   # with an add-on
 
 Runs (each trained through the same path as `gan train`, evaluated every
 ``--eval-every`` steps and at the end):
@@ -10,6 +11,10 @@ Runs (each trained through the same path as `gan train`, evaluated every
 * CGAN and ACGAN on ``digits`` and ``mnist``: **GAN-test accuracy**, the
   share of samples generated for a requested label that a classifier of real
   data assigns to that label (``--per-class`` samples per class, every class).
+  Beside it, the classifier-FID / floor of the same samples (GAN-test alone
+  cannot see a class collapsed onto one image). For ACGAN also the share of the same samples that D's own auxiliary
+  classifier assigns to the requested label (when it stays high while
+  GAN-test falls, G is fooling D's classifier).
 * InfoGAN on ``digits``: how well the categorical code aligns with the
   classes, as the accuracy of the best one-to-one mapping between code values
   and classes (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``),
@@ -144,6 +149,27 @@ def gan_test_accuracy(generator, classifier, classes: int, per_class: int, seed:
 
 
 @torch.no_grad()
+def conditional_fid_ratio(generator, classifier, classes: int, per_class: int, seed: int) -> float:
+    """classifier-FID / its real-vs-real floor (``gancore.metrics.classifier_fid``) of the GAN-test samples
+    (every class, equal counts): GAN-test alone cannot see samples collapsed within a class."""
+    from gancore.metrics import classifier_fid
+
+    labels = torch.arange(classes).repeat_interleave(per_class)
+    samples = generator(generator.latent(len(labels), labels=labels, rng=torch.Generator().manual_seed(seed)))
+    return float(classifier_fid(classifier.inner, samples)["ratio"])
+
+
+@torch.no_grad()
+def d_class_accuracy(generator, discriminator, classes: int, per_class: int, seed: int) -> float:
+    """AC-GAN's own auxiliary classifier on the samples GAN-test scores (the same latents): the share D's
+    class head assigns to the requested label. Far above GAN-test, G is fooling D's classifier with
+    images that a classifier of real data does not read as the label."""
+    labels = torch.arange(classes).repeat_interleave(per_class)
+    samples = generator(generator.latent(len(labels), labels=labels, rng=torch.Generator().manual_seed(seed)))
+    return float((discriminator(samples)[:, 1:].argmax(1) == labels).float().mean())
+
+
+@torch.no_grad()
 def infogan_alignment(generator, discriminator, dataset, classifier, per_class: int, seed: int) -> dict:
     k = generator.latent_codes["cat"].size
     classes = dataset.spec.num_classes
@@ -169,6 +195,8 @@ def run_one(family: str, data: str, args, classifiers: dict) -> dict:
     user = {"plugins": [f"gancore-{family}"], "data": data, "steps": args.steps, "seed": args.seed,
             "sample_every": 0, "checkpoint_every": 0, "log_every": 100, "name": "bench"}
     options = {**RUNS.get((family, data), {}), **dict(args.options or [])}
+    if args.plugins:
+        user["plugins"] += args.plugins
     if options:
         user["options"] = {f"gancore-{family}": options}
     for key in ("batch_size", "lr_g", "lr_d"):
@@ -186,6 +214,9 @@ def run_one(family: str, data: str, args, classifiers: dict) -> dict:
         while at < args.steps:
             at = min(args.steps, at + args.eval_every)
             trainer.fit(until=at)
+            if trainer.stopped_by:  # Ctrl-C / SIGTERM: the trainer checkpointed and returned early
+                raise SystemExit(f"{family} on {data}: stopped by signal {trainer.stopped_by} at step "
+                                 f"{trainer.index}; nothing recorded.")
             # The generator samples are drawn with (an add-on's, e.g. EMA's average) and D with Q.
             G, D = trainer.sampling_generator(), trainer.discriminator
             G.eval(), D.eval()
@@ -194,15 +225,26 @@ def run_one(family: str, data: str, args, classifiers: dict) -> dict:
             else:
                 value = {"gan_test": gan_test_accuracy(G, classifier, dataset.spec.num_classes, args.per_class,
                                                        args.seed + 1)}
+                if isinstance(classifier, SharedClassifier):
+                    value["fid_ratio"] = conditional_fid_ratio(G, classifier, dataset.spec.num_classes,
+                                                               args.per_class, args.seed + 1)
+                if family == "acgan":
+                    value["d_class"] = d_class_accuracy(G, D, dataset.spec.num_classes, args.per_class,
+                                                        args.seed + 1)
             G.train(), D.train()
             history.append((at, value))
-            print(f"  {family} {data} step {at}: " + ", ".join(f"{k}={100 * v:.1f}%" for k, v in value.items()),
+            print(f"  {family} {data} step {at}: " + ", ".join(_format(k, v) for k, v in value.items()),
                   flush=True)
             if args.stop_at is not None and list(value.values())[0] >= args.stop_at:
                 break
         seconds = time.perf_counter() - started
     return {"family": family, "data": data, "history": history, "seconds": seconds, "options": options,
+            "plugins": list(args.plugins or []),
             "classifier": classifier}
+
+
+def _format(measure: str, value: float) -> str:
+    return f"{measure}={value:.2f}" if measure == "fid_ratio" else f"{measure}={100 * value:.1f}%"
 
 
 HEADER = ("| family | data | options | steps | measure | final | best (step) | accuracy at each evaluation | "
@@ -215,15 +257,20 @@ def table_rows(results: list[dict], command: str) -> list[str]:
         last_step = r["history"][-1][0]
         for measure in r["history"][-1][1]:
             values = [(step, v[measure]) for step, v in r["history"]]
-            best = max(values, key=lambda sv: sv[1])
+            ratio = measure == "fid_ratio"  # lower is better, printed as a ratio rather than a percentage
+            best = (min if ratio else max)(values, key=lambda sv: sv[1])
+            scale, unit, fmt = (1, "x", ".2f") if ratio else (100, "%", ".1f")
             clf = r["classifier"]
             clf_text = clf.label + (f" (held-out acc {100 * clf.test_accuracy:.1f}%)"
                                     if clf.test_accuracy is not None else "")
-            name = {"gan_test": "GAN-test accuracy", "q_real": "code/class alignment, Q on real images",
+            name = {"gan_test": "GAN-test accuracy", "d_class": "D's own class head on the same samples",
+                    "fid_ratio": "classifier-FID / floor of the same samples", "q_real": "code/class alignment, Q on real images",
                     "generated": "code/class alignment, generated samples"}[measure]
-            opts = ", ".join(f"{k}={v}" for k, v in r["options"].items()) or "defaults"
-            rows.append(f"| {r['family']} | {r['data']} | {opts} | {last_step} | {name} | {100 * values[-1][1]:.1f}% | "
-                        f"{100 * best[1]:.1f}% ({best[0]}) | " + " ".join(f"{100 * v:.0f}" for _, v in values)
+            opts = ", ".join([f"{k}={v}" for k, v in r["options"].items()] + [f"-p {p}" for p in r["plugins"]])
+            opts = opts or "defaults"
+            rows.append(f"| {r['family']} | {r['data']} | {opts} | {last_step} | {name} | "
+                        f"{format(scale * values[-1][1], fmt)}{unit} | {format(scale * best[1], fmt)}{unit} ({best[0]}) | "
+                        + " ".join(format(scale * v, ".1f" if ratio else ".0f") for _, v in values)
                         + f" | {clf_text} | {r['seconds'] / 60:.1f} min | `{command}` |")
     return rows
 
@@ -289,6 +336,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lr-d", type=float, default=None)
     parser.add_argument("--option", dest="options", action="append", type=parse_option, metavar="OPTION=VALUE",
                         help="A family option (with --only of one family).")
+    parser.add_argument("--plugin", dest="plugins", action="append", metavar="ADDON",
+                        help="An add-on to train with (e.g. gancore-diffaugment). Repeatable.")
     parser.add_argument("--stop-at", type=float, default=None, metavar="ACC",
                         help="End a run at the first evaluation whose (first) measure reaches ACC (0..1); the "
                              "table then shows the steps actually trained.")

@@ -13,6 +13,7 @@ from PIL import Image
 
 from gancore.data import Batch, DataSpec
 from gancore.generator import samples_of
+from gancore.testing import make_plugin
 
 DIGITS = DataSpec("digits", (1, 8, 8), 10)
 TINY = ["--set", "gancore-aae.hidden=32"]
@@ -89,3 +90,9 @@ def test_both_variants_train_from_the_cli(gan, tmp_path, data):
     assert Image.open(out).size == (2 * (size + 1) + 1, 10 * (size + 1) + 1)
     result = gan("sample", tmp_path / "unsupervised", "--label", "2", "-o", out)
     assert result.exit_code == 1 and "not conditional" in result.output
+
+
+def test_reconstruction_weight_by_data_kind():
+    for spec, weight in [(DIGITS, 10.0), (DataSpec("mnist", (1, 28, 28)), 10.0), (DataSpec("ring", (2,)), 1.0)]:
+        assert make_plugin(AAE, spec, hidden=8).reconstruction_weight == weight
+    assert make_plugin(AAE, DIGITS, hidden=8, reconstruction_weight=3.0).reconstruction_weight == 3.0

@@ -14,7 +14,7 @@ from gancore.data import DataSpec
 from gancore.errors import PluginError
 from gancore.plugins import Registry
 from gancore.run.rundir import configure
-from gancore.testing import make_plugin
+from gancore.testing import defaults_of, make_plugin
 
 
 def softplus(v):
@@ -113,3 +113,9 @@ def test_trains_from_the_cli_and_samples_a_label(gan, tmp_path, data):
     assert result.exit_code == 0, result.output
     size = 32 if data == "digits" else 28  # grid cells: 8x8 digits enlarged 4x
     assert Image.open(out).size == (3 * (size + 1) + 1,) * 2
+
+
+def test_images_28x28_and_larger_train_with_diffaugment_by_default():
+    mnist, digits = DataSpec("mnist", (1, 28, 28), 10), DataSpec("digits", (1, 8, 8), 10)
+    assert defaults_of(ACGAN, mnist)["plugins"] == ["ema", "gancore-diffaugment"]
+    assert defaults_of(ACGAN, digits)["plugins"] == ["ema"]

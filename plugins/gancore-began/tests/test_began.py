@@ -102,10 +102,13 @@ def test_paper_defaults_and_option_checks():
     family = make_plugin(BEGAN, mnist, width=4, code_dim=4)  # the paper's gamma and lambda_k on 28x28 and larger
     assert (family.gamma, family.lambda_k, family.k0, BEGAN().code_dim) == (0.5, 0.001, 0.0, 64)
     assert defaults_of(BEGAN, mnist) == {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 16}
-    family = make_plugin(BEGAN, digits, width=4, code_dim=4)  # small images: faster control of k_t, more diversity
-    assert (family.gamma, family.lambda_k) == (0.7, 0.01)
+    family = make_plugin(BEGAN, digits, width=4, code_dim=4)  # small images: faster control of k_t, the most diversity
+    assert (family.gamma, family.lambda_k) == (1.0, 0.01)
     family.build_discriminator(data=digits)  # building changes no loss hyper-parameter
-    assert (family.gamma, family.lambda_k) == (0.7, 0.01)
+    assert (family.gamma, family.lambda_k) == (1.0, 0.01)
+    assert make_config(defaults_of(BEGAN, digits)).lr_g == 1e-3
+    assert (make_plugin(BEGAN, digits).width, make_plugin(BEGAN, mnist).width,
+            make_plugin(BEGAN, digits, width=8).width) == (32, 64, 8)
     assert make_config(defaults_of(BEGAN, digits)).batch_size == 64  # gancore's own
     chosen = make_plugin(BEGAN, digits, width=4, code_dim=4, gamma=0.4, lambda_k=0.002)
     assert (chosen.gamma, chosen.lambda_k) == (0.4, 0.002)
@@ -169,3 +172,35 @@ def test_listed_as_a_family(gan):
     listed = {p["name"]: p for p in json.loads(gan("plugins", "--json").output)}
     assert listed["gancore-began"]["kind"] == "family" and listed["gancore-began"]["distribution"] == "gancore-began"
     assert "gancore-began" in gan("train", "--help").output
+
+
+def test_the_papers_encoder_and_decoder_on_28x28():
+    from gancore_began import BeganAutoEncoder, DecoderGenerator
+
+    spec, n = DataSpec("x", (1, 28, 28)), 4
+    ae = BeganAutoEncoder(spec, code_dim=6, width=n)
+    convs = [m for m in ae.encoder.modules() if isinstance(m, nn.Conv2d)]
+    assert all(m.kernel_size == (3, 3) for m in convs)
+    # the first convolution, two per resolution (28, 14, 7), one stride-2 convolution between them
+    assert len(convs) == 1 + 3 * 2 + 2
+    downs = [m for m in convs if m.stride == (2, 2)]
+    assert [m.out_channels for m in downs] == [2 * n, 3 * n]  # filters grow linearly: n, 2n, 3n
+    assert ae.encoder.net[-1].in_features == 3 * n * 7 * 7
+    ups = [m for m in ae.decoder.modules() if isinstance(m, nn.Upsample)]
+    assert len(ups) == 2 and all(m.mode == "nearest" for m in ups)
+    assert all(m.out_channels in (n, 1) for m in ae.decoder.modules() if isinstance(m, nn.Conv2d))
+    reconstruction, code = ae(torch.randn(2, 1, 28, 28))
+    assert reconstruction.shape == (2, 1, 28, 28) and code.shape == (2, 6)
+    G = DecoderGenerator(spec, latent_dim=6, width=n)  # the decoder's architecture, its own weights
+    assert [type(m) for m in G.net.modules()][1:] == [type(m) for m in ae.decoder.modules()][1:]
+
+
+def test_a_new_generator_spreads_its_samples_across_z():
+    # Glorot initialisation: a new G's samples differ with z (PyTorch's default gave 0.002 on 8x8).
+    from gancore_began import DecoderGenerator
+
+    torch.manual_seed(0)
+    for shape in [(1, 8, 8), (1, 28, 28)]:
+        G = DecoderGenerator(DataSpec("x", shape), latent_dim=64, width=16)
+        with torch.no_grad():
+            assert G(G.latent(128)).std(0).mean() > 0.05
