@@ -51,8 +51,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     from gancore.plugins import Registry
-    from gancore.runs import resolve
-    from gancore.settings import settings_from_args
+    from gancore.run.rundir import resolve
+    from gancore.run.flags import settings_from_args
     from gancore.trainer import Trainer
 
     for variant in args.only:

@@ -186,7 +186,7 @@ def test_option_defaults_by_kind_come_from_a_table_over_inherited_options():
 def test_gan_plugins_shows_declarations_and_guessed_kinds(gan, monkeypatch):
     result = gan("plugins")
     assert result.exit_code == 0, result.output
-    assert "hidden=256 (int >= 1; small-image: 512): Units per hidden layer of G and D." in result.output
+    assert "hidden=256 (int >= 1; small-image: 512; image: 512): Units per hidden layer of G and D." in result.output
     assert "r1  [regularizer]" in result.output
     assert "kind guessed" not in result.output  # every shipped plugin declares its kind
     # A plugin written the old way is listed with its kind marked as the guess.
