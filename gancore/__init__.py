@@ -3,17 +3,17 @@
 Plugin authors need :data:`hookimpl` (and the base classes in
 :mod:`gancore.generator`); the hooks are documented in :mod:`gancore.hookspecs`.
 
-Users of trained generators need :func:`load` (:mod:`gancore.api`): a run
-directory, a checkpoint or an exported bundle, ready to ``.sample(n)``.
+From Python: :func:`train` trains a run as ``gan train`` does; :func:`load` (:mod:`gancore.api`)
+takes a run directory, a checkpoint or an exported bundle, ready to ``.sample(n)``.
 """
 
 from gancore.hookspecs import hookimpl
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "hookimpl", "load", "LoadedGenerator"]
+__all__ = ["__version__", "hookimpl", "load", "LoadedGenerator", "train", "FinishedRun"]
 
 # Imported on first use, so that `import gancore` (and `gan --help`) stays free of torch.
-_LAZY = {"load": "gancore.api", "LoadedGenerator": "gancore.api"}
+_LAZY = {name: "gancore.api" for name in ("load", "LoadedGenerator", "train", "FinishedRun")}
 
 
 def __getattr__(name: str):

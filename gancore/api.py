@@ -1,4 +1,10 @@
-"""gancore from Python: load a trained generator and draw samples.
+"""gancore from Python: train a run, load a trained generator and draw samples.
+
+``gancore.train(...)`` trains as ``gan train`` does, with the same settings as keyword arguments
+(the names of :class:`gancore.config.TrainConfig`'s fields), and returns the finished run::
+
+    run = gancore.train("gancore-wgan", regularizers={"gp": 10}, data="ring", steps=200)
+    x = run.load().sample(256, seed=0)
 
 ``gancore.load(path)`` takes a run directory (its newest intact checkpoint), a
 checkpoint directory or an exported bundle (``gan export``) and returns a
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import attrs
 import torch
@@ -171,3 +177,51 @@ def load(path: str | os.PathLike, device: str = "cpu", trained_weights: bool = F
 
 
 __all__ = ["LoadedGenerator", "load"]
+
+
+@attrs.frozen
+class FinishedRun:
+    """What :func:`train` returns: the run directory and how the run ended.
+
+    :param path: the run directory (``config.toml``, ``metrics.jsonl``, checkpoints).
+    :param config: the resolved configuration it trained with.
+    :param step: the steps trained.
+    :param stopped_by: the signal that stopped it early (it checkpointed first), else ``None``.
+    """
+
+    path: Path
+    config: TrainConfig
+    step: int
+    stopped_by: int | None = None
+
+    def load(self, device: str = "cpu", trained_weights: bool = False) -> LoadedGenerator:
+        """The run's generator from its newest checkpoint (see :func:`load`)."""
+        return load(self.path, device=device, trained_weights=trained_weights)
+
+
+def train(plugin: str | Sequence[str], *, regularizers: Mapping[str, float | None] | None = None,
+          options: Mapping[str, Mapping[str, Any]] | None = None, resume: str | os.PathLike | None = None,
+          progress: bool = False, quiet: bool = True, registry=None, **settings: Any) -> FinishedRun:
+    """Train a run as ``gan train`` does and return it when it ends.
+
+    :param plugin: the family, or the family and add-ons (``["gancore-dcgan", "gancore-diffaugment"]``).
+    :param regularizers: name -> weight (``None``: the regularizer's default weight); ``{}`` is
+        ``-r none``; left out, the family's defaults.
+    :param options: plugin -> option -> value (``--set PLUGIN.OPTION=VALUE``).
+    :param resume: continue this run directory (or checkpoint directory) instead.
+    :param settings: any other ``gan train`` setting by its configuration name (``data="ring"``,
+        ``steps=200``, ``batch_size=32``, ``out="runs"``, ``name=...``); an unknown name is a
+        :class:`gancore.errors.ConfigError`.
+    :param quiet: print nothing (``False``: the lines ``gan train`` prints).
+    """
+    from gancore.run.launch import train_run
+
+    user: dict[str, Any] = {"plugins": [plugin] if isinstance(plugin, str) else list(plugin), **settings}
+    if regularizers is not None:
+        user["regularizers"] = dict(regularizers)
+    if options is not None:
+        user["options"] = {name: dict(table) for name, table in options.items()}
+    echo = (lambda *args, **kwargs: None) if quiet else None
+    trainer = train_run(user, progress, None if resume is None else str(resume), settings.get("out"),
+                        registry=registry, **({"echo": echo} if echo else {}))
+    return FinishedRun(trainer.run_dir, trainer.config, trainer.index, trainer.stopped_by)

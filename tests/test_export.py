@@ -209,3 +209,17 @@ def test_push_hands_the_bundle_to_huggingface_hub_up_to_the_network(runs, tmp_pa
     (out / B.WEIGHTS).write_bytes(b"changed")
     with pytest.raises(CheckpointError, match="does not match its SHA-256"):
         E.upload_plan(out)
+
+
+def test_train_from_python_returns_the_finished_run(tmp_path):
+    run = gancore.train("gancore-wgan", regularizers={"gp": 10}, data="ring", steps=3, out=str(tmp_path),
+                        name="py", sample_every=0, log_every=1)
+    assert run.path == tmp_path / "py" and run.step == 3 and run.stopped_by is None
+    assert run.config.regularizers == {"gp": 10.0} and run.config.steps == 3
+    assert (run.path / "config.toml").is_file() and len((run.path / "metrics.jsonl").read_text().splitlines()) == 3
+    x = run.load().sample(16, seed=0)
+    assert x.shape == (16, 2) and torch.isfinite(x).all()
+    more = gancore.train("gancore-wgan", resume=run.path, steps=5)  # continues the same run
+    assert more.path == run.path and more.step == 5
+    with pytest.raises(ConfigError, match="unknown configuration key 'stepz'"):
+        gancore.train("gancore-wgan", data="ring", stepz=3, out=str(tmp_path))
