@@ -320,6 +320,21 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
     return {"metrics": list(metrics), "results": results, "provenance": provenance}
 
 
+def real_images(config) -> Any:
+    """A run's training data (``config``'s data settings) as FID's real set: images in ``[-1, 1]``,
+    or the streamed data set itself (too large to hold decoded: :func:`inception_outputs` reads it
+    batch by batch). Plugin-registered data sets and layouts are read as ``gan train`` reads them."""
+    from gancore.data import load_data
+    from gancore.data.stream import StreamingDataset
+    from gancore.installed import installed_data
+
+    dataset = load_data(config.data, config.data_root, False, config.image_size, config.layout,
+                        config.data_mode, readers=installed_data)
+    if isinstance(dataset, StreamingDataset):
+        return dataset
+    return dataset.x.float().div(127.5).sub(1.0) if dataset.x.dtype == torch.uint8 else dataset.x
+
+
 def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, ...] | None = None, n: int = 10_000,
                         seed: int = 0, inception_weights: str | None = None,
                         log: Callable[[str], None] | None = None,
@@ -335,15 +350,7 @@ def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, .
                                                                log=log)
 
     def real():
-        from gancore.data import load_data
-        from gancore.installed import installed_data
-        from gancore.data.stream import StreamingDataset
-
-        dataset = load_data(config.data, config.data_root, False, config.image_size, config.layout,
-                            config.data_mode, readers=installed_data)
-        if isinstance(dataset, StreamingDataset):
-            return dataset  # too large to hold decoded: inception_outputs reads it batch by batch
-        return dataset.x.float().div(127.5).sub(1.0) if dataset.x.dtype == torch.uint8 else dataset.x
+        return real_images(config)
 
     record = evaluate(generator, spec, metrics, n, seed, inception_weights, real, log)
     record["provenance"].update({"checkpoint": str(checkpoint.path), "step": checkpoint.step,

@@ -33,7 +33,8 @@ import torch
 from gancore import classifier as C
 from gancore.data import DataSpec
 from gancore.errors import ConfigError
-from gancore.evaluation import extractor_kind, find_inception_weights, generate, inception_extractor, inception_outputs
+from gancore.evaluation import (extractor_kind, find_inception_weights, generate, inception_extractor, inception_outputs,
+                                real_images)
 from gancore.weights import provenance as weights_provenance
 
 PRECISION_K = 3
@@ -116,17 +117,6 @@ def fidelity(fake, real, precision_k: int = PRECISION_K, density_k: int = DENSIT
 
 # --- on a generator, with FID's features ------------------------------------------------------
 
-def _real_images(config: Any) -> Any:
-    """The run's training images in ``[-1, 1]`` (or its streamed data set): FID's real set off the embedded data."""
-    from gancore.data import load_data
-    from gancore.data.stream import StreamingDataset
-
-    dataset = load_data(config.data, config.data_root, False, config.image_size, config.layout, config.data_mode)
-    if isinstance(dataset, StreamingDataset):
-        return dataset
-    return dataset.x.float().div(127.5).sub(1.0) if dataset.x.dtype == torch.uint8 else dataset.x
-
-
 def subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     """``x`` itself, or a seeded random ``n`` of its rows when it has more.
 
@@ -164,7 +154,7 @@ def measure(generator: torch.nn.Module, spec: DataSpec, config: Any, n: int = 10
         weights = find_inception_weights(inception_weights)
         net = inception_extractor(weights)
         fake, _ = inception_outputs(net, samples)
-        images = _real_images(config)
+        images = real_images(config)
         if isinstance(images, torch.Tensor):  # subset before the slow network (a streamed set: after)
             provenance["n_real_available"] = len(images)
             images = subset(images, n, seed)
