@@ -145,16 +145,21 @@ class Step:
     """Per-iteration context handed to ``d_loss``, ``g_loss``, ``regularize``
     and ``post_step``.
 
-    Attributes:
-        index: the training step (number of generator updates done so far).
-        phase: ``"d"`` or ``"g"``.
-        batch: the real :class:`gancore.data.Batch` on the training device.
-        config: the resolved :class:`gancore.config.TrainConfig`.
-        data: the :class:`gancore.data.DataSpec`.
-        G, D: the generator and discriminator modules themselves (unwrapped
-            from any distributed wrapper): for their attributes and
-            parameters, not for forward passes.
-        accelerator: the ``accelerate.Accelerator`` of the run.
+    Its attributes:
+
+    * ``index``: the training step (number of generator updates done so far).
+    * ``phase``: ``"d"`` or ``"g"``.
+    * ``batch``: the real :class:`gancore.data.Batch` on the training device.
+    * ``config``: the resolved :class:`gancore.config.TrainConfig`.
+    * ``data``: the :class:`gancore.data.DataSpec` (``step.data.kind``, ``step.data.shape``).
+    * ``G``, ``D``: the generator and discriminator modules themselves (unwrapped
+      from any distributed wrapper): for their attributes and
+      parameters, not for forward passes.
+    * ``accelerator``: the ``accelerate.Accelerator`` of the run (``step.accelerator.device``
+      is where new tensors go).
+
+    Per-plugin state that must survive a resume lives in :meth:`state_for`; scalars to log go
+    to :meth:`log`. In tests, :class:`gancore.testing.ScriptedStep` stands in for it.
     """
 
     #: A discriminator with batch statistics sees real and fake in separate batches (the family's

@@ -98,21 +98,69 @@ class ScriptedStep:
     The real ``Step.real_and_fake_scores`` and ``Step.fake_scores`` run on it;
     its discriminator has no batch statistics, so phase ``"g"`` scores the
     fakes alone. ``features`` is the width of the (constant) samples.
+
+    A stateful family's loss runs on it as in training: ``step.state_for(self)`` is a
+    :class:`gancore.pluginstate.PluginState` (tensors only, one per plugin object, kept
+    across calls on this step, and readable as ``step.state``), ``step.log(name, value)``
+    records into ``step.logs``, ``step.data`` is a :class:`gancore.data.DataSpec` (``data=``,
+    else a vector spec of ``features`` values), ``step.accelerator.device`` is the CPU and
+    ``step.phase``/``step.index`` are set from ``phase``/``index``::
+
+        step = ScriptedStep([1.0, 3.0], [0.0, -2.0], phase="d")
+        loss = FisherGAN(rho=1e-6).d_loss(step=step)
+        family.post_step(step=step, phase="d")        # updates the multiplier
+        assert step.state_for(family)["lam"].item() == pytest.approx(...)
+        assert step.logs["lambda"].item() == pytest.approx(...)
+
+    :param real_scores: D's scores of the real rows, in order.
+    :param fake_scores: D's scores of the fake rows, in order.
+    :param features: the width of the constant samples (``step.real``, ``step.fake``).
+    :param data: the data spec the step reports (``step.data``).
+    :param phase: ``"d"`` or ``"g"`` (``step.phase``).
+    :param index: the step index (``step.index``).
+    :param state: the per-plugin state to start from: an earlier scripted step's ``state``, so
+        that a test follows a stateful plugin over several steps.
     """
 
     real_and_fake_scores = Step.real_and_fake_scores
     fake_scores = Step.fake_scores
     _has_batch_statistics = Step._has_batch_statistics
     separate_batches = Step.separate_batches
+    log = Step.log
 
-    def __init__(self, real_scores, fake_scores, features: int = 1):
+    def __init__(self, real_scores, fake_scores, features: int = 1, *, data: DataSpec | None = None,
+                 phase: str = "d", index: int = 0, state: dict[int, PluginState] | None = None):
         real_scores, fake_scores = torch.as_tensor(real_scores), torch.as_tensor(fake_scores)
         self.real, self.fake = torch.zeros(len(real_scores), features), torch.ones(len(fake_scores), features)
         self.D = torch.nn.Identity()
         self._scores = {0.0: iter(real_scores), 1.0: iter(fake_scores)}
+        self.data = data if data is not None else DataSpec("scripted", (features,))
+        self.phase, self.index = phase, index
+        self.accelerator = _CPU
+        self.logs: dict[str, torch.Tensor] = {}
+        #: Per-plugin state by ``id(plugin)``, as :meth:`state_for` hands it out.
+        self.state: dict[int, PluginState] = {} if state is None else state
 
     def discriminator(self, x: torch.Tensor) -> torch.Tensor:
+        """The scripted scores: the next real score for each zero row, the next fake one for each row of ones."""
         return torch.stack([next(self._scores[row.item()]) for row in x[:, 0]])
+
+    def state_for(self, plugin: object) -> PluginState:
+        """``plugin``'s state on this step (made empty on first use): tensors only, as in training."""
+        if id(plugin) not in self.state:
+            self.state[id(plugin)] = PluginState(type(plugin).__name__)
+        return self.state[id(plugin)]
+
+
+class _CPUAccelerator:
+    """What a plugin reads of ``step.accelerator`` in a scripted step: the device."""
+
+    device = torch.device("cpu")
+    num_processes = 1
+    is_main_process = True
+
+
+_CPU = _CPUAccelerator()
 
 
 class ViewsStep:

@@ -19,7 +19,10 @@ SMALL_IMAGE_MAX = 16
 
 @attrs.frozen
 class DataSpec:
-    """What a plugin needs to know about the data.
+    """What a plugin needs to know about the data: ``build_generator`` and ``build_discriminator``
+    receive it as ``data``, the loss hooks read it as ``step.data``, and declarations choose
+    defaults by its :attr:`kind`. ``DataSpec("ring", (2,))`` and ``DataSpec("digits", (1, 8, 8), 10)``
+    make specs for tests.
 
     :param name: the data set's name or path.
     :param shape: shape of one sample: ``(C, H, W)`` for images, ``(D,)`` for
@@ -45,6 +48,8 @@ class DataSpec:
 
     @property
     def is_image(self) -> bool:
+        """``True`` for images (a 3-d ``shape``, ``(C, H, W)``), ``False`` for vectors. Choose
+        networks with :func:`gancore.nets.takes_mlp` rather than this, so that ``arch`` is honoured."""
         return len(self.shape) == 3
 
     @property
@@ -58,18 +63,22 @@ class DataSpec:
 
     @property
     def channels(self) -> int:
+        """An image's channels (1 grey, 3 RGB); 0 for vectors."""
         return self.shape[0] if self.is_image else 0
 
     @property
     def image_size(self) -> int:
+        """An image's side in pixels (square images: ``shape[-1]``); 0 for vectors."""
         return self.shape[-1] if self.is_image else 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON-ready values (checkpoints record it); :meth:`from_dict` reads it back."""
         return {"name": self.name, "shape": list(self.shape), "num_classes": self.num_classes,
                 "class_names": list(self.class_names), "pairing": self.pairing, "domains": list(self.domains)}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "DataSpec":
+        """The spec :meth:`to_dict` wrote."""
         return cls(values["name"], tuple(values["shape"]), int(values.get("num_classes", 0)),
                    tuple(values.get("class_names", ())), str(values.get("pairing", "")),
                    tuple(values.get("domains", ())))
@@ -133,6 +142,7 @@ class Dataset:
         return moved
 
     def batch(self, indices: torch.Tensor) -> Batch:
+        """The :class:`Batch` of the samples at ``indices`` (as ``float32``, images in [-1, 1])."""
         indices = indices.to(self.x.device)
         x = _as_float(self.x[indices])
         labels = None if self.labels is None else self.labels[indices]

@@ -33,7 +33,18 @@ def conv_plan(size: int) -> tuple[int, int]:
 
 
 class ConvGenerator(_LabelledNoise):
-    """Noise (+ label embedding) -> transposed convolutions -> an image in [-1, 1]."""
+    """Noise (+ label embedding) -> transposed convolutions -> an image in [-1, 1] (DCGAN's generator).
+
+    A :class:`gancore.generator.Generator` (it draws its own latent). The image size must be
+    ``base * 2**n`` (:func:`conv_plan`); vector data raises :class:`gancore.errors.PluginError`
+    (the kit skips a data shape whose networks refuse it that way).
+
+    :param spec: the run's :class:`gancore.data.DataSpec` (image size and channels).
+    :param latent_dim: the noise's size (``config.latent_dim``).
+    :param width: channels of the last hidden layer; the first has ``width * 2**(n-1)``.
+    :param num_classes: > 0 makes it conditional (a learned label embedding joins the noise).
+    :param norm: normalization after each hidden transposed convolution (:data:`NORMS`).
+    """
 
     def __init__(self, spec: DataSpec, latent_dim: int, width: int = 64, num_classes: int = 0,
                  norm: str = "batch"):
@@ -60,9 +71,16 @@ class ConvGenerator(_LabelledNoise):
 class ConvDiscriminator(nn.Module):
     """An image -> strided convolutions -> one score (or ``outputs`` scores).
 
+    ``features(x)`` is the body (flattened, ``feature_dim`` wide), ``head`` the last linear
+    layer. Vector data raises :class:`gancore.errors.PluginError`.
+
+    :param spec: the run's :class:`gancore.data.DataSpec` (image size and channels).
+    :param width: channels of the first convolution, doubled at each further one.
     :param norm: normalization after every convolution but the first:
         ``batch`` (the classic choice), ``layer`` or ``none`` (for gradient
         penalties, which are defined per sample), ``instance``.
+    :param outputs: scores per sample (squeezed to ``(N,)`` when 1).
+    :param in_channels: input channels when they are not ``spec.channels`` (two images stacked).
     """
 
     def __init__(self, spec: DataSpec, width: int = 64, norm: str = "batch", outputs: int = 1,

@@ -9,10 +9,14 @@ from torch import nn
 from gancore.errors import PluginError
 from gancore.generator import Generator
 
+#: The normalizations :func:`norm_2d` makes (the option type :data:`gancore.declaration.Norm`).
 NORMS = ("batch", "instance", "layer", "none")
 
 
 def norm_2d(kind: str, channels: int) -> nn.Module:
+    """A 2-D normalization of ``channels`` channels: ``batch`` (BatchNorm2d), ``instance``
+    (affine InstanceNorm2d), ``layer`` (GroupNorm with one group) or ``none`` (Identity); any
+    other name raises :class:`gancore.errors.PluginError` naming :data:`NORMS`."""
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "instance":
@@ -35,10 +39,13 @@ def init_weights(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 
+#: The activations :func:`activation` makes.
 ACTIVATIONS = ("leaky_relu", "elu", "relu")
 
 
 def activation(kind: str) -> nn.Module:
+    """An activation module: ``leaky_relu`` (slope 0.2), ``elu`` or ``relu``; any other name raises
+    :class:`gancore.errors.PluginError` naming :data:`ACTIVATIONS`."""
     if kind == "leaky_relu":
         return nn.LeakyReLU(0.2, True)
     if kind == "elu":

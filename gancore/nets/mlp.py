@@ -12,7 +12,19 @@ from gancore.nets.layers import _LabelledNoise
 
 
 class MLPGenerator(_LabelledNoise):
-    """Noise (+ label embedding) -> ``hidden`` x ``layers`` ReLU MLP -> a sample."""
+    """Noise (+ label embedding) -> ``hidden`` x ``layers`` ReLU MLP -> a sample of ``spec.shape``.
+
+    A :class:`gancore.generator.Generator`: it draws its own latent (``latent(n, labels=None)``, a
+    ``latent_dim``-d standard normal, with labels when ``num_classes > 0``). Image samples pass a
+    final tanh (values in [-1, 1]); vector samples are unbounded.
+
+    :param spec: the run's :class:`gancore.data.DataSpec` (the output shape).
+    :param latent_dim: the noise's size (``config.latent_dim`` in ``build_generator``).
+    :param hidden: units per hidden layer.
+    :param layers: hidden layers.
+    :param num_classes: > 0 makes it conditional: a learned label embedding joins the noise.
+    :param batch_norm: BatchNorm after every hidden layer.
+    """
 
     def __init__(self, spec: DataSpec, latent_dim: int, hidden: int = 256, layers: int = 3,
                  num_classes: int = 0, batch_norm: bool = False):
@@ -33,7 +45,18 @@ class MLPGenerator(_LabelledNoise):
 
 
 class MLPDiscriminator(nn.Module):
-    """A sample -> ``hidden`` x ``layers`` LeakyReLU MLP -> one score."""
+    """A sample -> ``hidden`` x ``layers`` LeakyReLU(0.2) MLP -> one raw score per sample (shape ``(N,)``).
+
+    ``features(x)`` is the body (``feature_dim`` wide), ``head`` the last linear layer, so a family
+    can add heads (an auxiliary classifier) on the shared body.
+
+    :param spec: the run's :class:`gancore.data.DataSpec` (the input shape).
+    :param hidden: units per hidden layer.
+    :param layers: hidden layers.
+    :param outputs: scores per sample (the output is squeezed to ``(N,)`` when 1).
+    :param input_dim: the flattened input size, when it is not ``spec``'s (an input with a label
+        or a second image concatenated).
+    """
 
     def __init__(self, spec: DataSpec, hidden: int = 256, layers: int = 3, outputs: int = 1,
                  input_dim: int | None = None):

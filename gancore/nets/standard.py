@@ -65,10 +65,39 @@ def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, n
 
 @declare
 class StandardNetworks:
-    """A family mixin: the network options ``width``, ``hidden``, ``norm`` and ``arch`` (declared:
-    a family sets its defaults per data kind with ``option_defaults``) and the ``build_generator``
-    and ``build_discriminator`` hook implementations over :func:`standard_generator` /
-    :func:`standard_discriminator`. Subclasses are :func:`~gancore.declaration.declare`-d too."""
+    """A family mixin: the network options and the two build hooks, so that a family writes its losses only.
+
+    What it provides:
+
+    * the declared options ``width``, ``hidden``, ``norm`` and ``arch`` (types and help in the table
+      above; ``gan plugins`` lists them under the family, ``--set FAMILY.width=32`` sets them);
+    * the ``build_generator`` hook: :func:`standard_generator` with ``config.latent_dim`` (an MLP
+      for vector data or with ``arch="mlp"``, DCGAN-style convolutions for images);
+    * the ``build_discriminator`` hook: :func:`standard_discriminator`, one raw score per sample,
+      with ``features(x)`` (the body) and ``head`` (the last layer) for auxiliary heads.
+
+    What the family must state itself: ``@declare`` on the subclass (the mixin's options are
+    inherited), ``kind = "family"``, the ``d_loss`` and ``g_loss`` hooks, and usually ``defaults``
+    (training settings by data kind). It may set the network options' defaults by data kind with
+    ``option_defaults = {"small-image": {"arch": "mlp", "hidden": 512}, "image": {"norm": "none"}}``,
+    and declare options of its own beside them. A family that needs other networks (a conditional
+    generator, two discriminators) implements the build hooks itself instead, with the
+    constructors of :mod:`gancore.nets` and :func:`takes_mlp` to choose by data kind::
+
+        @declare
+        class LSGAN(StandardNetworks):
+            kind = "family"
+            defaults = {"vector": {"lr_g": 1e-3, "lr_d": 1e-3}, "small-image": {}, "image": {}}
+            option_defaults = {"small-image": {"arch": "mlp", "hidden": 512}}
+
+            @hookimpl
+            def d_loss(self, step):
+                return least_squares_d(*step.real_and_fake_scores())
+
+            @hookimpl
+            def g_loss(self, step):
+                return least_squares_g(step.fake_scores())
+    """
 
     width: PositiveInt = option(64, help="Channels of the first convolution (images, arch conv).")
     hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data, or arch mlp).")
@@ -81,8 +110,10 @@ class StandardNetworks:
 
     @hookimpl
     def build_generator(self, config, data):
+        """The hook: ``standard_generator(data, config.latent_dim, width, hidden=hidden, arch=arch)``."""
         return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
 
     @hookimpl
     def build_discriminator(self, data):
+        """The hook: ``standard_discriminator(data, width, hidden=hidden, norm=norm, arch=arch)``."""
         return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
