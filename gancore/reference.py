@@ -115,7 +115,8 @@ PAGES: tuple[Page, ...] = (
          tuple(Entry("gancore.hookspecs", name) for name in _hook_names())
          + tuple(Entry("gancore.hookspecs", name) for name in ("FAMILY_HOOKS", "REQUIRED_FAMILY_HOOKS",
                                                                  "INSTALL_HOOKS", "DOUBLE_BACKWARD", "FRESH_FAKES",
-                                                                 "LAZY_EVERY", "SEPARATE_BATCHES"))),
+                                                                 "LAZY_EVERY", "SEPARATE_BATCHES"))
+         + (Entry("gancore.generator", "Generator", members=("latent", "conditional", "latent_codes")),)),
     Page("declarations.md", "Plugin declarations", "What a plugin states as class data: `kind`, typed options "
          "(`option`), training `defaults` by data kind, and option defaults by data kind (`by_kind`, "
          "`option_defaults`). The option types have [a page of their own](option-types.md); the guide is "
