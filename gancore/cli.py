@@ -374,18 +374,22 @@ def report(path, output):
               help="What the plugin is: a GAN family, a regularizer (--regularizer), or an add-on (--plugin).")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
               help="Where to create the package directory gancore-NAME.")
+@click.option("--stateful", is_flag=True, default=False,
+              help="A family with per-plugin state: Fisher GAN, its Lagrange multiplier in step.state_for(self), "
+                   "updated in post_step.")
 @friendly_errors
-def new_plugin(name, kind, directory):
+def new_plugin(name, kind, directory, stateful):
     """Write a ready-to-install plugin package gancore-NAME.
 
     \b
     It holds a pyproject.toml with the entry point, a module with documented
     hook implementations, a README and tests that run gancore's conformance
-    kit. Then:  pip install -e ./gancore-NAME  and  gan train --plugin ...
+    kit and a command-line test. Then:  pip install -e ./gancore-NAME  and
+    gan train --plugin ...
     """
     from gancore.scaffold import new_plugin as write
 
-    root = write(name, kind, directory)
+    root = write(name, kind, directory, stateful=stateful)
     click.echo(f"Wrote {root}. Next: pip install -e {root} && {_next_command(root)}")
 
 

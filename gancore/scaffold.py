@@ -6,12 +6,19 @@ whose hook implementations are documented, a README and tests that run
 gancore's conformance kit (:mod:`gancore.testing`). ``pip install -e`` accepts
 it as written, and ``gan train`` trains with it at once:
 
-* ``family``: ``gan train --plugin gancore-<name>`` (MLPs and the logistic loss);
+* ``family``: ``gan train --plugin gancore-<name>`` (the shared networks of
+  :class:`gancore.nets.StandardNetworks`, chosen per data kind, and the logistic loss;
+  training ``defaults`` and network ``option_defaults`` by data kind); with
+  ``stateful=True`` (``gan new-plugin NAME --stateful``) Fisher GAN instead, whose
+  Lagrange multiplier is per-plugin state (``step.state_for(self)``, updated in ``post_step``);
 * ``regularizer``: ``gan train --plugin gancore-gan --regularizer <name>``
   (the drift penalty of Karras et al. 2018);
 * ``add-on``: ``gan train --plugin gancore-gan --plugin gancore-<name>``
   (logs the networks' gradient norms and keeps their running maximum in
   checkpointed state).
+
+Every package's tests hold a hand-computed test of its formula, the conformance kit and a
+command-line test (``gan train`` for a few steps on ``ring`` through the ``gan`` fixture).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ requires-python = ">=3.10"
 dependencies = ["gancore>=$gancore_version"]
 
 [project.optional-dependencies]
-test = ["pytest>=7"]
+test = ["pytest>=7"$test_extra]
 
 # How gancore finds the plugin: `gan plugins` lists it once this is installed.
 [project.entry-points.gancore]
@@ -49,19 +56,27 @@ $entry = "$module:$cls"
 
 [tool.setuptools.packages.find]
 where = ["src"]
+
+[tool.pytest.ini_options]
+# One torch thread per test (gancore's pytest plugin): tiny models gain nothing from more.
+gancore_torch_threads = "1"
 """
 
 FAMILY = '''\
 """$cls: a GAN family for gancore.
 
-Networks: MLPs (``hidden`` units x ``layers``) for any data shape.
+Networks: the shared ones of ``gancore.nets.StandardNetworks``, chosen by the data's kind
+(an MLP for vector data such as ``ring``, DCGAN-style convolutions for images, or MLPs with
+``arch = "mlp"``); their options ``width``, ``hidden``, ``norm`` and ``arch`` are declared by the
+mixin, with this family's defaults per data kind in ``OPTION_DEFAULTS``.
 Losses (Goodfellow et al. 2014, non-saturating), with ``D = sigmoid(score)``::
 
     L_D = -E[log D(x)] - E[log(1 - D(G(z)))]
     L_G = -E[log D(G(z))]
 
-Change the networks in ``build_generator``/``build_discriminator`` and the
-formulas in :func:`d_loss_from_scores`/:func:`g_loss_from_scores`.
+Change the formulas in :func:`d_loss_from_scores`/:func:`g_loss_from_scores`; to build networks
+of your own, implement ``build_generator``/``build_discriminator`` (see gancore's API reference,
+docs/reference/nets.md).
 """
 
 from __future__ import annotations
@@ -69,9 +84,9 @@ from __future__ import annotations
 import torch
 
 from gancore import hookimpl
-from gancore.declaration import PositiveInt, declare, option
+from gancore.declaration import declare
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.nets import StandardNetworks
 
 
 def d_loss_from_scores(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -84,37 +99,31 @@ def g_loss_from_scores(fake: torch.Tensor) -> torch.Tensor:
     return logistic_g(fake)
 
 
-#: Training settings by data kind (``DataSpec.kind``), under the user's (see gancore.hookspecs);
-#: gancore itself gives vector data an 8-d latent.
+#: Training settings by data kind (``DataSpec.kind``), under the user's; gancore itself gives
+#: vector data an 8-d latent. ``gan train --dry-run`` shows what a run resolves to, and from where.
 DEFAULTS = {
     "vector": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)},
     "small-image": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "latent_dim": 64},
     "image": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "latent_dim": 64},
 }
+#: The network options' defaults by data kind (over StandardNetworks' own: width 64, hidden 256,
+#: norm batch, arch conv): fully connected networks of 512 units on small images such as ``digits``.
+OPTION_DEFAULTS = {"small-image": {"arch": "mlp", "hidden": 512}}
 
 
 @declare
-class $cls:
+class $cls(StandardNetworks):
     """$summary"""
 
     kind = "family"
     defaults = DEFAULTS
+    option_defaults = OPTION_DEFAULTS
 
-    # Each option is declared once: type (PositiveInt is Annotated[int, Range(ge=1)]), default
-    # (by_kind: per data kind), help. `--set $entry.hidden=128`; gancore checks values before the
-    # family is created, and `gan plugins` lists them.
-    hidden: PositiveInt = option(128, by_kind={"small-image": 256}, help="Units per hidden layer.")
-    layers: PositiveInt = option(2, help="Hidden layers of G and D.")
-
-    @hookimpl
-    def build_generator(self, config, data):
-        """A generator for samples shaped like ``data.shape``; it draws its own latent."""
-        return MLPGenerator(data, config.latent_dim, self.hidden, self.layers)
-
-    @hookimpl
-    def build_discriminator(self, data):
-        """A discriminator returning one raw score per sample."""
-        return MLPDiscriminator(data, self.hidden, self.layers)
+    # Declare options of your own beside the inherited network options, each once: type
+    # (PositiveInt is Annotated[int, Range(ge=1)]), default (by_kind: per data kind), help:
+    #     label_smoothing: Fraction = option(0.0, help="...")
+    # `--set $entry.hidden=128` sets one; gancore checks values before the family is created,
+    # and `gan plugins` lists them. build_generator and build_discriminator come from the mixin.
 
     @hookimpl
     def d_loss(self, step):
@@ -127,6 +136,94 @@ class $cls:
         """G's loss: D is frozen in this phase, so the gradient reaches G only. ``fake_scores``
         scores the fakes as D's own update does (inside a real+fake batch if D has BatchNorm)."""
         return g_loss_from_scores(step.fake_scores())
+'''
+
+STATEFUL_FAMILY = '''\
+"""$cls: Fisher GAN (Mroueh & Sercu 2017) for gancore, a family with per-plugin state.
+
+The critic ``f`` maximises the mean discrepancy under a constraint on its second moments,
+held by a Lagrange multiplier ``lambda`` (augmented Lagrangian, penalty ``rho``)::
+
+    Omega = (E_P[f(x)^2] + E_Q[f(G(z))^2]) / 2
+    L     = E_P[f(x)] - E_Q[f(G(z))] + lambda (1 - Omega) - rho/2 (1 - Omega)^2
+    L_D   = -L                    (the critic ascends L)
+    lambda <- lambda - rho (1 - Omega)   after each critic update (descends L)
+    L_G   = -E_Q[f(G(z))]
+
+``lambda`` changes during training, so it lives in ``step.state_for(self)``: a dict of tensors
+that every checkpoint saves and ``--resume`` restores (kept on ``self`` it would be lost on
+resume, which gancore's conformance kit catches). The update is a ``post_step`` hook.
+Networks: the shared ones of ``gancore.nets.StandardNetworks`` (per data kind).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gancore import hookimpl
+from gancore.declaration import PositiveFloat, declare, option
+from gancore.nets import StandardNetworks
+
+
+def constraint(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """``1 - Omega``: how far the critic's second moment is from 1."""
+    return 1 - 0.5 * (real.pow(2).mean() + fake.pow(2).mean())
+
+
+def critic_loss(real: torch.Tensor, fake: torch.Tensor, lam: torch.Tensor, rho: float) -> torch.Tensor:
+    """``-L``: minus the augmented Lagrangian, which the critic ascends."""
+    gap = constraint(real, fake)
+    return -(real.mean() - fake.mean() + lam * gap - rho / 2 * gap ** 2)
+
+
+#: Training settings by data kind (the paper: Adam, lr 2e-4, beta1 0.5, two critic updates).
+DEFAULTS = {
+    "vector": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "n_critic": 2},
+    "small-image": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "n_critic": 2, "latent_dim": 64},
+    "image": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "n_critic": 2, "latent_dim": 64},
+}
+#: Network option defaults by data kind; no BatchNorm in the critic (its constraint is per sample).
+OPTION_DEFAULTS = {"small-image": {"arch": "mlp", "hidden": 512}, "image": {"norm": "layer"}}
+
+
+@declare
+class $cls(StandardNetworks):
+    """$summary"""
+
+    kind = "family"
+    defaults = DEFAULTS
+    option_defaults = OPTION_DEFAULTS
+
+    rho: PositiveFloat = option(1e-6, help="The penalty weight and the multiplier's step size.")
+
+    def state(self, step) -> dict[str, torch.Tensor]:
+        """This family's checkpointed state, ``lam`` (0 at the start) and the last ``gap``."""
+        state = step.state_for(self)
+        if "lam" not in state:  # tensors only: a Python float here would be refused at once
+            state["lam"] = torch.zeros((), device=step.accelerator.device)
+        return state
+
+    @hookimpl
+    def d_loss(self, step):
+        """The critic's loss; keeps this update's ``1 - Omega`` for the multiplier's update."""
+        real, fake = step.real_and_fake_scores()
+        state = self.state(step)
+        state["gap"] = constraint(real, fake).detach()
+        return critic_loss(real, fake, state["lam"], self.rho)
+
+    @hookimpl
+    def g_loss(self, step):
+        """The generator raises the critic's mean score of its samples."""
+        return -step.fake_scores().mean()
+
+    @hookimpl
+    def post_step(self, step, phase):
+        """After each critic update (under ``torch.no_grad()``): ``lambda -= rho * (1 - Omega)``."""
+        if phase != "d":
+            return
+        state = self.state(step)
+        state["lam"] = state["lam"] - self.rho * state["gap"]
+        step.log("lambda", state["lam"])
 '''
 
 REGULARIZER = '''\
@@ -231,9 +328,31 @@ from gancore.testing import check_plugin
 
 
 def test_conformance():
-    # Hook signatures, networks for several data shapes, finite losses,
-    # gradients to the right network, checkpoint round trip, determinism.
-    check_plugin("$entry")
+    # Hook signatures and option defaults, networks for several data shapes, finite losses,
+    # gradients to the right network, samples that depend on the latent, a checkpoint round
+    # trip (plugin state and attributes), determinism. Small options keep it fast.
+    check_plugin("$entry"$kit_options)
+'''
+
+CLI = '''\
+"""$dist from the command line: `gan train` for a few steps, through gancore's `gan` fixture."""
+
+import json
+
+
+def test_trains_from_the_command_line(gan, tmp_path):
+    plugin = [$train_args]
+    result = gan("train", *plugin, "--data", "ring", "--steps", 3, "--batch-size", 16, "--log-every", 1,
+                 "--out", tmp_path, "--name", "run")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 3 and $metric in rows[-1]
+
+
+def test_is_listed_with_its_kind(gan):
+    result = gan("plugins", "--json")
+    assert result.exit_code == 0, result.output
+    assert {p["name"]: p["kind"] for p in json.loads(result.output)}["$entry"] == "$kind"
 '''
 
 UNIT = {
@@ -246,6 +365,30 @@ def test_losses_by_hand():
     assert d_loss_from_scores(real, fake).item() == pytest.approx(expected, rel=1e-6)
     # G: -(log D(-2) + log D(0)) / 2 = (log(1 + e^2) + log 2) / 2
     assert g_loss_from_scores(fake).item() == pytest.approx((math.log1p(math.exp(2)) + math.log(2)) / 2, rel=1e-6)'''),
+    "stateful": ('from gancore.testing import ScriptedStep\n\nfrom $module import $cls', '''\
+def test_the_critic_loss_and_the_multiplier_by_hand_over_two_updates():
+    family = $cls(rho=0.1)
+    first = ScriptedStep([1.0, 3.0], [0.0, -2.0])  # D's scores of the real rows, then the fake ones
+    # E_P = 2, E_Q = -1, Omega = ((1 + 9) / 2 + (0 + 4) / 2) / 2 = 3.5, 1 - Omega = -2.5, lambda = 0:
+    # L = 3 + 0 - 0.1 / 2 * 6.25 = 2.6875
+    assert family.d_loss(step=first).item() == pytest.approx(-2.6875)
+    family.post_step(step=first, phase="d")
+    # lambda = 0 - 0.1 * (-2.5) = 0.25, kept in the step's per-plugin state and logged
+    assert family.state(first)["lam"].item() == pytest.approx(0.25)
+    assert first.logs["lambda"].item() == pytest.approx(0.25)
+    # The next update starts from that state: E_P = 2, E_Q = 0, Omega = (4 + 0) / 2 = 2, 1 - Omega = -1:
+    # L = 2 + 0.25 * (-1) - 0.05 * 1 = 1.7; then lambda = 0.25 - 0.1 * (-1) = 0.35
+    second = ScriptedStep([2.0, 2.0], [0.0, 0.0], state=first.state)
+    assert family.d_loss(step=second).item() == pytest.approx(-1.7)
+    family.post_step(step=second, phase="d")
+    assert family.state(second)["lam"].item() == pytest.approx(0.35)
+
+
+def test_the_generator_loss_by_hand():
+    step = ScriptedStep([], [2.0, -1.0], phase="g")
+    assert $cls().g_loss(step=step).item() == pytest.approx(-0.5)  # -(2 - 1) / 2
+    $cls().post_step(step=step, phase="g")  # the multiplier moves after critic updates only
+    assert step.state == {} and step.logs == {}'''),
     "regularizer": ('from $module import $cls', '''\
 def test_penalty_by_hand():
     from types import SimpleNamespace
@@ -281,15 +424,20 @@ $command
 ```
 
 `gan plugins` lists it once installed. Its hooks are documented in
-`src/$module/__init__.py`; gancore's hooks reference says when each is called.
+`src/$module/__init__.py`; gancore's API reference (`docs/reference/` in gancore's repository:
+the hooks, declarations, networks, losses, the data spec and the testing kit) says when each
+hook is called and what the building blocks take.
 
 ## Test
 
 ```bash
+pip install -e ".[test]"
 python -m pytest tests
 ```
 
-`tests/test_conformance.py` runs gancore's conformance kit (`gancore.testing.check_plugin`).
+`tests/test_$module.py` checks the formula against values computed by hand,
+`tests/test_conformance.py` runs gancore's conformance kit (`gancore.testing.check_plugin`) and
+`tests/test_cli.py` trains it for a few steps with `gan train` through the `gan` fixture.
 """
 
 
@@ -309,14 +457,24 @@ def names_for(name: str, kind: str) -> dict[str, str]:
             "term": short.replace("-", "_"), "kind": kind}
 
 
-def new_plugin(name: str, kind: str = "family", directory: str | Path = ".") -> Path:
-    """Write the package for plugin ``name``; returns its directory. Refuses to overwrite."""
+def new_plugin(name: str, kind: str = "family", directory: str | Path = ".", stateful: bool = False) -> Path:
+    """Write the package for plugin ``name``; returns its directory. Refuses to overwrite.
+
+    :param kind: ``family``, ``regularizer`` or ``add-on``.
+    :param stateful: (a family only) write Fisher GAN, whose Lagrange multiplier is per-plugin
+        state updated in ``post_step``, instead of the logistic-loss family.
+    """
     from gancore import __version__
 
     values = names_for(name, kind)
+    if stateful and kind != "family":
+        raise ConfigError(f"--stateful writes a family (Fisher GAN, whose multiplier is per-plugin state); got "
+                          f"--kind {kind}. The add-on that --kind add-on writes keeps state already.")
     values["gancore_version"] = __version__
     values["summary"] = {
-        "family": f"The {values['short']} GAN family: MLPs trained on the GAN's logistic loss.",
+        "family": (f"The {values['short']} GAN family: Fisher GAN (Mroueh & Sercu 2017), its Lagrange multiplier "
+                   "in checkpointed state." if stateful else
+                   f"The {values['short']} GAN family: the shared networks trained on the GAN's logistic loss."),
         "regularizer": "The drift penalty (Karras et al. 2018): weight * E[D(x)^2] on real inputs.",
         "add-on": "Logs the generator's and discriminator's gradient norms after every update.",
     }[kind]
@@ -325,17 +483,28 @@ def new_plugin(name: str, kind: str = "family", directory: str | Path = ".") -> 
         "regularizer": f"gan train --plugin gancore-gan --regularizer {values['entry']}=0.001",
         "add-on": f"gan train --plugin gancore-gan --plugin {values['entry']}",
     }[kind]
+    # The command-line test trains a regularizer or an add-on inside gancore-gan's run.
+    values["test_extra"] = "" if kind == "family" else ', "gancore-gan"'
+    values["train_args"] = {
+        "family": f'"--plugin", "{values["entry"]}", "--set", "{values["entry"]}.hidden=16"',
+        "regularizer": f'"--plugin", "gancore-gan", "--regularizer", "{values["entry"]}=0.01"',
+        "add-on": f'"--plugin", "gancore-gan", "--plugin", "{values["entry"]}"',
+    }[kind]
+    values["metric"] = {"family": '"lambda"' if stateful else '"d/loss"', "regularizer": f'"d/{values["term"]}"',
+                        "add-on": '"grad_norm/max_d"'}[kind]
+    values["kit_options"] = ', options={"width": 8, "hidden": 16}' if kind == "family" else ""
     root = Path(directory) / values["dist"]
     if root.exists():
         raise ConfigError(f"{str(root)!r} already exists: choose another name or --dir.")
-    module = {"family": FAMILY, "regularizer": REGULARIZER, "add-on": ADDON}[kind]
-    imports, unit = UNIT[kind]
+    module = {"family": STATEFUL_FAMILY if stateful else FAMILY, "regularizer": REGULARIZER, "add-on": ADDON}[kind]
+    imports, unit = UNIT["stateful" if stateful else kind]
     files = {
         "pyproject.toml": PYPROJECT,
         f"src/{values['module']}/__init__.py": module,
         "README.md": README,
         f"tests/test_{values['module']}.py": TESTS.replace("$imports", imports).replace("$unit", unit),
         "tests/test_conformance.py": CONFORMANCE,
+        "tests/test_cli.py": CLI,
     }
     from gancore.files import write_text
 

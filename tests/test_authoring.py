@@ -29,7 +29,7 @@ def _run(cmd, **kwargs):
     return done
 
 
-SCAFFOLDS = (("demo", "family"), ("demo-penalty", "regularizer"), ("demo-addon", "add-on"))
+SCAFFOLDS = (("demo", "family"), ("demo-penalty", "regularizer"), ("demo-addon", "add-on"), ("demo-fisher", "family"))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,8 @@ def venv(tmp_path_factory) -> Path:
                            capture_output=True, text=True, check=True).stdout.strip()
     Path(inner, "gancore-test-outer.pth").write_text("".join(f"{d}\n" for d in site_dirs))
     for name, kind in SCAFFOLDS:
-        _run([sys.executable, "-m", "gancore.cli", "new-plugin", name, "--kind", kind, "--dir", root / "new"])
+        stateful = ["--stateful"] if name == "demo-fisher" else []
+        _run([sys.executable, "-m", "gancore.cli", "new-plugin", name, "--kind", kind, *stateful, "--dir", root / "new"])
     # gancore-gan with the plugins its defaults turn on (R1, EMA), which it depends on.
     plugins = [ROOT / "plugins" / name for name in ("gancore-gan", "gancore-r1", "gancore-ema")]
     args = [a for p in (ROOT, *plugins, TUTORIAL, *scaffolds(root)) for a in ("-e", p)]
@@ -104,5 +105,5 @@ def test_new_plugin_refuses_bad_names_and_existing_directories(gan, tmp_path):
     assert again.exit_code == 1 and "already exists" in again.output
     files = sorted(str(p.relative_to(tmp_path / "gancore-ok")) for p in (tmp_path / "gancore-ok").rglob("*")
                    if p.is_file())
-    assert files == ["README.md", "pyproject.toml", "src/gancore_ok/__init__.py", "tests/test_conformance.py",
-                     "tests/test_gancore_ok.py"]
+    assert files == ["README.md", "pyproject.toml", "src/gancore_ok/__init__.py", "tests/test_cli.py",
+                     "tests/test_conformance.py", "tests/test_gancore_ok.py"]
