@@ -201,11 +201,34 @@ def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
             if key not in table and key != "weight":
                 sources.setdefault(f"options.{name}.{key}",
                                    f"{DECLARED} ({data.kind})" if data.kind in opt.by_kind else DECLARED)
+    for name, table in given.items():
+        _check_declared_defaults(registry.get(name), plugin_options[name], table, data.kind)
     # The options as the plugins get them (checked and converted: 4.0 -> 4 for an int option).
     config = attrs.evolve(config, plugins=tuple(active), regularizers=regularizers,
                           options={name: dict(table) for name, table in given.items() if table})
     return RunSpec(config=config, data=data, family=family.name, addons=tuple(run.addons),
                    regularizers=regularizers, plugin_options=plugin_options, sources=sources, created=created)
+
+
+def _check_declared_defaults(info: PluginInfo, resolved: Mapping[str, Any], given: Mapping[str, Any],
+                             kind: str) -> None:
+    """Refuse a default the run would use that breaks its option's own type (``width: PositiveInt = 0``,
+    declared or an old-style ``__init__`` default): a bug in the plugin, named before anything is
+    built instead of failing deep inside torch. An old-style plugin's ``None`` default (its own
+    choice, resolved in its hooks) is let through."""
+    from gancore.declaration import OptionValueError, coerce_option, describe_type
+
+    for key, value in resolved.items():
+        opt = info.declaration.options.get(key)
+        if key in given or opt is None or (value is None and not info.declaration.options_declared):
+            continue
+        try:
+            coerce_option(opt.type, value)
+        except OptionValueError:
+            which = f" for {kind} data" if kind in opt.by_kind else ""
+            raise PluginError(f"plugin {info.name!r}: the default of its option {key!r}{which} is {value!r}, which "
+                              f"breaks the option's own type ({describe_type(opt.type)}): a bug in the plugin. Give "
+                              f"the option a value with --set {info.name}.{key}=VALUE, or fix its default.") from None
 
 
 def build_run(registry: Registry, spec: RunSpec) -> Run:
