@@ -9,7 +9,13 @@ import gancore.cli
 from gancore import hookimpl
 from gancore.declaration import PositiveInt, declare, option
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, takes_mlp
+from gancore.nets import (
+    ConvDiscriminator,
+    ConvGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    takes_mlp,
+)
 from gancore.plugins import Registry
 from gancore.testing import assert_clean_error
 
