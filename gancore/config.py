@@ -10,6 +10,7 @@ the same configuration back. Change a configuration with ``attrs.evolve``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -290,11 +291,68 @@ class TrainConfig:
             out[field.name] = value
         return out
 
-    def save(self, path: str | Path) -> None:
-        """Write the configuration as TOML, atomically and never through a link (:mod:`gancore.files`)."""
+    def save(self, path: str | Path, sources: Mapping[str, str] | None = None) -> None:
+        """Write the configuration as TOML, atomically and never through a link (:mod:`gancore.files`).
+
+        :param sources: the layer that set each value (``setting``, ``options.PLUGIN.OPTION`` or
+            ``regularizers.NAME`` -> ``gancore``, ``data kind KIND``, ``family NAME``, ...; see
+            :class:`gancore.run.resolve.RunSpec`), written as a comment after each value. A
+            setting without one came from gancore's defaults, an option without one from its
+            plugin's declaration.
+        """
         from gancore.files import write_text
 
-        write_text(path, tomli_w.dumps(self.to_dict()))
+        text = tomli_w.dumps(self.to_dict())
+        write_text(path, text if sources is None else annotate_sources(text, sources))
+
+
+#: The first lines of a ``config.toml`` written with its sources.
+SOURCES_HEADER = ("# The resolved configuration of this run: every setting and every plugin option, each with the\n"
+                  "# layer that set it (what `gan train --dry-run` prints). `gan train --resume` reads it back.\n")
+
+
+def annotate_sources(text: str, sources: Mapping[str, str]) -> str:
+    """``text`` (TOML as ``tomli_w`` writes a configuration) with ``# <layer>`` after each value: a
+    setting's layer from ``sources[name]`` (else ``gancore``), an option's from
+    ``sources["options.PLUGIN.OPTION"]`` (else ``declaration``), a regularizer's weight from
+    ``sources["regularizers.NAME"]``. Lines that are not one ``key = value`` (a multi-line array)
+    are left as they are; the values read back unchanged."""
+    table: tuple[str, ...] = ()
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            try:
+                parsed = tomllib.loads(stripped)
+            except tomllib.TOMLDecodeError:
+                parsed = None
+            path = []
+            while isinstance(parsed, dict) and len(parsed) == 1:
+                key = next(iter(parsed))
+                path.append(key)
+                parsed = parsed[key]
+            table = tuple(path)
+            lines.append(line)
+            continue
+        opening = re.match(r"^([A-Za-z0-9_-]+) = \[$", stripped)  # a multi-line array starts
+        try:
+            parsed = {opening.group(1): None} if opening else tomllib.loads(stripped) if "=" in stripped else {}
+        except tomllib.TOMLDecodeError:
+            parsed = {}
+        if len(parsed) != 1:
+            lines.append(line)
+            continue
+        key = next(iter(parsed))
+        if not table:
+            source = sources.get(key, "gancore")
+        elif table[0] == "options" and len(table) == 2:
+            source = sources.get(f"options.{table[1]}.{key}", "declaration")
+        elif table == ("regularizers",):
+            source = sources.get(f"regularizers.{key}", sources.get("regularizers", "gancore"))
+        else:
+            source = None
+        lines.append(f"{line}  # {source}" if source else line)
+    return SOURCES_HEADER + "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 
 FIELDS = tuple(field.name for field in attrs.fields(TrainConfig))

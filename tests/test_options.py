@@ -174,8 +174,11 @@ def test_config_records_the_options_the_plugins_got(gan, tmp_path):
                  "-p", "gancore-monitor", "--set", "gancore-monitor.auc=1", *QUICK, "--out", tmp_path, "--name", "r")
     assert result.exit_code == 0, result.output
     options = tomllib.loads((tmp_path / "r" / "config.toml").read_text())["options"]
-    assert options["gancore-gan"] == {"hidden": 4, "layers": 1} and type(options["gancore-gan"]["hidden"]) is int
-    assert options["gancore-monitor"] == {"auc": 1.0} and type(options["gancore-monitor"]["auc"]) is float
+    # Every option each plugin was created with: the given ones converted, the others at their defaults.
+    assert options["gancore-gan"] == {"hidden": 4, "layers": 1, "loss": "non-saturating"}
+    assert type(options["gancore-gan"]["hidden"]) is int
+    assert options["gancore-monitor"]["auc"] == 1.0 and type(options["gancore-monitor"]["auc"]) is float
+    assert len(options["gancore-monitor"]) > 1
 
 
 def test_gan_plugins_shows_option_types(gan):

@@ -108,7 +108,7 @@ def _train_run(registry, say, user, progress, resume, out, lock):
         # with a gradient penalty) leaves nothing behind.
         if lock is not None:
             lock.acquire(path)
-        create_run_dir(config)
+        create_run_dir(config, getattr(run, "spec", None))
     processes = f" on {accelerator.num_processes} processes" if accelerator.num_processes > 1 else ""
     held = ""
     if trainer.batches.streamed:

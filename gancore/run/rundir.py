@@ -28,7 +28,7 @@ from gancore.errors import CheckpointError, ConfigError
 from gancore.generator import build_within_limits, check_generator
 from gancore.installed import installed_data
 from gancore.plugins import Registry, Run
-from gancore.run.resolve import NOT_DEFAULTABLE, build_run, resolve_run  # noqa: F401 (NOT_DEFAULTABLE: its old home)
+from gancore.run.resolve import NOT_DEFAULTABLE, RunSpec, build_run, resolve_run  # noqa: F401 (NOT_DEFAULTABLE: its old home)
 from gancore.data.stream import StreamingDataset
 
 
@@ -36,7 +36,9 @@ def configure(registry: Registry, spec: DataSpec, user: Mapping[str, Any]) -> tu
     """Resolve a run's configuration for data ``spec`` and create its plugins, once each
     (:func:`gancore.run.resolve.resolve_run`, then :func:`gancore.run.resolve.build_run`)."""
     run_spec = resolve_run(registry, spec, user)
-    return run_spec.config, build_run(registry, run_spec)
+    run = build_run(registry, run_spec)
+    run.spec = run_spec  # what create_run_dir records in config.toml: every option, each value's layer
+    return run_spec.config, run
 
 
 def resolve(registry: Registry, user: Mapping[str, Any]) -> tuple[TrainConfig, Run, Dataset | StreamingDataset]:
@@ -133,8 +135,38 @@ class RunLock:
         self.release()
 
 
-def create_run_dir(config: TrainConfig) -> Path:
+def recorded_options(spec: RunSpec) -> dict[str, dict[str, Any]]:
+    """Every option of every active plugin as the run resolved it (``spec.plugin_options``: declared
+    defaults for the data's kind, a family's defaults for its add-ons and regularizers, the user's
+    values), for ``config.toml``. A regularizer's weight is left out (``[regularizers]`` holds it),
+    and so is an option TOML cannot hold (``None``: an old-style plugin's own choice)."""
+    recorded = {}
+    for plugin, options in spec.plugin_options.items():
+        table = {key: list(value) if isinstance(value, tuple) else value for key, value in options.items()
+                 if not (plugin in spec.regularizers and key == "weight") and _tomlable(value)}
+        if table:
+            recorded[plugin] = table
+    return recorded
+
+
+def _tomlable(value: Any) -> bool:
+    if isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_tomlable(item) for item in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(key, str) and _tomlable(item) for key, item in value.items())
+    return False
+
+
+def create_run_dir(config: TrainConfig, spec: RunSpec | None = None) -> Path:
     """Create a fresh run directory and write its ``config.toml``.
+
+    With the run's resolved specification ``spec`` (``run.spec`` of :func:`configure`), the file
+    records every option of every active plugin (:func:`recorded_options`) and, as a comment on
+    each line, the layer that set the value (``gancore``, ``data kind ...``, ``family ...``,
+    ``declaration (KIND)``, ``config file ...``, ``flag``): what ``gan train --dry-run`` prints.
+    ``gan train --resume`` reads the values back (the comments are TOML comments).
 
     A directory that already holds anything but the run's own lock file is refused: a new run never
     writes among files it did not write (a stranger's links, another run's checkpoints)."""
@@ -151,7 +183,10 @@ def create_run_dir(config: TrainConfig) -> Path:
                           "remove it.")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        config.save(path / "config.toml")
+        if spec is None:
+            config.save(path / "config.toml")
+        else:
+            attrs.evolve(config, options=recorded_options(spec)).save(path / "config.toml", sources=spec.sources)
     except OSError as exc:
         raise ConfigError(f"cannot write the run directory {str(path)!r}: {exc.strerror}.") from None
     return path
