@@ -76,9 +76,8 @@ def test_annotating_leaves_the_values_as_they_are():
 
 @pytest.mark.parametrize("value", ["a # b", "x\ny"])
 def test_a_value_that_looks_like_a_comment_is_kept(value):
-    import tomllib
-
     import tomli_w
+    import tomllib
 
     text = tomli_w.dumps({"name": value})
     assert tomllib.loads(annotate_sources(text, {}))["name"] == value
