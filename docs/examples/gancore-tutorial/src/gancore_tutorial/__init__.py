@@ -6,6 +6,9 @@ its samples:
 
     L_D = E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]
     L_G = -E[D(G(z))]
+
+(the margin 1 is the option ``margin``). The networks are gancore's shared ones
+(``StandardNetworks``), chosen by the data's kind.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from gancore import hookimpl
-from gancore.declaration import PositiveInt, declare, option
-from gancore.nets import MLPDiscriminator, MLPGenerator
+from gancore.declaration import PositiveFloat, declare, option
+from gancore.nets import StandardNetworks
 
 
-def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def hinge_d(real: torch.Tensor, fake: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
     """The discriminator's hinge loss from its scores on real and fake samples."""
-    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    return F.relu(margin - real).mean() + F.relu(margin + fake).mean()
 
 
 def hinge_g(fake: torch.Tensor) -> torch.Tensor:
@@ -36,30 +39,26 @@ DEFAULTS = {
     "small-image": {"betas": (0.5, 0.999), "latent_dim": 64},
     "image": {"betas": (0.5, 0.999), "latent_dim": 64},
 }
+#: The network options' defaults by data kind, over those StandardNetworks declares (width 64,
+#: hidden 256, norm batch, arch conv): fully connected networks of 512 units on small images.
+OPTION_DEFAULTS = {"small-image": {"arch": "mlp", "hidden": 512}}
 
 
 @declare
-class HingeGAN:
-    """Lim & Ye 2017: MLP networks trained on the hinge loss."""
+class HingeGAN(StandardNetworks):
+    """Lim & Ye 2017: the hinge loss, on the shared networks (an MLP for vectors, DCGAN-style
+    convolutions for images)."""
 
     kind = "family"
     defaults = DEFAULTS
+    option_defaults = OPTION_DEFAULTS
 
-    hidden: PositiveInt = option(256, help="Units per hidden layer of G and D.")
-    layers: PositiveInt = option(3, help="Hidden layers of G and D.")
-
-    @hookimpl
-    def build_generator(self, config, data):
-        return MLPGenerator(data, config.latent_dim, self.hidden, self.layers)
-
-    @hookimpl
-    def build_discriminator(self, data):
-        return MLPDiscriminator(data, self.hidden, self.layers)
+    margin: PositiveFloat = option(1.0, help="The hinge's margin: D scores real above it, fakes below minus it.")
 
     @hookimpl
     def d_loss(self, step):
         real, fake = step.real_and_fake_scores()
-        return hinge_d(real, fake)
+        return hinge_d(real, fake, self.margin)
 
     @hookimpl
     def g_loss(self, step):
