@@ -3,8 +3,9 @@
 This module is the reference for plugin authors: every hook below is
 documented with its kind, when the trainer calls it, what it receives and
 what it must return; the plugin attributes the core reads are listed
-below. The hooks reference in ``docs/`` is generated from
-these docstrings and annotations.
+below. The hooks reference, ``docs/reference/hooks.md``, is generated from
+these docstrings and annotations by ``python -m gancore.reference``
+(:mod:`gancore.reference`; a test fails when the page is stale).
 
 A plugin is any object (a module, a class instance) registered under the
 entry-point group ``gancore``; its hook implementations are functions or

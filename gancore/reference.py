@@ -377,7 +377,8 @@ def render_entry(entry: Entry) -> list[str]:
         out = [f"## `{entry.name}`", "", "```python", signature_text(entry.name, obj), "```", ""]
         doc = _doc(obj)
         return out + ([doc, ""] if doc else [])
-    value = _default_text(obj) if not isinstance(obj, dict) else "{" + ", ".join(repr(k) for k in obj) + ", ...}"
+    value = (_default_text(obj) if not isinstance(obj, dict) else
+             "{" + ", ".join(f"{k!r}: {type(v).__name__}(...)" for k, v in obj.items()) + "}")
     if len(value) > 200:
         value = value[:197] + "..."
     out = [f"## `{entry.name}`", "", "```python", f"{entry.name} = {value}", "```", ""]
