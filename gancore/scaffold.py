@@ -368,7 +368,7 @@ def test_losses_by_hand():
     "stateful": ('from gancore.testing import ScriptedStep\n\nfrom $module import $cls', '''\
 def test_the_critic_loss_and_the_multiplier_by_hand_over_two_updates():
     family = $cls(rho=0.1)
-    first = ScriptedStep([1.0, 3.0], [0.0, -2.0])  # D's scores of the real rows, then the fake ones
+    first = ScriptedStep(torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0]))  # D's scores: real rows, fake rows
     # E_P = 2, E_Q = -1, Omega = ((1 + 9) / 2 + (0 + 4) / 2) / 2 = 3.5, 1 - Omega = -2.5, lambda = 0:
     # L = 3 + 0 - 0.1 / 2 * 6.25 = 2.6875
     assert family.d_loss(step=first).item() == pytest.approx(-2.6875)
