@@ -3,6 +3,19 @@
 These are the formulas of the papers, written once so that families and
 regularizers (in their own distributions) share one tested implementation.
 All take discriminator outputs as raw scores (logits) and return scalars.
+
+Scores may have any shape (one per sample, ``(N,)``, as :mod:`gancore.nets`'
+discriminators return them, or a map of patch scores per sample): the
+expectations are means over every element, so the result is always one
+number, as the loss hooks must return. Typical use in a family::
+
+    @hookimpl
+    def d_loss(self, step):
+        return logistic_d(*step.real_and_fake_scores())
+
+    @hookimpl
+    def g_loss(self, step):
+        return logistic_g(step.fake_scores())
 """
 
 from __future__ import annotations
@@ -16,7 +29,14 @@ import torch.nn.functional as F
 
 
 def logistic_d(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """Goodfellow et al.: ``-E[log D(x)] - E[log(1 - D(G(z)))]`` with ``D = sigmoid(score)``."""
+    """Goodfellow et al.: ``-E[log D(x)] - E[log(1 - D(G(z)))]`` with ``D = sigmoid(score)``.
+
+    Computed as ``softplus(-real).mean() + softplus(fake).mean()``, stable for large scores.
+
+    :param real_scores: D's raw scores of real samples.
+    :param fake_scores: D's raw scores of fake samples.
+    :return: the discriminator's loss, a scalar.
+    """
     return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
 
 
@@ -103,7 +123,11 @@ def interpolate(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor | None
 
 
 def gradient_norm(grad: torch.Tensor) -> torch.Tensor:
-    """Per-sample L2 norm of a gradient."""
+    """Per-sample L2 norm of a gradient: ``(N, ...)`` -> ``(N,)`` (WGAN-GP's ``||grad D(x)||``).
+
+    A penalty such as WGAN-GP's is then ``weight * ((gradient_norm(grad) - 1) ** 2).mean()``, with
+    ``grad`` from :func:`input_gradient` at :func:`interpolate`'d inputs.
+    """
     return grad.flatten(1).norm(2, dim=1)
 
 

@@ -339,6 +339,26 @@ def _members(cls: type, wanted: tuple[str, ...] | None) -> list[tuple[str, Any]]
     return found
 
 
+def _attrs_signature(name: str, cls: type) -> str:
+    """An attrs class's constructor from its fields' declared types (a converter hides them from
+    ``inspect.signature``)."""
+    parts, kw_only = [], False
+    for field in attrs.fields(cls):
+        if not field.init:
+            continue
+        if field.kw_only and not kw_only:
+            parts.append("*")
+            kw_only = True
+        text = field.name + (f": {_annotation_text(field.type)}" if field.type is not None else "")
+        if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            text += f" = {getattr(field.default.factory, '__name__', 'factory')}()"
+        elif field.default is not attrs.NOTHING:
+            text += f" = {_default_text(field.default)}"
+        parts.append(text)
+    one = f"{name}({', '.join(parts)})"
+    return one if len(one) <= 100 else f"{name}(\n" + "".join(f"    {part},\n" for part in parts) + ")"
+
+
 def _render_class(heading: str, cls: type, members: tuple[str, ...] | None) -> list[str]:
     from gancore.declaration import METADATA
 
@@ -346,8 +366,13 @@ def _render_class(heading: str, cls: type, members: tuple[str, ...] | None) -> l
     init = cls.__init__ if "__init__" in vars(cls) or attrs.has(cls) else None
     if attrs.has(cls) and any(METADATA in field.metadata for field in attrs.fields(cls)):
         init = None  # a declared plugin: its options are listed with their types, not as Any
-    out += ["```python", "class " + (signature_text(heading, init, bound=True).replace(" -> None", "")
-                                     if init is not None else heading), "```", ""]
+    if init is not None and attrs.has(cls):
+        signature = _attrs_signature(heading, cls)
+    elif init is not None:
+        signature = signature_text(heading, init, bound=True).replace(" -> None", "")
+    else:
+        signature = heading
+    out += ["```python", "class " + signature, "```", ""]
     doc = _doc(cls)
     if doc:
         out += [doc, ""]

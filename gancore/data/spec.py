@@ -56,7 +56,8 @@ class DataSpec:
     def kind(self) -> str:
         """``"vector"`` (``ring``), ``"small-image"`` (at most 16 px a side, such as the 8x8 ``digits``)
         or ``"image"`` (28x28 and larger): what training defaults are chosen by
-        (:data:`gancore.config.KIND_DEFAULTS`, and a family's ``default_config``)."""
+        (:data:`gancore.config.KIND_DEFAULTS`, a plugin's declared ``defaults``, ``option(by_kind=...)``
+        and ``option_defaults``)."""
         if not self.is_image:
             return "vector"
         return "small-image" if self.image_size <= SMALL_IMAGE_MAX else "image"
