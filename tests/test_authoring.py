@@ -95,7 +95,8 @@ def test_new_plugin_packages_of_every_kind_install_and_train(venv, tmp_path):
 def test_the_packages_own_tests_pass_in_the_venv(venv):
     # Hand-computed values and the conformance kit, as written by the tutorial and by `gan new-plugin`.
     tests = [TUTORIAL / "tests", *[p / "tests" for p in scaffolds(venv.parent)]]
-    _run([venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests])
+    # importlib mode: every package has a tests/test_conformance.py and a tests/test_cli.py.
+    _run([venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib", *tests])
 
 
 def test_new_plugin_refuses_bad_names_and_existing_directories(gan, tmp_path):
