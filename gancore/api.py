@@ -201,7 +201,8 @@ class FinishedRun:
 
 def train(plugin: str | Sequence[str], *, regularizers: Mapping[str, float | None] | None = None,
           options: Mapping[str, Mapping[str, Any]] | None = None, resume: str | os.PathLike | None = None,
-          progress: bool = False, quiet: bool = True, registry=None, **settings: Any) -> FinishedRun:
+          progress: bool = False, quiet: bool = True, registry=None, log_with: Sequence[str] | None = None,
+          **settings: Any) -> FinishedRun:
     """Train a run as ``gan train`` does and return it when it ends.
 
     :param plugin: the family, or the family and add-ons (``["gancore-dcgan", "gancore-diffaugment"]``).
@@ -213,6 +214,8 @@ def train(plugin: str | Sequence[str], *, regularizers: Mapping[str, float | Non
         ``steps=200``, ``batch_size=32``, ``out="runs"``, ``name=...``); an unknown name is a
         :class:`gancore.errors.ConfigError`.
     :param quiet: print nothing (``False``: the lines ``gan train`` prints).
+    :param log_with: experiment trackers, as ``gan train --log-with`` (``["tensorboard", "mlflow"]``);
+        a resumed run given none continues those it logged to.
     """
     from gancore.run.launch import train_run
 
@@ -223,5 +226,5 @@ def train(plugin: str | Sequence[str], *, regularizers: Mapping[str, float | Non
         user["options"] = {name: dict(table) for name, table in options.items()}
     echo = (lambda *args, **kwargs: None) if quiet else None
     trainer = train_run(user, progress, None if resume is None else str(resume), settings.get("out"),
-                        registry=registry, **({"echo": echo} if echo else {}))
+                        registry=registry, log_with=log_with, **({"echo": echo} if echo else {}))
     return FinishedRun(trainer.run_dir, trainer.config, trainer.index, trainer.stopped_by)

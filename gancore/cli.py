@@ -152,6 +152,11 @@ _TRAIN_ONLY = {
                      help="Print the resolved run (every setting and plugin option, and which layer set it: "
                           "gancore, data kind, family, add-on, declaration, config file, flag) and exit, without "
                           "reading the data or building networks."),
+        click.Option(["log_with", "--log-with"], multiple=True, metavar="TRACKER",
+                     help="Also log losses, learning rates, eval metrics, sample grids and the configuration to an "
+                          "experiment tracker through Accelerate: tensorboard, wandb, mlflow, aim, comet_ml, clearml, "
+                          "dvclive, swanlab, trackio (pip install 'gancore[NAME]'). Repeatable. --resume continues "
+                          "the run's trackers (RUN/trackers.json) unless given; 'none' logs to none."),
     ],
     "data": [click.Option(["-o", "output_flag"], multiple=True, hidden=True, expose_value=False,
                           callback=_no_output_flag)],
@@ -160,7 +165,7 @@ _TRAIN_ONLY = {
 
 @main.command(cls=TrainCommand, params=setting_options(before=_TRAIN_ONLY))
 @friendly_errors
-def train(progress, resume, dry_run, **flags):
+def train(progress, resume, dry_run, log_with, **flags):
     """Train a GAN: one family plus optional regularizers and add-ons.
 
     \b
@@ -177,7 +182,8 @@ def train(progress, resume, dry_run, **flags):
         click.echo("\n".join(resolved_run(settings_from_flags(flags), resume, flags.get("out"),
                                            registry=_registry()).lines()))
         return
-    trainer = train_run(settings_from_flags(flags), progress, resume, flags.get("out"), registry=_registry())
+    trainer = train_run(settings_from_flags(flags), progress, resume, flags.get("out"), registry=_registry(),
+                        log_with=log_with)
     if trainer.stopped_by:
         sys.exit(128 + trainer.stopped_by)
 
