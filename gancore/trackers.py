@@ -18,10 +18,12 @@ process only. ``RUN/trackers.json`` records which trackers a run logs to and the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from gancore.errors import ConfigError
 from gancore.files import read_text, write_text
@@ -166,7 +168,7 @@ class Trackers:
 
     @classmethod
     def start(cls, accelerator: Any, names: Iterable[str], run_dir: Path, run_name: str,
-              hparams: Mapping[str, Any], step: int = 0) -> "Trackers":
+              hparams: Mapping[str, Any], step: int = 0) -> Trackers:
         """Start trackers ``names`` for the run in ``run_dir`` (at ``step``: a resumed run continues the
         tracker runs ``trackers.json`` names) and record them there."""
         names = check(names)
@@ -181,10 +183,8 @@ class Trackers:
                 tracker.store_init_configuration(_resumed(tracker, dict(hparams)) if step else dict(hparams))
         except Exception as exc:  # noqa: BLE001 -- a service's own refusal (no login, a store it will not open)
             for tracker in accelerator.trackers:  # a run left open would be closed at exit, elsewhere
-                try:
+                with contextlib.suppress(Exception):  # the first error is the one to report
                     tracker.finish()
-                except Exception:  # noqa: BLE001 -- the first error is the one to report
-                    pass
             accelerator.trackers = []
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ConfigError(f"--log-with {' '.join(names)}: a tracker could not start: {type(exc).__name__}: "

@@ -15,8 +15,8 @@ from gancore import trackers as T
 from gancore.errors import ConfigError
 from gancore.testing import run_cli
 
-SETTINGS = dict(data="ring", steps=20, log_every=10, sample_every=10, eval_every=20, eval_samples=200,
-                checkpoint_every=10, batch_size=32)
+SETTINGS = {"data": "ring", "steps": 20, "log_every": 10, "sample_every": 10, "eval_every": 20, "eval_samples": 200,
+            "checkpoint_every": 10, "batch_size": 32}
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_log_with_refuses_unknown_and_missing_trackers(tmp_path, monkeypatch):
     assert set(T.known()) >= {"tensorboard", "wandb", "mlflow", "aim"}
     import accelerate.tracking
 
-    monkeypatch.setattr(accelerate.tracking, "get_available_trackers", lambda: [])
+    monkeypatch.setattr(accelerate.tracking, "get_available_trackers", list)
     with pytest.raises(ConfigError, match=r"pip install 'gancore\[wandb\]'"):
         T.check(["wandb"])
 
