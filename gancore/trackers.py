@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from pathlib import Path
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from gancore.errors import ConfigError
