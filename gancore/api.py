@@ -35,7 +35,7 @@ from gancore import bundle as B
 from gancore.config import TrainConfig
 from gancore.data import DataSpec
 from gancore.errors import ConfigError
-from gancore.generator import map_latent, samples_of
+from gancore.generator import map_latent, samples_of, truncated
 
 
 @attrs.define
@@ -96,7 +96,7 @@ class LoadedGenerator:
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, labels: int | str | Iterable | torch.Tensor | None = None,
-               batch_size: int = 500) -> torch.Tensor:
+               batch_size: int = 500, truncation: float | None = None) -> torch.Tensor:
         """``n`` samples as one CPU tensor (images ``(n, C, H, W)`` in ``[-1, 1]``, vectors ``(n, D)``).
 
         :param seed: seed of the latent draw (the same seed gives the same samples, on the CPU);
@@ -105,18 +105,21 @@ class LoadedGenerator:
             or one per sample; ``None`` draws them uniformly.
         :param batch_size: samples per forward pass; the latent is drawn once for all ``n``, so it
             changes the samples only by floating-point rounding.
+        :param truncation: the truncation trick's ``psi`` (1 = none), for generators that define
+            ``forward_truncated`` (:mod:`gancore.generator`); others refuse it.
         """
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"sample(n): n must be a positive int, got {n!r}.")
         if getattr(self.module, "translates", False):
             raise ConfigError("this generator translates images, it does not draw from noise: use "
                               "`gan translate` (or call .module with a batch).")
+        forward = truncated(self.module, truncation, self.family)
         wanted = self._labels(n, labels)
         rng = None if seed is None else torch.Generator().manual_seed(seed)
         # One draw of the whole latent, then forward passes over slices of it: the samples do not
         # depend on batch_size.
         latent = self.module.latent(n, labels=wanted, rng=rng)
-        out = [samples_of(self.module(map_latent(latent, lambda t: t[start:start + batch_size]))).detach().float().cpu()
+        out = [samples_of(forward(map_latent(latent, lambda t, a=start: t[a:a + batch_size]))).detach().float().cpu()
                for start in range(0, n, batch_size)]
         return torch.cat(out)
 
