@@ -164,7 +164,7 @@ def load(path: str | os.PathLike, device: str = "cpu", trained_weights: bool = F
 
     registry = registry or Registry.discover()
     path = Path(path)
-    if not path.is_dir():
+    if path.exists() and not path.is_dir():  # a missing folder: load_generator says what it looked for
         raise ConfigError(f"{str(path)!r} is not a folder: give a run directory, a checkpoint directory or an "
                           "exported bundle (gan export).")
     if B.is_bundle(path):

@@ -275,7 +275,8 @@ def sample(path, num, fmt, output, seed, label, traverse, interpolate, walk_step
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
     if num > MAX_SAMPLES:
-        raise ConfigError(f"bad value for -n: at most {MAX_SAMPLES} samples at once (a limit of gancore, see "
+        raise ConfigError(f"bad value for -n: at most {MAX_SAMPLES} samples in one {'grid' if fmt == 'grid' else 'call'} "
+                          "(a limit of gancore, see "
                           f"docs/reliability.md), got {num}.")
     out = Path(output or {"grid": "samples.png", "png": "samples", "npz": "samples.npz"}[fmt])
     if fmt == "grid" and out.suffix.lower() != ".png":
