@@ -136,10 +136,20 @@ class LoadedGenerator:
     def fidelity(self, n: int = 10_000, seed: int = 0, inception_weights: str | None = None,
                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Precision/recall (k=3) and density/coverage (k=5) of ``n`` seeded samples against the
-        run's real data, on FID's features (:func:`gancore.fidelity.measure`)."""
-        from gancore.fidelity import measure
+        run's real data, on FID's features: ``gan eval -m pr -m dc``'s numbers, as one flat
+        ``results`` dict (``precision``, ``recall``, ``f_score``, ``density``, ``coverage``,
+        ``precision_k``, ``density_k``) and the provenance."""
+        from gancore.evaluation import evaluate as measure, real_images
 
-        return measure(self.module, self.spec, self.config, n, seed, inception_weights, log)
+        record = measure(self.module, self.spec, ("pr", "dc"), n, seed, inception_weights,
+                         lambda: real_images(self.config), log)
+        pr, dc = record["results"]["pr"], record["results"]["dc"]
+        provenance = {**record["provenance"], **{key: pr[key] for key in
+                                                 ("n_real", "n_real_available", "real_subset", "real_split")
+                                                 if key in pr}}
+        return {"results": {"precision": pr["precision"], "recall": pr["recall"], "f_score": pr["f_score"],
+                            "density": dc["density"], "coverage": dc["coverage"], "precision_k": pr["k"],
+                            "density_k": dc["k"]}, "provenance": provenance}
 
     def to(self, device: str | torch.device) -> "LoadedGenerator":
         """Move the generator to ``device`` (``sample`` still returns CPU tensors)."""
@@ -179,7 +189,39 @@ def load(path: str | os.PathLike, device: str = "cpu", trained_weights: bool = F
                            str(checkpoint.meta.get("family", config.plugins[0])))
 
 
-__all__ = ["LoadedGenerator", "load"]
+def evaluate(path: str | os.PathLike, metrics: Sequence[str] | None = None, *, n: int = 10_000, seed: int = 0,
+             real: str | os.PathLike | None = None, inception_weights: str | os.PathLike | None = None,
+             resize: str = "pil-bicubic", trained_weights: bool = False, output: str | os.PathLike | None = None,
+             registry=None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure a run (its newest intact checkpoint) or a checkpoint as ``gan eval`` does, with the
+    same numbers for the same arguments, and return the ``eval.json`` record.
+
+    :param metrics: any of ``fid``, ``kid``, ``is``, ``modes``, ``accuracy``, ``pr``
+        (precision/recall, k=3), ``dc`` (density/coverage, k=5); ``None``: the data's defaults.
+    :param n: generated samples; :param seed: the latent draw's seed.
+    :param real: compare with this data set name or folder of images instead of the run's data
+        (``gan eval --real``).
+    :param inception_weights: the FID Inception weights file (else found as ``gan eval`` finds it).
+    :param resize: ``pil-bicubic`` (clean-fid's, default) or ``bilinear``: how images reach 299x299.
+    :param trained_weights: the trained weights even when an add-on (``ema``) offers others.
+    :param output: also write the record there (``gan eval -o``); by default nothing is written.
+    :return: ``{"metrics", "results": {metric: {...}}, "provenance": {...}}``.
+    :raises gancore.errors.GanError: a missing run, a metric the data has no extractor for,
+        missing Inception weights, with what to do.
+    """
+    from gancore.evaluation import evaluate_checkpoint, write_eval
+    from gancore.plugins import Registry
+
+    record, _run = evaluate_checkpoint(registry or Registry.discover(), path, tuple(metrics) if metrics else None, n,
+                                       seed, None if inception_weights is None else str(inception_weights), log=log,
+                                       trained_weights=trained_weights, real=None if real is None else str(real),
+                                       resize=resize)
+    if output is not None:
+        write_eval(record, Path(output))
+    return record
+
+
+__all__ = ["FinishedRun", "LoadedGenerator", "evaluate", "load", "train"]
 
 
 @attrs.frozen

@@ -381,22 +381,30 @@ def _progress_bar(total: int, what: str):
 
 @main.command("eval")
 @click.argument("path", type=click.Path())
-@click.option("--metric", "-m", "metrics", multiple=True, type=click.Choice(["fid", "kid", "is", "modes", "accuracy"]),
-              help="Metric to measure. Repeatable. [default: fid and modes (+ accuracy for conditional "
-                   "families) on digits/mnist, modes on ring, fid on other images]")
+@click.option("--metric", "-m", "metrics", multiple=True,
+              type=click.Choice(["fid", "kid", "is", "modes", "accuracy", "pr", "dc"]),
+              help="Metric to measure. Repeatable. pr: precision/recall (k=3), dc: density/coverage (k=5), on FID's "
+                   "features. [default: fid and modes (+ accuracy for conditional families) on digits/mnist, modes "
+                   "on ring, fid on other images]")
 @click.option("-n", "num", type=int, default=10_000, show_default=True,
               help="Number of generated samples (at most what fits 8 GiB with their features).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--inception-weights", type=click.Path(dir_okay=False),
               help="FID Inception-v3 weights as a local safetensors file (data other than digits, mnist, ring). "
                    "Also read from $GANCORE_INCEPTION_WEIGHTS or the torch hub cache; never downloaded.")
+@click.option("--real", metavar="DATA_OR_FOLDER",
+              help="Compare with this data set (a --data name) or folder of images instead of the run's data; read "
+                   "at the generator's image size. On digits/mnist FID and KID then have no floor.")
+@click.option("--resize", type=click.Choice(["pil-bicubic", "bilinear"]), default="pil-bicubic", show_default=True,
+              help="How images reach the Inception network's 299x299: clean-fid's PIL bicubic, or the network's own "
+                   "bilinear (torch-fidelity). Recorded in eval.json.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Where to write the JSON record. [default: RUN/eval.json]")
 @click.option("--trained-weights", is_flag=True,
               help="Measure the generator's trained weights even when a plugin of the run (such as ema) offers "
                    "others to sample with. eval.json's provenance.generator names the one measured.")
 @friendly_errors
-def eval_(path, metrics, num, seed, inception_weights, output, trained_weights):
+def eval_(path, metrics, num, seed, inception_weights, real, resize, output, trained_weights):
     """Measure a run's newest checkpoint (or checkpoint PATH) and write eval.json.
 
     \b
@@ -409,7 +417,8 @@ def eval_(path, metrics, num, seed, inception_weights, output, trained_weights):
     from gancore.evaluation import evaluate_checkpoint, format_table, write_eval
 
     record, run = evaluate_checkpoint(_registry(), path, metrics or None, num, seed, inception_weights,
-                                      log=lambda text: click.echo(text, err=True), trained_weights=trained_weights)
+                                      log=lambda text: click.echo(text, err=True), trained_weights=trained_weights,
+                                      real=real, resize=resize)
     prov = record["provenance"]
     click.echo(f"{prov['checkpoint']} (step {prov['step']}, {prov['family']}, {prov['generator']} generator), "
                f"{prov['n_fake']} samples, seed {seed}, "
