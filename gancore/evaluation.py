@@ -40,8 +40,8 @@ from gancore.weights import fetched as fetched_weights, provenance as weights_pr
 
 METRICS = ("fid", "kid", "is", "modes", "accuracy", "pr", "dc")
 #: How images reach Inception's 299x299 input, by ``--resize`` name (recorded in eval.json).
-RESIZES = {"pil-bicubic": "PIL bicubic to 299x299, per channel in float32 (clean-fid's resize), then rounded to uint8 "
-                          "for the network",
+RESIZES = {"pil-bicubic": "clean-fid's resize (cleanfid.resize.make_resizer('PIL', False, 'bicubic', (299, 299))): PIL "
+                          "bicubic per channel in float32, clipped; then rounded to uint8 for the network",
            "bilinear": "the network's own: torch bilinear with antialiasing to 299x299 from uint8 (torchmetrics' "
                        "NoTrainInceptionV3)"}
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.safetensors"
@@ -187,20 +187,22 @@ def _to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def resize_bicubic(x: torch.Tensor, size: int = 299) -> torch.Tensor:
-    """clean-fid's resize (Parmar et al. 2022): each channel of each ``uint8`` image as a float32
-    PIL image, bicubic to ``size`` x ``size``, clipped to [0, 255]; rounded back to ``uint8`` here,
-    the input type the FID network takes."""
+    """clean-fid's resize (Parmar et al. 2022, ``cleanfid.resize.make_resizer("PIL", False,
+    "bicubic", ...)``): each channel of each ``uint8`` RGB image as a float32 PIL image, bicubic to
+    ``size`` x ``size``, clipped to [0, 255]; rounded back to ``uint8`` here, the input type the FID
+    network takes."""
     import numpy as np
-    from PIL import Image
 
     if tuple(x.shape[-2:]) == (size, size):
         return x
-    out = np.empty((*x.shape[:2], size, size), np.uint8)
-    for i, image in enumerate(x.numpy()):
-        for c, channel in enumerate(image):
-            resized = Image.fromarray(channel.astype(np.float32), mode="F").resize((size, size), Image.BICUBIC)
-            out[i, c] = np.rint(np.asarray(resized).clip(0, 255))
-    return torch.from_numpy(out)
+    try:
+        from cleanfid.resize import make_resizer
+    except ImportError:
+        raise ConfigError("--resize pil-bicubic uses clean-fid's resize: pip install 'gancore[inception]' (or pip "
+                          "install clean-fid), or pass --resize bilinear.") from None
+    resize = make_resizer("PIL", False, "bicubic", (size, size))
+    out = np.stack([resize(image) for image in x.permute(0, 2, 3, 1).numpy()])  # (N, size, size, 3) float32
+    return torch.from_numpy(np.rint(out).astype(np.uint8)).permute(0, 3, 1, 2).contiguous()
 
 
 def inception_outputs(net: torch.nn.Module, x, batch: int = 50,

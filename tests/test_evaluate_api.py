@@ -96,7 +96,7 @@ def test_resize_bicubic_by_hand():
     # A step edge [0, 0, 200, 200] upsampled 4x: output pixel 8 samples x = (8 + 0.5) / 4 - 0.5 = 1.625;
     # PIL's cubic kernel (a = -0.5) at distances 0.375 and 1.375 from the two 200s weighs
     # 1.5 d^3 - 2.5 d^2 + 1 = 0.727539 and -0.5 d^3 + 2.5 d^2 - 4 d + 2 = -0.073242: 200 * 0.654297 = 130.86.
-    edge = torch.zeros(1, 1, 4, 4, dtype=torch.uint8)
+    edge = torch.zeros(1, 3, 4, 4, dtype=torch.uint8)
     edge[..., 2:] = 200
     row = E.resize_bicubic(edge, size=16)[0, 0, 0].tolist()
     assert row[8] == 131
@@ -130,7 +130,7 @@ def test_inception_eval_on_an_image_folder_records_the_resize(tmp_path, monkeypa
     assert record["provenance"]["extractor"]["resize"] == E.RESIZES["pil-bicubic"]
     assert record["results"]["fid"]["n_real"] == 6 and record["results"]["pr"]["n_real"] == 6
     assert 0 <= record["results"]["pr"]["precision"] <= 1 and record["results"]["dc"]["coverage"] >= 0
-    result = run_cli("eval", run, "-m", "is", "-n", 4, "--inception-weights", weights, "--real", other,
+    result = run_cli("eval", run, "-m", "fid", "-n", 4, "--inception-weights", weights, "--real", other,
                      "--resize", "bilinear", "-o", tmp_path / "b.json")
     assert result.exit_code == 0, result.output
     bilinear = json.loads((tmp_path / "b.json").read_text())
