@@ -35,7 +35,7 @@ from gancore import bundle as B
 from gancore.config import TrainConfig
 from gancore.data import DataSpec
 from gancore.errors import ConfigError
-from gancore.generator import map_latent, samples_of
+from gancore.generator import map_latent, samples_of, truncated
 
 
 @attrs.define
@@ -96,7 +96,7 @@ class LoadedGenerator:
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, labels: int | str | Iterable | torch.Tensor | None = None,
-               batch_size: int = 500) -> torch.Tensor:
+               batch_size: int = 500, truncation: float | None = None) -> torch.Tensor:
         """``n`` samples as one CPU tensor (images ``(n, C, H, W)`` in ``[-1, 1]``, vectors ``(n, D)``).
 
         :param seed: seed of the latent draw (the same seed gives the same samples, on the CPU);
@@ -105,18 +105,21 @@ class LoadedGenerator:
             or one per sample; ``None`` draws them uniformly.
         :param batch_size: samples per forward pass; the latent is drawn once for all ``n``, so it
             changes the samples only by floating-point rounding.
+        :param truncation: the truncation trick's ``psi`` (1 = none), for generators that define
+            ``forward_truncated`` (:mod:`gancore.generator`); others refuse it.
         """
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"sample(n): n must be a positive int, got {n!r}.")
         if getattr(self.module, "translates", False):
             raise ConfigError("this generator translates images, it does not draw from noise: use "
                               "`gan translate` (or call .module with a batch).")
+        forward = truncated(self.module, truncation, self.family)
         wanted = self._labels(n, labels)
         rng = None if seed is None else torch.Generator().manual_seed(seed)
         # One draw of the whole latent, then forward passes over slices of it: the samples do not
         # depend on batch_size.
         latent = self.module.latent(n, labels=wanted, rng=rng)
-        out = [samples_of(self.module(map_latent(latent, lambda t: t[start:start + batch_size]))).detach().float().cpu()
+        out = [samples_of(forward(map_latent(latent, lambda t, a=start: t[a:a + batch_size]))).detach().float().cpu()
                for start in range(0, n, batch_size)]
         return torch.cat(out)
 
@@ -133,10 +136,20 @@ class LoadedGenerator:
     def fidelity(self, n: int = 10_000, seed: int = 0, inception_weights: str | None = None,
                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Precision/recall (k=3) and density/coverage (k=5) of ``n`` seeded samples against the
-        run's real data, on FID's features (:func:`gancore.fidelity.measure`)."""
-        from gancore.fidelity import measure
+        run's real data, on FID's features: ``gan eval -m pr -m dc``'s numbers, as one flat
+        ``results`` dict (``precision``, ``recall``, ``f_score``, ``density``, ``coverage``,
+        ``precision_k``, ``density_k``) and the provenance."""
+        from gancore.evaluation import evaluate as measure, real_images
 
-        return measure(self.module, self.spec, self.config, n, seed, inception_weights, log)
+        record = measure(self.module, self.spec, ("pr", "dc"), n, seed, inception_weights,
+                         lambda: real_images(self.config), log)
+        pr, dc = record["results"]["pr"], record["results"]["dc"]
+        provenance = {**record["provenance"], **{key: pr[key] for key in
+                                                 ("n_real", "n_real_available", "real_subset", "real_split")
+                                                 if key in pr}}
+        return {"results": {"precision": pr["precision"], "recall": pr["recall"], "f_score": pr["f_score"],
+                            "density": dc["density"], "coverage": dc["coverage"], "precision_k": pr["k"],
+                            "density_k": dc["k"]}, "provenance": provenance}
 
     def to(self, device: str | torch.device) -> "LoadedGenerator":
         """Move the generator to ``device`` (``sample`` still returns CPU tensors)."""
@@ -161,7 +174,7 @@ def load(path: str | os.PathLike, device: str = "cpu", trained_weights: bool = F
 
     registry = registry or Registry.discover()
     path = Path(path)
-    if not path.is_dir():
+    if path.exists() and not path.is_dir():  # a missing folder: load_generator says what it looked for
         raise ConfigError(f"{str(path)!r} is not a folder: give a run directory, a checkpoint directory or an "
                           "exported bundle (gan export).")
     if B.is_bundle(path):
@@ -176,7 +189,39 @@ def load(path: str | os.PathLike, device: str = "cpu", trained_weights: bool = F
                            str(checkpoint.meta.get("family", config.plugins[0])))
 
 
-__all__ = ["LoadedGenerator", "load"]
+def evaluate(path: str | os.PathLike, metrics: Sequence[str] | None = None, *, n: int = 10_000, seed: int = 0,
+             real: str | os.PathLike | None = None, inception_weights: str | os.PathLike | None = None,
+             resize: str = "pil-bicubic", trained_weights: bool = False, output: str | os.PathLike | None = None,
+             registry=None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure a run (its newest intact checkpoint) or a checkpoint as ``gan eval`` does, with the
+    same numbers for the same arguments, and return the ``eval.json`` record.
+
+    :param metrics: any of ``fid``, ``kid``, ``is``, ``modes``, ``accuracy``, ``pr``
+        (precision/recall, k=3), ``dc`` (density/coverage, k=5); ``None``: the data's defaults.
+    :param n: generated samples; :param seed: the latent draw's seed.
+    :param real: compare with this data set name or folder of images instead of the run's data
+        (``gan eval --real``).
+    :param inception_weights: the FID Inception weights file (else found as ``gan eval`` finds it).
+    :param resize: ``pil-bicubic`` (clean-fid's, default) or ``bilinear``: how images reach 299x299.
+    :param trained_weights: the trained weights even when an add-on (``ema``) offers others.
+    :param output: also write the record there (``gan eval -o``); by default nothing is written.
+    :return: ``{"metrics", "results": {metric: {...}}, "provenance": {...}}``.
+    :raises gancore.errors.GanError: a missing run, a metric the data has no extractor for,
+        missing Inception weights, with what to do.
+    """
+    from gancore.evaluation import evaluate_checkpoint, write_eval
+    from gancore.plugins import Registry
+
+    record, _run = evaluate_checkpoint(registry or Registry.discover(), path, tuple(metrics) if metrics else None, n,
+                                       seed, None if inception_weights is None else str(inception_weights), log=log,
+                                       trained_weights=trained_weights, real=None if real is None else str(real),
+                                       resize=resize)
+    if output is not None:
+        write_eval(record, Path(output))
+    return record
+
+
+__all__ = ["FinishedRun", "LoadedGenerator", "evaluate", "load", "train"]
 
 
 @attrs.frozen
@@ -201,7 +246,8 @@ class FinishedRun:
 
 def train(plugin: str | Sequence[str], *, regularizers: Mapping[str, float | None] | None = None,
           options: Mapping[str, Mapping[str, Any]] | None = None, resume: str | os.PathLike | None = None,
-          progress: bool = False, quiet: bool = True, registry=None, **settings: Any) -> FinishedRun:
+          progress: bool = False, quiet: bool = True, registry=None, log_with: Sequence[str] | None = None,
+          **settings: Any) -> FinishedRun:
     """Train a run as ``gan train`` does and return it when it ends.
 
     :param plugin: the family, or the family and add-ons (``["gancore-dcgan", "gancore-diffaugment"]``).
@@ -213,6 +259,8 @@ def train(plugin: str | Sequence[str], *, regularizers: Mapping[str, float | Non
         ``steps=200``, ``batch_size=32``, ``out="runs"``, ``name=...``); an unknown name is a
         :class:`gancore.errors.ConfigError`.
     :param quiet: print nothing (``False``: the lines ``gan train`` prints).
+    :param log_with: experiment trackers, as ``gan train --log-with`` (``["tensorboard", "mlflow"]``);
+        a resumed run given none continues those it logged to.
     """
     from gancore.run.launch import train_run
 
@@ -223,5 +271,5 @@ def train(plugin: str | Sequence[str], *, regularizers: Mapping[str, float | Non
         user["options"] = {name: dict(table) for name, table in options.items()}
     echo = (lambda *args, **kwargs: None) if quiet else None
     trainer = train_run(user, progress, None if resume is None else str(resume), settings.get("out"),
-                        registry=registry, **({"echo": echo} if echo else {}))
+                        registry=registry, log_with=log_with, **({"echo": echo} if echo else {}))
     return FinishedRun(trainer.run_dir, trainer.config, trainer.index, trainer.stopped_by)

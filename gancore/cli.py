@@ -152,6 +152,11 @@ _TRAIN_ONLY = {
                      help="Print the resolved run (every setting and plugin option, and which layer set it: "
                           "gancore, data kind, family, add-on, declaration, config file, flag) and exit, without "
                           "reading the data or building networks."),
+        click.Option(["log_with", "--log-with"], multiple=True, metavar="TRACKER",
+                     help="Also log losses, learning rates, eval metrics, sample grids and the configuration to an "
+                          "experiment tracker through Accelerate: tensorboard, wandb, mlflow, aim, comet_ml, clearml, "
+                          "dvclive, swanlab, trackio (pip install 'gancore[NAME]'). Repeatable. --resume continues "
+                          "the run's trackers (RUN/trackers.json) unless given; 'none' logs to none."),
     ],
     "data": [click.Option(["-o", "output_flag"], multiple=True, hidden=True, expose_value=False,
                           callback=_no_output_flag)],
@@ -160,7 +165,7 @@ _TRAIN_ONLY = {
 
 @main.command(cls=TrainCommand, params=setting_options(before=_TRAIN_ONLY))
 @friendly_errors
-def train(progress, resume, dry_run, **flags):
+def train(progress, resume, dry_run, log_with, **flags):
     """Train a GAN: one family plus optional regularizers and add-ons.
 
     \b
@@ -177,7 +182,8 @@ def train(progress, resume, dry_run, **flags):
         click.echo("\n".join(resolved_run(settings_from_flags(flags), resume, flags.get("out"),
                                            registry=_registry()).lines()))
         return
-    trainer = train_run(settings_from_flags(flags), progress, resume, flags.get("out"), registry=_registry())
+    trainer = train_run(settings_from_flags(flags), progress, resume, flags.get("out"), registry=_registry(),
+                        log_with=log_with)
     if trainer.stopped_by:
         sys.exit(128 + trainer.stopped_by)
 
@@ -230,56 +236,68 @@ def _progress(what: str):
 @main.command()
 @click.argument("path", type=click.Path())
 @click.option("-n", "num", type=int, default=64, show_default=True, help="Number of samples.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default="samples.png", show_default=True,
-              help="PNG file to write.")
+@click.option("--format", "fmt", type=click.Choice(["grid", "png", "npz"]), default="grid", show_default=True,
+              help="grid: one PNG picture; png: a new folder of numbered PNGs (+ labels.csv when conditional); "
+                   "npz: one .npz with x (uint8 N,H,W,C images, or float32 N,D vectors) and labels. Written in "
+                   "batches: memory stays at one batch whatever -n is.")
+@click.option("-o", "--output", type=click.Path(),
+              help="Where to write. [default: samples.png, samples/ or samples.npz by --format]")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--label", help="Class to generate (conditional families), or 'all' for one row per class.")
 @click.option("--traverse", metavar="CODE",
-              help="Vary one latent code of the generator (e.g. InfoGAN's cat, c1) along each row, the rest of "
-                   "the row's latent fixed; about N/columns rows.")
+              help="Vary one latent code of the generator (e.g. InfoGAN's cat, c1) along each row, the rest of the "
+                   "row's latent fixed; about N/columns rows.")
+@click.option("--interpolate", type=click.Choice(["lerp", "slerp"]),
+              help="Latent walks: each row goes from one seeded latent to another in --walk-steps steps (about "
+                   "N/steps rows), written as the grid and as an animated GIF beside it (OUTPUT.gif).")
+@click.option("--walk-steps", type=click.IntRange(2, 1000), default=10, show_default=True,
+              help="Points per latent walk (--interpolate).")
+@click.option("--truncation", "psi", type=float, metavar="PSI",
+              help="Truncation trick (families whose generator supports it, such as StyleGAN2): pull the latent "
+                   "towards its average; 1 = none, 0.5-0.8 usual.")
 @click.option("--device", default="cpu", show_default=True, help="Torch device to sample on.")
 @click.option("--trained-weights", is_flag=True,
               help="Sample with the generator's trained weights even when a plugin of the run (such as ema) "
                    "offers other weights to sample with.")
 @friendly_errors
-def sample(path, num, output, seed, label, traverse, device, trained_weights):
-    """Generate a grid of samples from a run directory or checkpoint PATH.
+def sample(path, num, fmt, output, seed, label, traverse, interpolate, walk_steps, psi, device, trained_weights):
+    """Generate samples from a run directory, checkpoint or exported bundle PATH: a grid picture, a folder
+    of PNGs or an .npz array.
 
-    Large grids are drawn and written in batches (memory stays at one batch), with progress on stderr.
+    Samples are drawn and written in batches (memory stays at one batch), with progress on stderr.
     """
     import torch
 
-    from gancore.generator import map_latent, samples_of, traverse_latent
+    from gancore import samples as S
+    from gancore.generator import map_latent, samples_of, traverse_latent, truncated
     from gancore.grids import MAX_SAMPLES, write_grid
-    from gancore.run.rundir import load_generator
 
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
     if num > MAX_SAMPLES:
-        raise ConfigError(f"bad value for -n: at most {MAX_SAMPLES} samples in one grid (a limit of gancore, see "
+        raise ConfigError(f"bad value for -n: at most {MAX_SAMPLES} samples in one {'grid' if fmt == 'grid' else 'call'} "
+                          "(a limit of gancore, see "
                           f"docs/reliability.md), got {num}.")
-    out = Path(output)
-    if out.suffix.lower() != ".png":
+    out = Path(output or {"grid": "samples.png", "png": "samples", "npz": "samples.npz"}[fmt])
+    if fmt == "grid" and out.suffix.lower() != ".png":
         raise ConfigError(f"bad --output {str(out)!r}: gan sample writes a PNG image; give a file name ending in "
-                          ".png.")
+                          ".png (or --format png for a folder, npz for an array).")
+    if sum(option is not None for option in (traverse, interpolate)) > 1 or (label == "all" and interpolate):
+        raise ConfigError("use one of --traverse, --interpolate and --label all.")
     if label is not None and traverse is not None:
         raise ConfigError("use either --label or --traverse, not both.")
-    generator, spec, _config, checkpoint = load_generator(_registry(), path, device, trained_weights,
-                                                          log=lambda text: click.echo(text, err=True))
+    if interpolate and fmt != "grid":
+        raise ConfigError("--interpolate draws a grid and a GIF: leave out --format (or use --format grid).")
+    from gancore.api import load
+
+    loaded = load(path, device=device, trained_weights=trained_weights, registry=_registry(),
+                  log=lambda text: click.echo(text, err=True))
+    generator, spec, family = loaded.module, loaded.spec, loaded.family
+    forward = truncated(generator, psi, family)
     labels, nrow, latent = None, None, None
-    if traverse is not None:
-        codes = getattr(generator, "latent_codes", {}) or {}
-        if not codes:
-            raise ConfigError(f"--traverse needs a family whose generator declares latent codes; "
-                              f"{checkpoint.meta.get('family')!r} declares none.")
-        columns = len(codes[traverse].sweep(10)) if traverse in codes else 1
-        latent, nrow = traverse_latent(generator, traverse, max(1, num // columns), 10,
-                                       rng=torch.Generator().manual_seed(seed))
-        num = max(1, num // columns) * nrow
     if label is not None:
         if not getattr(generator, "conditional", False):
-            raise ConfigError(f"--label needs a conditional family; {checkpoint.meta.get('family')!r} is not "
-                              "conditional.")
+            raise ConfigError(f"--label needs a conditional family; {family!r} is not conditional.")
         classes = generator.num_classes
         if label == "all":
             per_class = max(1, num // classes)
@@ -294,7 +312,23 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
                                   + (f" or one of {', '.join(spec.class_names)}" if spec.class_names else "")
                                   + " or 'all'.")
             labels = torch.full((num,), value)
+    if traverse is not None:
+        codes = getattr(generator, "latent_codes", {}) or {}
+        if not codes:
+            raise ConfigError(f"--traverse needs a family whose generator declares latent codes; {family!r} "
+                              "declares none.")
+        columns = len(codes[traverse].sweep(10)) if traverse in codes else 1
+        latent, nrow = traverse_latent(generator, traverse, max(1, num // columns), 10,
+                                       rng=torch.Generator().manual_seed(seed))
+        num = max(1, num // columns) * nrow
+    if interpolate:
+        walks = max(1, num // walk_steps)
+        latent = S.walk_latent(generator, walks, walk_steps, interpolate,
+                               labels=None if labels is None else labels[:walks],
+                               rng=torch.Generator().manual_seed(seed))
+        nrow, num, labels = walk_steps, walks * walk_steps, None
     rng = torch.Generator().manual_seed(seed)
+    drawn_labels: list = []  # the classes of conditional samples, as their latents hold them
 
     @torch.no_grad()
     def draw(start: int, count: int) -> torch.Tensor:
@@ -302,35 +336,75 @@ def sample(path, num, output, seed, label, traverse, device, trained_weights):
         part = (map_latent(latent, lambda t: t[start:start + count]) if latent is not None
                 else generator.latent(count, labels=None if labels is None else labels[start:start + count],
                                       rng=rng))
-        return samples_of(generator(part))
+        if isinstance(part, dict) and isinstance(part.get("labels"), torch.Tensor) and getattr(
+                generator, "conditional", False):
+            drawn_labels.append(part["labels"].cpu())
+        return samples_of(forward(part)).float()
 
+    def written_labels():
+        return torch.cat(drawn_labels) if drawn_labels else None
+
+    progress, bar = _progress_bar(num, f"Sampling to {out}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole under a temporary name: a full disk leaves an existing file as it was.
-        write_grid(out, draw, num, spec, nrow=nrow, progress=_progress(f"Sampling to {out}"))
+        if fmt == "grid":
+            # Written whole under a temporary name: a full disk leaves an existing file as it was.
+            write_grid(out, draw, num, spec, nrow=nrow, progress=progress)
+            if interpolate:
+                gif = S.write_gif(out.with_suffix(".gif"), draw(0, num), num // walk_steps, walk_steps, spec)
+                click.echo(f"Wrote {gif}", err=True)
+        elif fmt == "png":
+            S.write_png_folder(out, draw, num, spec, labels=written_labels, progress=progress)
+        else:
+            S.write_npz(out, draw, num, spec, labels=written_labels, progress=progress)
     except OSError as exc:
-        raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror}.") from None
-    click.echo(f"Wrote {num} samples from {checkpoint.path} (step {checkpoint.step}) to {out}")
+        raise ConfigError(f"cannot write {str(out)!r}: {exc.strerror or exc}.") from None
+    finally:
+        bar.close()
+    click.echo(f"Wrote {num} samples from {loaded.source} (step {loaded.step}) to {out}")
+
+
+def _progress_bar(total: int, what: str):
+    """``(progress(done, total), bar)``: a tqdm bar on stderr when it is a terminal, else progress lines."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="sample", desc=what, disable=not sys.stderr.isatty(), leave=False)
+    lines = _progress(what)
+
+    def progress(done: int, all_: int) -> None:
+        bar.update(done - bar.n)
+        if bar.disable and lines is not None:
+            lines(done, all_)
+
+    return progress, bar
 
 
 @main.command("eval")
 @click.argument("path", type=click.Path())
-@click.option("--metric", "-m", "metrics", multiple=True, type=click.Choice(["fid", "kid", "is", "modes", "accuracy"]),
-              help="Metric to measure. Repeatable. [default: fid and modes (+ accuracy for conditional "
-                   "families) on digits/mnist, modes on ring, fid on other images]")
+@click.option("--metric", "-m", "metrics", multiple=True,
+              type=click.Choice(["fid", "kid", "is", "modes", "accuracy", "pr", "dc"]),
+              help="Metric to measure. Repeatable. pr: precision/recall (k=3), dc: density/coverage (k=5), on FID's "
+                   "features. [default: fid and modes (+ accuracy for conditional families) on digits/mnist, modes "
+                   "on ring, fid on other images]")
 @click.option("-n", "num", type=int, default=10_000, show_default=True,
               help="Number of generated samples (at most what fits 8 GiB with their features).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent draw.")
 @click.option("--inception-weights", type=click.Path(dir_okay=False),
               help="FID Inception-v3 weights as a local safetensors file (data other than digits, mnist, ring). "
                    "Also read from $GANCORE_INCEPTION_WEIGHTS or the torch hub cache; never downloaded.")
+@click.option("--real", metavar="DATA_OR_FOLDER",
+              help="Compare with this data set (a --data name) or folder of images instead of the run's data; read "
+                   "at the generator's image size. On digits/mnist FID and KID then have no floor.")
+@click.option("--resize", type=click.Choice(["pil-bicubic", "bilinear"]), default="pil-bicubic", show_default=True,
+              help="How images reach the Inception network's 299x299: clean-fid's PIL bicubic, or the network's own "
+                   "bilinear (torch-fidelity). Recorded in eval.json.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Where to write the JSON record. [default: RUN/eval.json]")
 @click.option("--trained-weights", is_flag=True,
               help="Measure the generator's trained weights even when a plugin of the run (such as ema) offers "
                    "others to sample with. eval.json's provenance.generator names the one measured.")
 @friendly_errors
-def eval_(path, metrics, num, seed, inception_weights, output, trained_weights):
+def eval_(path, metrics, num, seed, inception_weights, real, resize, output, trained_weights):
     """Measure a run's newest checkpoint (or checkpoint PATH) and write eval.json.
 
     \b
@@ -343,7 +417,8 @@ def eval_(path, metrics, num, seed, inception_weights, output, trained_weights):
     from gancore.evaluation import evaluate_checkpoint, format_table, write_eval
 
     record, run = evaluate_checkpoint(_registry(), path, metrics or None, num, seed, inception_weights,
-                                      log=lambda text: click.echo(text, err=True), trained_weights=trained_weights)
+                                      log=lambda text: click.echo(text, err=True), trained_weights=trained_weights,
+                                      real=real, resize=resize)
     prov = record["provenance"]
     click.echo(f"{prov['checkpoint']} (step {prov['step']}, {prov['family']}, {prov['generator']} generator), "
                f"{prov['n_fake']} samples, seed {seed}, "

@@ -30,6 +30,7 @@ import torch
 
 from gancore import __version__
 from gancore import classifier as C
+from gancore import fidelity as F
 from gancore import metrics as M
 from gancore.data import DataSpec
 from gancore.generator import samples_of
@@ -37,7 +38,12 @@ from gancore.errors import ConfigError
 from gancore.files import sha256, write_text
 from gancore.weights import fetched as fetched_weights, provenance as weights_provenance
 
-METRICS = ("fid", "kid", "is", "modes", "accuracy")
+METRICS = ("fid", "kid", "is", "modes", "accuracy", "pr", "dc")
+#: How images reach Inception's 299x299 input, by ``--resize`` name (recorded in eval.json).
+RESIZES = {"pil-bicubic": "clean-fid's resize (cleanfid.resize.make_resizer('PIL', False, 'bicubic', (299, 299))): PIL "
+                          "bicubic per channel in float32, clipped; then rounded to uint8 for the network",
+           "bilinear": "the network's own: torch bilinear with antialiasing to 299x299 from uint8 (torchmetrics' "
+                       "NoTrainInceptionV3)"}
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.safetensors"
 INCEPTION_ENV = "GANCORE_INCEPTION_WEIGHTS"
 BATCH = 500
@@ -180,12 +186,33 @@ def _to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def resize_bicubic(x: torch.Tensor, size: int = 299) -> torch.Tensor:
+    """clean-fid's resize (Parmar et al. 2022, ``cleanfid.resize.make_resizer("PIL", False,
+    "bicubic", ...)``): each channel of each ``uint8`` RGB image as a float32 PIL image, bicubic to
+    ``size`` x ``size``, clipped to [0, 255]; rounded back to ``uint8`` here, the input type the FID
+    network takes."""
+    import numpy as np
+
+    if tuple(x.shape[-2:]) == (size, size):
+        return x
+    try:
+        from cleanfid.resize import make_resizer
+    except ImportError:
+        raise ConfigError("--resize pil-bicubic uses clean-fid's resize: pip install 'gancore[inception]' (or pip "
+                          "install clean-fid), or pass --resize bilinear.") from None
+    resize = make_resizer("PIL", False, "bicubic", (size, size))
+    out = np.stack([resize(image) for image in x.permute(0, 2, 3, 1).numpy()])  # (N, size, size, 3) float32
+    return torch.from_numpy(np.rint(out).astype(np.uint8)).permute(0, 3, 1, 2).contiguous()
+
+
 def inception_outputs(net: torch.nn.Module, x, batch: int = 50,
-                      progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      progress: Callable[[int, int], None] | None = None,
+                      resize: str = "pil-bicubic") -> tuple[torch.Tensor, torch.Tensor]:
     """Pool features ``(N, 2048)`` and class probabilities ``(N, 1008)`` of images in ``[-1, 1]``.
 
     :param x: a tensor, or a :class:`gancore.data.stream.StreamingDataset`, read
         ``batch`` images at a time so that it is never held whole.
+    :param resize: ``pil-bicubic`` (:func:`resize_bicubic`) or ``bilinear`` (the network's own).
     """
     from gancore.data.stream import StreamingDataset
 
@@ -194,7 +221,8 @@ def inception_outputs(net: torch.nn.Module, x, batch: int = 50,
     features, probs = [], []
     done, total = 0, len(x)
     for chunk in chunks:
-        pool, logits = net._torch_fidelity_forward(_to_uint8_rgb(chunk))
+        images = _to_uint8_rgb(chunk)
+        pool, logits = net._torch_fidelity_forward(resize_bicubic(images) if resize == "pil-bicubic" else images)
         features.append(pool.double())
         probs.append(torch.softmax(logits.double(), dim=1))
         done += len(chunk)
@@ -221,12 +249,18 @@ def _versions(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...] | None = None, n: int = 10_000,
-             seed: int = 0, inception_weights: str | None = None, real: Callable[[], torch.Tensor] | None = None,
-             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+             seed: int = 0, inception_weights: str | None = None, real: Callable[[], Any] | None = None,
+             log: Callable[[str], None] | None = None, real_name: str | None = None,
+             resize: str = "pil-bicubic") -> dict[str, Any]:
     """Measure ``metrics`` of ``generator`` on ``n`` seeded samples.
 
-    :param real: for Inception metrics, a function returning the real images
-        (``[-1, 1]``) to compare with, or a streamed data set of them.
+    :param real: a function returning the real data to compare with: images in ``[-1, 1]`` (or a
+        streamed data set of them), or vectors. Needed for Inception metrics, ``pr``, ``dc`` and
+        ``ring``; on ``digits``/``mnist`` the classifier's training split is used unless ``real_name``.
+    :param real_name: the chosen real set (``gan eval --real``): it replaces the default one, also
+        on ``digits``/``mnist`` (FID and KID then have no floor: there is no held-out split of it).
+    :param resize: how images reach Inception's 299x299: ``pil-bicubic`` (clean-fid's resize,
+        the default) or ``bilinear`` (the network's own, torch-fidelity's).
     :return: ``{"results": {metric: {...}}, "provenance": {...}}``; every
         result holds its value(s) and the extractor, sample counts and split
         it was measured with.
@@ -239,13 +273,16 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
     for metric in metrics:
         if metric not in METRICS:
             raise ConfigError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}.")
+    if resize not in RESIZES:
+        raise ConfigError(f"unknown --resize {resize!r}: use one of {', '.join(RESIZES)}.")
     kind = extractor_kind(spec)
     if "accuracy" in metrics and not conditional:
         raise ConfigError("--metric accuracy (GAN-test) needs a conditional generator, which can be asked for a label.")
     if "accuracy" in metrics and kind != "classifier":
         raise ConfigError(f"--metric accuracy needs a classifier for the data; there is none for {spec.name!r}.")
-    if kind == "ring" and set(metrics) - {"modes"}:
-        raise ConfigError("ring data has only the modes metric (modes covered, high-quality share).")
+    if kind == "ring" and set(metrics) - {"modes", "pr", "dc"}:
+        raise ConfigError("ring data has only the modes metric (modes covered, high-quality share), and pr and dc on the "
+                          "points themselves.")
     if kind == "inception" and "modes" in metrics:
         raise ConfigError(f"--metric modes needs a classifier or the ring; {spec.name!r} has neither.")
 
@@ -253,30 +290,51 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
     provenance: dict[str, Any] = {"data": spec.name, "shape": list(spec.shape), "n_fake": n, "seed": seed,
                                   "latent": f"generator.latent(n, rng=torch.Generator().manual_seed({seed})), "
                                             f"batches of {BATCH}"}
+    if real_name is not None:
+        provenance["real"] = real_name
     samples = generate(generator, n, seed, progress=progress_lines(log, "Generating samples"))
+    fake_features = real_features = None
+    real_label = "the data set" if real_name is None else f"--real {real_name}"
     if kind == "ring":
         results["modes"] = {**M.ring_modes_metrics(samples), "n_fake": n, "extractor": "ring modes (8, 3 std)"}
-        provenance["extractor"] = {"name": "ring-modes", "modes": 8}
+        provenance["extractor"] = {"name": "ring-modes", "modes": 8, "pr_dc_features": "the points themselves"}
+        if {"pr", "dc"} & set(metrics):
+            fake_features, real_features = samples.flatten(1).double(), _real_set(real).flatten(1).double()
+        if "modes" not in metrics:
+            del results["modes"]
     elif kind == "classifier":
         clf = C.load_classifier(spec.name, log=log)
         provenance["extractor"] = clf.describe()
         features = clf.features(samples)
-        ref = M.reference_stats(clf)
-        split = C.real_split(spec.name)
+        fake_features = features
         common = {"extractor": f"classifier-{spec.name}@{clf.recipe_hash}", "n_fake": n}
-        if "fid" in metrics:
+        split = C.real_split(spec.name)
+        if real_name is None:
+            real_x, real_label = split["train_x"], f"train split of {spec.name} (split seed {C.SPLIT_SEED})"
+        else:
+            real_x = _real_set(real)
+            if tuple(real_x.shape[1:]) != tuple(spec.shape):
+                raise ConfigError(f"--real {real_name}: images of shape {tuple(real_x.shape[1:])}; the {spec.name} "
+                                  f"classifier measures {tuple(spec.shape)} (give images of that size and channels).")
+        if {"fid", "kid", "pr", "dc"} & set(metrics):
+            real_features = clf.features(real_x)
+        if "fid" in metrics and real_name is None:
+            ref = M.reference_stats(clf)
             fid = M.frechet_distance(*M.gaussian_stats(features), ref["mu"], ref["sigma"])
             results["fid"] = {"fid": fid, "floor": ref["floor"], "ratio": fid / ref["floor"], **common,
                               "n_real": ref["n_real"], "n_floor": ref["n_floor"],
                               "real_split": f"train ({ref['n_real']} of {spec.name}, split seed {C.SPLIT_SEED}); "
                                             f"floor: held-out ({ref['n_floor']}) vs train"}
+        elif "fid" in metrics:
+            results["fid"] = {"fid": M.fid_from_features(features, real_features), **common,
+                              "n_real": len(real_features), "real_split": real_label}
         if "kid" in metrics:
-            real_features = clf.features(split["train_x"])
             mean, std = M.kernel_distance(features, real_features, seed=seed)
-            floor, _ = M.kernel_distance(clf.features(split["test_x"]), real_features, seed=seed)
-            results["kid"] = {"kid": mean, "kid_std": std, "floor": floor, **common, "n_real": len(real_features),
-                              "subsets": 100, "subset_size": min(1000, n, len(real_features)),
-                              "real_split": "train; floor: held-out vs train"}
+            results["kid"] = {"kid": mean, "kid_std": std, **common, "n_real": len(real_features),
+                              "subsets": 100, "subset_size": min(1000, n, len(real_features)), "real_split": real_label}
+            if real_name is None:
+                results["kid"]["floor"], _ = M.kernel_distance(clf.features(split["test_x"]), real_features, seed=seed)
+                results["kid"]["real_split"] = "train; floor: held-out vs train"
         if "is" in metrics:
             mean, std = M.inception_score(torch.softmax(clf.logits(samples).double(), 1), splits=10)
             real_is, _ = M.inception_score(torch.softmax(clf.logits(split["test_x"]).double(), 1), splits=1)
@@ -297,27 +355,77 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
         if real is None:
             raise ConfigError("Inception metrics need the real data of the run.")
         real_x = real()
-        fake_features, fake_probs = inception_outputs(net, samples,
+        fake_features, fake_probs = inception_outputs(net, samples, resize=resize,
                                                       progress=progress_lines(log, "Inception features of the samples"))
         provenance["extractor"] = {"name": "inception-v3-compat (torch-fidelity via torchmetrics)",
                                    "weights": str(weights), "weights_sha256": sha256(weights),
                                    "weights_source": weights_provenance(weights),
-                                   "features": "pool3 (2048)", "resize": "bilinear to 299, uint8 input"}
+                                   "features": "pool3 (2048)", "resize": RESIZES[resize]}
         common = {"extractor": "inception-v3-compat", "n_fake": n}
-        if "fid" in metrics or "kid" in metrics:
-            real_features, _ = inception_outputs(net, real_x,
+        if real_name is None:
+            real_label = "all training images"
+        if {"fid", "kid"} & set(metrics):
+            real_features, _ = inception_outputs(net, real_x, resize=resize,
                                                  progress=progress_lines(log, "Inception features of the data"))
             if "fid" in metrics:
                 results["fid"] = {"fid": M.fid_from_features(fake_features, real_features), **common,
-                                  "n_real": len(real_x), "real_split": "all training images"}
+                                  "n_real": len(real_x), "real_split": real_label}
             if "kid" in metrics:
                 mean, std = M.kernel_distance(fake_features, real_features, seed=seed)
                 results["kid"] = {"kid": mean, "kid_std": std, **common, "n_real": len(real_x),
-                                  "subsets": 100, "subset_size": min(1000, n, len(real_x))}
+                                  "subsets": 100, "subset_size": min(1000, n, len(real_x)), "real_split": real_label}
+        elif {"pr", "dc"} & set(metrics):
+            # Only the seeded subset the k-NN metrics compare with goes through the network.
+            if isinstance(real_x, torch.Tensor):
+                provenance["n_real_available"] = len(real_x)
+                real_x = F.subset(real_x, n, seed)
+            real_features, _ = inception_outputs(net, real_x, resize=resize,
+                                                 progress=progress_lines(log, "Inception features of the data"))
         if "is" in metrics:
             mean, std = M.inception_score(fake_probs, splits=10)
             results["is"] = {"is": mean, "is_std": std, "splits": 10, **common}
+    if {"pr", "dc"} & set(metrics):
+        available = provenance.pop("n_real_available", len(real_features))
+        chosen = F.subset(real_features, n, seed)
+        base = {"extractor": (provenance["extractor"].get("name") if kind != "classifier"
+                              else f"classifier-{spec.name}@{provenance['extractor'].get('recipe_hash')}"),
+                "n_fake": n, "n_real": len(chosen), "n_real_available": available, "real_split": real_label}
+        if len(chosen) < available:
+            base["real_subset"] = f"torch.randperm(N, generator=torch.Generator().manual_seed({seed}))[:{n}]"
+        if "pr" in metrics:
+            results["pr"] = {**F.precision_recall(fake_features, chosen), **base}
+        if "dc" in metrics:
+            results["dc"] = {**F.density_coverage(fake_features, chosen), **base}
     return {"metrics": list(metrics), "results": results, "provenance": provenance}
+
+
+def _real_set(real: Callable[[], Any] | None) -> torch.Tensor:
+    """The real set as one tensor (a streamed folder is read whole: the k-NN metrics compare all of it)."""
+    from gancore.data.stream import StreamingDataset
+
+    if real is None:
+        raise ConfigError("this metric needs the real data of the run.")
+    x = real()
+    if isinstance(x, StreamingDataset):
+        x = torch.cat(list(x.images(BATCH)))
+    return x.float()
+
+
+def real_set(source: str, spec: DataSpec) -> Any:
+    """``gan eval --real SOURCE``: a data set name or a folder of images, read as ``gan train --data``
+    reads it, at the generator's image size; images in ``[-1, 1]`` (or the streamed set), or vectors."""
+    from gancore.data import load_data
+    from gancore.data.stream import StreamingDataset
+    from gancore.installed import installed_data
+
+    dataset = load_data(source, None, False, spec.image_size if spec.is_image else None, "auto", "auto",
+                        readers=installed_data)
+    if dataset.spec.is_image != spec.is_image or (not spec.is_image and dataset.spec.shape != spec.shape):
+        raise ConfigError(f"--real {source}: its samples have shape {tuple(dataset.spec.shape)}, the generator's "
+                          f"{tuple(spec.shape)}: compare images with images, vectors with vectors of the same size.")
+    if isinstance(dataset, StreamingDataset):
+        return dataset
+    return dataset.x.float().div(127.5).sub(1.0) if dataset.x.dtype == torch.uint8 else dataset.x
 
 
 def real_images(config) -> Any:
@@ -338,21 +446,24 @@ def real_images(config) -> Any:
 def evaluate_checkpoint(registry, path: str | os.PathLike, metrics: tuple[str, ...] | None = None, n: int = 10_000,
                         seed: int = 0, inception_weights: str | None = None,
                         log: Callable[[str], None] | None = None,
-                        trained_weights: bool = False) -> tuple[dict[str, Any], Path]:
+                        trained_weights: bool = False, real: str | None = None,
+                        resize: str = "pil-bicubic") -> tuple[dict[str, Any], Path]:
     """Evaluate a run's newest checkpoint (or the given one); returns the record and the run directory.
 
     The generator measured is the one an active plugin offers for sampling (EMA weights), unless
     ``trained_weights`` or none offers one; the record's ``provenance.generator`` names it
-    (``"ema"``, or ``"trained"``)."""
+    (``"ema"``, or ``"trained"``). ``real``: a data set name or image folder to compare with
+    instead of the run's data (:func:`real_set`)."""
     from gancore.run.rundir import load_sampler
 
     generator, spec, config, checkpoint, source = load_sampler(registry, path, trained_weights=trained_weights,
                                                                log=log)
 
-    def real():
-        return real_images(config)
+    def real_data():
+        return real_images(config) if real is None else real_set(real, spec)
 
-    record = evaluate(generator, spec, metrics, n, seed, inception_weights, real, log)
+    record = evaluate(generator, spec, metrics, n, seed, inception_weights, real_data, log, real_name=real,
+                      resize=resize)
     record["provenance"].update({"checkpoint": str(checkpoint.path), "step": checkpoint.step,
                                  "family": checkpoint.meta.get("family"),
                                  "regularizers": checkpoint.meta.get("regularizers", {}),
@@ -414,6 +525,12 @@ def table_rows(record: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         elif metric == "modes":
             value = f"{result['modes']}/8 modes"
             detail = f"high quality {100 * result['high_quality']:.1f}%; median {result['median_distance_std']:.1f} std"
+        elif metric == "pr":
+            value = f"precision {result['precision']:.3f}, recall {result['recall']:.3f}"
+            detail = f"k={result['k']}  n_fake={result['n_fake']} n_real={result['n_real']}"
+        elif metric == "dc":
+            value = f"density {result['density']:.3f}, coverage {result['coverage']:.3f}"
+            detail = f"k={result['k']}  n_fake={result['n_fake']} n_real={result['n_real']}"
         else:
             value = f"{100 * result['accuracy']:.1f}%"
             detail = f"classifier test accuracy {100 * result['classifier_test_accuracy']:.1f}%"

@@ -51,10 +51,12 @@ def _eval_summary(record: Mapping[str, Any]) -> list[tuple[str, float]]:
     for metric, result in dict(record.get("results", {})).items():
         if not isinstance(result, Mapping):
             continue
-        key = ("classes_covered" if "classes_covered" in result else "modes") if metric == "modes" else metric
-        value = result.get(key)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            out.append((key, float(value)))
+        keys = {"modes": ["classes_covered" if "classes_covered" in result else "modes"],
+                "pr": ["precision", "recall"], "dc": ["density", "coverage"]}.get(metric, [metric])
+        for key in keys:
+            value = result.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                out.append((key, float(value)))
     return out
 
 

@@ -21,21 +21,16 @@ vector data), using k-nearest-neighbour balls around feature vectors:
   same ball radii.
 
 Balls are closed (``distance <= radius``), as in torch-fidelity; with
-continuous features ties have probability zero.
+continuous features ties have probability zero. ``gan eval -m pr -m dc`` (and
+:func:`gancore.evaluate`) measure them on a generator with FID's features
+(:func:`gancore.evaluation.evaluate`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 import torch
 
-from gancore import classifier as C
-from gancore.data import DataSpec
 from gancore.errors import ConfigError
-from gancore.evaluation import (extractor_kind, find_inception_weights, generate, inception_extractor, inception_outputs,
-                                real_images)
-from gancore.weights import provenance as weights_provenance
 
 PRECISION_K = 3
 DENSITY_K = 5
@@ -115,8 +110,6 @@ def fidelity(fake, real, precision_k: int = PRECISION_K, density_k: int = DENSIT
             "density": dc["density"], "coverage": dc["coverage"], "precision_k": precision_k, "density_k": density_k}
 
 
-# --- on a generator, with FID's features ------------------------------------------------------
-
 def subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     """``x`` itself, or a seeded random ``n`` of its rows when it has more.
 
@@ -128,52 +121,4 @@ def subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
 
 
-def measure(generator: torch.nn.Module, spec: DataSpec, config: Any, n: int = 10_000, seed: int = 0,
-            inception_weights: str | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Precision, recall, density and coverage of ``n`` seeded samples of ``generator``.
-
-    The features and real set are FID's in ``gan eval``: the embedded classifier's penultimate
-    layer against its training split on ``digits``/``mnist``; Inception-v3 pool features
-    against all training images on other images (weights as ``gan eval`` finds them);
-    the points themselves against the data on vector data (``ring``). A real set larger than
-    ``n`` is cut to a seeded random ``n`` (:func:`subset`).
-
-    :param config: the run's configuration (for the data to compare with).
-    :return: ``{"results": {...}, "provenance": {...}}`` like ``eval.json``'s.
-    """
-    kind = extractor_kind(spec) if spec.is_image else "points"
-    samples = generate(generator, n, seed)
-    provenance: dict[str, Any] = {"data": spec.name, "n_fake": n, "seed": seed,
-                                  "latent": f"generator.latent(n, rng=torch.Generator().manual_seed({seed}))"}
-    if kind == "classifier":
-        clf = C.load_classifier(spec.name, log=log)
-        fake = clf.features(samples)
-        real = clf.features(C.real_split(spec.name)["train_x"])
-        provenance["extractor"] = {**clf.describe(), "real": f"train split (split seed {C.SPLIT_SEED})"}
-    elif kind == "inception":
-        weights = find_inception_weights(inception_weights)
-        net = inception_extractor(weights)
-        fake, _ = inception_outputs(net, samples)
-        images = real_images(config)
-        if isinstance(images, torch.Tensor):  # subset before the slow network (a streamed set: after)
-            provenance["n_real_available"] = len(images)
-            images = subset(images, n, seed)
-        real, _ = inception_outputs(net, images)
-        provenance["extractor"] = {"name": "inception-v3-compat (torch-fidelity via torchmetrics)",
-                                   "weights": str(weights), "weights_source": weights_provenance(weights),
-                                   "features": "pool3 (2048)", "real": "training images"}
-    else:
-        from gancore.data import load_data
-
-        fake, real = samples.flatten(1), load_data(config.data).x.float().flatten(1)
-        provenance["extractor"] = {"name": "identity (the samples' own coordinates)", "real": "the data set"}
-    provenance.setdefault("n_real_available", len(real))
-    real = subset(real, n, seed)
-    provenance["n_real"] = len(real)
-    if provenance["n_real"] < provenance["n_real_available"]:
-        provenance["real_subset"] = f"torch.randperm(N, generator=torch.Generator().manual_seed({seed}))[:{n}]"
-    return {"results": fidelity(fake, real), "provenance": provenance}
-
-
-__all__ = ["DENSITY_K", "PRECISION_K", "density_coverage", "fidelity", "knn_radii", "measure", "precision_recall",
-           "subset"]
+__all__ = ["DENSITY_K", "PRECISION_K", "density_coverage", "fidelity", "knn_radii", "precision_recall", "subset"]

@@ -25,8 +25,16 @@ Two optional extensions of the protocol, both general:
   the grid that varies one code while the rest of each row's latent stays
   fixed (:func:`traverse_latent`).
 
+* **Truncation.** A generator that supports the truncation trick defines
+  ``forward_truncated(self, *inputs, psi: float)``: exactly ``forward``'s
+  inputs plus ``psi``, ``forward``'s output (``psi = 1`` gives ``forward``'s
+  samples; smaller values trade diversity for fidelity). Sampling calls it
+  through :func:`truncated` (``gan sample --truncation PSI``,
+  ``LoadedGenerator.sample(..., truncation=psi)``); training never does.
+
 The attributes the core reads from a generator (``conditional``,
-``num_classes``, ``latent_codes``, ``labels_from_batch``, ``translates``) are
+``num_classes``, ``latent_codes``, ``labels_from_batch``, ``translates``,
+``forward_truncated``) are
 listed, with their defaults, in :mod:`gancore.hookspecs`, the plugin contract;
 :class:`Generator` sets them for its subclasses.
 """
@@ -180,6 +188,38 @@ def map_latent(latent: Latent, fn: Callable[[torch.Tensor], torch.Tensor]) -> La
     if isinstance(latent, Mapping):
         return {key: map_latent(value, fn) for key, value in latent.items()}
     return latent
+
+
+#: The optional generator method of the truncation trick (see the module docstring).
+TRUNCATED = "forward_truncated"
+
+
+def supports_truncation(generator: Any) -> bool:
+    """Whether ``generator`` defines :data:`TRUNCATED`."""
+    return callable(getattr(generator, TRUNCATED, None))
+
+
+def truncated(generator: Any, psi: float | None, family: str = "this family") -> Callable[..., Any]:
+    """What to call in place of ``generator(...)`` to sample with truncation ``psi``: the generator
+    itself when ``psi`` is ``None``, else its ``forward_truncated`` with ``psi`` bound.
+
+    :raises gancore.errors.ConfigError: ``psi`` is not a finite number, or the generator has no
+        ``forward_truncated``.
+    """
+    import math
+
+    from gancore.errors import ConfigError
+
+    if psi is None:
+        return generator
+    if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
+        raise ConfigError(f"bad truncation psi {psi!r}: give a finite number (1 = no truncation, 0 = the "
+                          "average; 0.5-0.8 is usual).")
+    if not supports_truncation(generator):
+        raise ConfigError(f"--truncation: {family}'s generator ({type(generator).__name__}) does not support the "
+                          f"truncation trick (it defines no {TRUNCATED}(..., psi)); sample without --truncation.")
+    method = getattr(generator, TRUNCATED)
+    return lambda *inputs: method(*inputs, psi=float(psi))
 
 
 def check_generator(module: Any, family: str) -> None:

@@ -144,6 +144,16 @@ its base class, which sets these, are :class:`gancore.generator.Generator`):
   target domains (:class:`gancore.generator.Translator`, with ``domains``,
   ``allowed_targets()`` and ``translation_latent()``), which ``gan
   translate`` needs.
+* ``forward_truncated(self, *inputs, psi: float)`` (optional; the name is
+  :data:`gancore.generator.TRUNCATED`): the truncation trick. It takes
+  exactly what ``forward`` takes plus ``psi`` and returns what ``forward``
+  returns, with the part of the input the family truncates pulled towards
+  its average (StyleGAN's ``w = w_avg + psi (w - w_avg)``; BigGAN's
+  resampled tails), ``psi = 1`` giving ``forward``'s output. Only sampling
+  calls it (``gan sample --truncation PSI``, ``LoadedGenerator.sample(...,
+  truncation=psi)``), never training, and it must not change any state a
+  checkpoint holds; a generator without it is refused there with a clear
+  error.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, LAZY_EVERY, SEPARATE
 from gancore.losses import loss_scaling
 from gancore.plugins import Run
 from gancore.step import Phase, Step, Update, lazy_ratio, loss_terms, phase_table, require_graph, schedule
+from gancore.trackers import Trackers
 from gancore.data.stream import Batches, StreamingDataset
 
 
@@ -213,6 +214,8 @@ class Trainer:
         self._reuse_fakes = not any(getattr(plugin, FRESH_FAKES, False) for _, plugin in run.pm.list_name_plugin())
         self._separate_batches = bool(getattr(run.pm.get_plugin(run.family), SEPARATE_BATCHES, False))
         self._fixed = self._fixed_latent()
+        #: Experiment trackers (``--log-with``): they receive each metrics.jsonl row and sample grid.
+        self.trackers = Trackers(self.acc, ())
         # Different processes must draw different noise and batches' latents.
         set_seed(config.seed + self.acc.process_index)
 
@@ -406,11 +409,14 @@ class Trainer:
                 + ", ".join(f"{k} = {v}" for k, v in sorted(bad.items()))
                 + ". Training stopped; the last checkpoint written before this point is intact. Try a lower "
                   "learning rate, a different regularizer weight, or fp32 precision.")
-        row = {"step": self.index, "time": round(elapsed, 3), **values}
+        row = {"step": self.index, "time": round(elapsed, 3), **values,
+               # The learning rates of the last step, as the optimizers hold them (schedule, lazy ratio).
+               "lr_g": self.opt_g.param_groups[0]["lr"], "lr_d": self.opt_d.param_groups[0]["lr"]}
         if self.guard.skipped:
             row["nan_skipped"] = self.guard.skipped
         if self.acc.is_main_process:
             append_lines(self.run_dir / "metrics.jsonl", [json.dumps(row)])
+            self.trackers.log(row)
         return row
 
     def log_evaluation(self) -> dict[str, float]:
@@ -425,7 +431,9 @@ class Trainer:
         values = training_metrics(self.sampling_generator(), self.spec, self.config.eval_samples, self.config.seed)
         torch.set_rng_state(rng_before)
         if values:
-            append_lines(self.run_dir / "metrics.jsonl", [json.dumps({"step": self.index, **values})])
+            row = {"step": self.index, **values}
+            append_lines(self.run_dir / "metrics.jsonl", [json.dumps(row)])
+            self.trackers.log(row)
         return values
 
     # -- outputs -----------------------------------------------------------------
@@ -456,6 +464,7 @@ class Trainer:
                 vutils.save_image(image, handle, format="png")
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        self.trackers.log_grid(path, self.index)
         return path
 
     def state_dict(self) -> dict[str, Any]:

@@ -72,7 +72,8 @@ def fingerprint(args: list[str], steps: int, out: Path) -> dict:
     for name in sorted(tensors):
         digest.update(name.encode())
         digest.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
-    return {"metrics": [{k: v for k, v in row.items() if k != "time"} for row in rows],
+    # time varies; the learning rates (lr_g, lr_d, logged since --log-with) are the schedule's, not the trajectory's
+    return {"metrics": [{k: v for k, v in row.items() if k not in ("time", "lr_g", "lr_d")} for row in rows],
             "sums": {name: float(tensors[name].double().sum()) for name in sorted(tensors)
                      if tensors[name].is_floating_point()},
             "sha256": digest.hexdigest()}

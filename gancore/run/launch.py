@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import attrs
 import click
@@ -19,9 +19,13 @@ from gancore.run.rundir import RunLock, create_run_dir, resolve, run_dir
 
 
 def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | None = None,
-              out: str | None = None, *, registry=None, echo: Callable[..., None] = click.echo):
+              out: str | None = None, *, registry=None, echo: Callable[..., None] = click.echo,
+              log_with: Sequence[str] | None = None):
     """Train a new run from the user's settings (or continue run ``resume``, found under ``out``);
     returns the finished :class:`~gancore.trainer.Trainer`.
+
+    ``log_with`` names experiment trackers (``gan train --log-with``, :mod:`gancore.trackers`);
+    a resumed run given none continues the trackers its ``trackers.json`` names (``["none"]``: none).
 
     ``registry`` holds the plugins (default: the installed ones); ``echo(text, err=False)`` reports
     progress. ``progress`` shows a progress bar (default: when stderr is a terminal). A run stopped
@@ -36,7 +40,7 @@ def train_run(user: dict[str, Any], progress: bool | None = None, resume: str | 
     # others of a torchrun / accelerate launch have RANK > 0 and write nothing there).
     lock = RunLock() if os.environ.get("RANK", "0") == "0" else None
     try:
-        return _train_run(registry, echo, user, progress, resume, out, lock)
+        return _train_run(registry, echo, user, progress, resume, out, lock, log_with)
     finally:
         if lock is not None:
             lock.release()
@@ -76,8 +80,12 @@ def dry_run(user: dict[str, Any], resume: str | None = None, out: str | None = N
     return resolve_run(registry, spec, user)
 
 
-def _train_run(registry, say, user, progress, resume, out, lock):
+def _train_run(registry, say, user, progress, resume, out, lock, log_with=None):
+    from gancore import trackers as T
     from gancore.trainer import Trainer, broadcast_text, make_accelerator
+
+    if log_with:
+        T.check(log_with)  # before anything is resolved or written
 
     checkpoint = None
     if resume:
@@ -122,6 +130,13 @@ def _train_run(registry, say, user, progress, resume, out, lock):
 
         restore(trainer, checkpoint)
         echo(f"Resuming from {checkpoint.path} (step {checkpoint.step}).")
+    if not log_with and resume:
+        log_with = list(T.read_record(path)) if accelerator.is_main_process else []
+    if log_with:
+        trainer.trackers = T.Trackers.start(accelerator, log_with, path, config.name,
+                                            T.hyperparameters(config, run.family, run.regularizers), trainer.index)
+        if trainer.trackers.names:
+            echo(f"Logging to {', '.join(trainer.trackers.names)} (run ids in {path / T.RECORD}).")
     try:
         last = trainer.fit()
     except OSError as exc:
@@ -130,6 +145,8 @@ def _train_run(registry, say, user, progress, resume, out, lock):
                             + (f" ({exc.filename})" if exc.filename else "")
                             + ". Training stopped; checkpoints already written are intact; free space or fix "
                               f"permissions, then `gan train --resume {path}`.") from None
+    finally:
+        trainer.trackers.finish()
     if trainer.stopped_by:
         echo(f"Stopped by {signal.Signals(trainer.stopped_by).name} at step {trainer.index}; wrote "
              f"checkpoint {last}. Continue with `gan train --resume {path}`.", err=True)

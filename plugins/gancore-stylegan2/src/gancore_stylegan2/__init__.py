@@ -145,6 +145,35 @@ class StyleGAN2Generator(Generator):
             image = image.clamp(-1, 1)
         return {"sample": image, "w": ws}
 
+    #: Latents whose mapped ``w`` average to the truncation centre (a seeded draw, the same every time).
+    W_AVG_SAMPLES = 10_000
+
+    @torch.no_grad()
+    def forward_truncated(self, z: torch.Tensor, psi: float) -> dict[str, torch.Tensor]:
+        """``forward(z)`` with the truncation trick: ``w = w_avg + psi (w - w_avg)`` (Karras et al.
+        2019, sec. 2; StyleGAN2's ``truncation_psi``), every layer's ``w`` alike.
+
+        The official code tracks ``w_avg`` as a moving average during training; here it is
+        estimated at sampling time, the mean of the mapping network's output over
+        :attr:`W_AVG_SAMPLES` latents of seed 0, and cached until the mapping weights change, so
+        training and checkpoints are untouched. ``psi = 1`` is ``forward``.
+        """
+        if psi == 1:
+            return self.forward(z)
+        params = list(self.mapping.parameters())
+        key = tuple((p.data_ptr(), p._version) for p in params)
+        if getattr(self, "_w_avg_key", None) != key:
+            draw = torch.randn(self.W_AVG_SAMPLES, self.latent_dim, generator=torch.Generator().manual_seed(0))
+            device = params[0].device if params else z.device
+            self._w_avg = torch.cat([self.mapping(part.to(device)) for part in draw.split(1000)]).mean(0)
+            self._w_avg_key = key
+        w_avg = self._w_avg
+        hook = self.mapping.register_forward_hook(lambda _module, _inputs, w: w_avg + psi * (w - w_avg))
+        try:
+            return self.forward(z)
+        finally:
+            hook.remove()
+
 
 class ResidualBlock(nn.Module):
     """StyleGAN2's D block: conv3x3 -> conv3x3 (halving) plus a 1x1 halving shortcut, divided by sqrt(2)."""
