@@ -17,15 +17,21 @@ down-sampling path needs and outputs cropped back):
 * :class:`CoupledGenerator` and :class:`CoupledDiscriminator` (CoGAN: two
   generators sharing their first layers, two discriminators sharing their
   last layers);
-* the Gaussian helpers :func:`reparameterize` and :func:`gaussian_kl`.
+* the Gaussian helpers :func:`reparameterize` and :func:`gaussian_kl`;
+* the losses two-domain families share: least squares GAN terms
+  (:func:`least_squares_d`, :func:`least_squares_g`), a both-ways
+  translator's D terms and G's adversarial term (:func:`two_domain_d_loss`,
+  :func:`two_domain_g_adversarial`), :func:`per_domain_l1` and the
+  regularizers' per-domain views (:func:`domain_views`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gancore.nets.layers import init_weights, norm_2d
@@ -62,6 +68,57 @@ def crop(x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
     """Undo :func:`pad_to` (with the scale of the map now, ``x``, the same as the padded input's)."""
     left, right, top, bottom = pad
     return x[..., top:x.shape[-2] - bottom, left:x.shape[-1] - right]
+
+
+# --- losses of two-domain families -------------------------------------------------------
+
+def least_squares_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """``1/2 [ E (real - 1)^2 + E fake^2 ]`` over raw (patch) scores."""
+    return 0.5 * (F.mse_loss(real, torch.ones_like(real)) + F.mse_loss(fake, torch.zeros_like(fake)))
+
+
+def least_squares_g(fake: torch.Tensor) -> torch.Tensor:
+    """``E (fake - 1)^2`` over raw (patch) scores."""
+    return F.mse_loss(fake, torch.ones_like(fake))
+
+
+def two_domain_d_loss(step, score_loss=least_squares_d) -> dict:
+    """D's terms ``d_a``, ``d_b`` of a both-ways translator: each domain's real images against the
+    translations into it; publishes one view per domain for regularizers."""
+    real_a, real_b = step.batch.x, step.batch.extra["b"]
+    target = step.latent["target"]
+    fake_a, fake_b = step.fake[target == 0], step.fake[target == 1]
+    step.views = domain_views(step, (real_a, real_b), (fake_a, fake_b))
+    terms = {}
+    for domain, name, real, fake in ((0, "d_a", real_a, fake_a), (1, "d_b", real_b, fake_b)):
+        scores = step.discriminator(torch.cat([real, fake]), domain)
+        terms[name] = score_loss(*scores.split([len(real), len(fake)]))
+    return terms
+
+
+def two_domain_g_adversarial(step, score_loss=least_squares_g) -> torch.Tensor:
+    """G's adversarial term of a both-ways translator: the translations into each domain scored by
+    that domain's D, summed over the domains."""
+    target = step.latent["target"]
+    return sum(score_loss(step.discriminator(step.fake[target == d], d)) for d in (0, 1) if (target == d).any())
+
+
+def per_domain_l1(output: torch.Tensor, reference: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
+    """The sum over domains of the mean absolute difference of that domain's rows."""
+    return sum((output[domain == d] - reference[domain == d]).abs().mean() for d in domain.unique())
+
+
+def domain_views(step, reals, fakes) -> tuple:
+    """One :class:`gancore.step.DiscriminatorView` per domain (``d_a``, ``d_b``, ...) of a discriminator
+    module called as ``D(x, domain)``; its parameters are ``D.nets[domain]``'s when it holds one network
+    per domain, else all of ``D``'s."""
+    from gancore.step import DiscriminatorView
+
+    nets = getattr(step.D, "nets", None)
+    return tuple(DiscriminatorView(real=real, fake=fake, name=f"d_{chr(ord('a') + domain)}",
+                                   parameters=nets[domain].parameters if nets is not None else step.D.parameters,
+                                   score=lambda x, domain=domain: step.discriminator(x, domain))
+                 for domain, (real, fake) in enumerate(zip(reals, fakes)))
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:

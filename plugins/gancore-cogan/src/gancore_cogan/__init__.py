@@ -27,14 +27,17 @@ distribution of the two domains is learned from the marginals.
 from __future__ import annotations
 
 import torch
+from gancore_translation.domains import SECOND, describe_domains, require_domains
 
 from gancore import hookimpl
 from gancore.declaration import Norm, PositiveInt, declare, option
 from gancore.generator import Generator
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets.translation import CoupledDiscriminator, CoupledGenerator
-from gancore.step import DiscriminatorView
-from gancore_translation.domains import SECOND, describe_domains, require_domains
+from gancore.nets.translation import (
+    CoupledDiscriminator,
+    CoupledGenerator,
+    domain_views,
+)
 
 
 def split_pairs(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,10 +88,7 @@ class CoGAN:
     def d_loss(self, step):
         reals = self._reals(step)
         fakes = split_pairs(step.fake)
-        step.views = tuple(
-            DiscriminatorView(real=real, fake=fake, parameters=step.D.parameters, name=f"d_{'ab'[domain]}",
-                              score=lambda x, domain=domain: step.discriminator(x, domain))
-            for domain, (real, fake) in enumerate(zip(reals, fakes)))
+        step.views = domain_views(step, reals, fakes)
         terms = {}
         for domain, (real, fake) in enumerate(zip(reals, fakes)):
             scores = step.discriminator(torch.cat([real, fake]), domain)

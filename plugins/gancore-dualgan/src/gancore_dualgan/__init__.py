@@ -27,13 +27,25 @@ Wasserstein critic, and each image must come back to itself through both.
 
 from __future__ import annotations
 
-from gancore import hookimpl
-from gancore.declaration import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, declare, option
-from gancore.losses import wasserstein_d, wasserstein_g
-from gancore_translation.domains import SECOND, describe_domains, require_domains
-from gancore_translation.nets import PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator, UNet
-
 import torch
+from gancore_translation.domains import SECOND, describe_domains, require_domains
+from gancore_translation.nets import (
+    PatchDiscriminator,
+    PerDomainDiscriminator,
+    PerTargetTranslator,
+    UNet,
+)
+
+from gancore import hookimpl
+from gancore.declaration import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    Norm,
+    PositiveInt,
+    declare,
+    option,
+)
+from gancore.losses import wasserstein_d, wasserstein_g
 
 #: The paper's settings with clipped critics.
 CLIPPED = {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "n_critic": 2}
