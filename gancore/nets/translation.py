@@ -14,6 +14,7 @@ down-sampling path needs and outputs cropped back):
   and shift through an MLP);
 * :class:`VectorEncoder`: an image to the mean and log-variance of a
   Gaussian code (BicycleGAN's encoder of the target's style);
+* :class:`ConvClassifier`: a small image classifier (PixelDA's task network);
 * :class:`CoupledGenerator` and :class:`CoupledDiscriminator` (CoGAN: two
   generators sharing their first layers, two discriminators sharing their
   last layers);
@@ -293,6 +294,23 @@ class VectorEncoder(nn.Module):
         x, _ = pad_to(x, 2 ** self.downs)
         h = self.net(x).flatten(1)
         return self.mu(h), self.logvar(h)
+
+
+class ConvClassifier(nn.Module):
+    """Images to class logits: ``downs`` strided 3x3 convolutions doubling the width (LeakyReLU 0.2,
+    ``norm`` after the first), global average pooling, a linear layer."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int = 64, downs: int = 3, norm: str = "batch"):
+        super().__init__()
+        layers, w = [nn.Conv2d(in_channels, width, 3, 2, 1), nn.LeakyReLU(0.2, True)], width
+        for _ in range(downs - 1):
+            layers += [nn.Conv2d(w, 2 * w, 3, 2, 1), norm_2d(norm, 2 * w), nn.LeakyReLU(0.2, True)]
+            w *= 2
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w, num_classes))
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 def _stages(size: int) -> int:

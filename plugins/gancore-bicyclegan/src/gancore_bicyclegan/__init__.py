@@ -32,15 +32,28 @@ The generator's samples are ``B'`` then ``B''`` (two images per input);
 from __future__ import annotations
 
 import torch
-from torch.func import functional_call
-
-from gancore import hookimpl
-from gancore.declaration import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, declare, option
-from gancore.generator import draw
-from gancore.nets.translation import VectorEncoder, domain_views, gaussian_kl, least_squares_g, reparameterize
 from gancore_translation.domains import SECOND, describe_domains, require_domains
 from gancore_translation.generator import Translator
 from gancore_translation.nets import PatchDiscriminator, PerDomainDiscriminator, UNet
+from torch.func import functional_call
+
+from gancore import hookimpl
+from gancore.declaration import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    Norm,
+    PositiveInt,
+    declare,
+    option,
+)
+from gancore.generator import draw
+from gancore.nets.translation import (
+    VectorEncoder,
+    domain_views,
+    gaussian_kl,
+    least_squares_g,
+    reparameterize,
+)
 
 #: The paper's settings.
 DEFAULTS = {kind: {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)} for kind in ("vector", "small-image", "image")}
