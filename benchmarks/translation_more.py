@@ -47,11 +47,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from translation import classifier, pct, to_float, translate, unseen_by_classifier  # noqa: E402
+from gancore_translation.domains import dilate, mnist_digits, mnist_task
+from translation import classifier, pct, to_float, translate, unseen_by_classifier
 
-from gancore.plugins import Registry  # noqa: E402
-from gancore.run.rundir import find_checkpoint, load_generator  # noqa: E402
-from gancore_translation.domains import dilate, mnist_digits, mnist_task  # noqa: E402
+from gancore.plugins import Registry
+from gancore.run.rundir import find_checkpoint, load_generator
 
 RUNS = {
     "cogan": dict(data="mnist-negative", batch=32, steps=600, sets={"width": 32, "d_width": 32}),
@@ -175,7 +175,7 @@ def pixelda(checkpoint: Path, steps: int) -> dict:
     train, *_ = negative_task("train")
     run = RUNS["pixelda"]
     torch.manual_seed(0)
-    baseline = ConvClassifier(1, 10, run["sets"]["c_width"])
+    baseline = ConvClassifier(1, 10, 28, run["sets"]["c_width"], norm="layer")
     optimizer = torch.optim.Adam(baseline.parameters(), lr=2e-4, betas=(0.5, 0.999))
     x, y = to_float(train.x), train.labels
     for _ in range(steps):

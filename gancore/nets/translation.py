@@ -298,15 +298,17 @@ class VectorEncoder(nn.Module):
 
 class ConvClassifier(nn.Module):
     """Images to class logits: ``downs`` strided 3x3 convolutions doubling the width (LeakyReLU 0.2,
-    ``norm`` after the first), global average pooling, a linear layer."""
+    ``norm`` after the first), then a linear layer on the flattened map (its layout matters: a digit's
+    strokes are told apart by where they are)."""
 
-    def __init__(self, in_channels: int, num_classes: int, width: int = 64, downs: int = 3, norm: str = "batch"):
+    def __init__(self, in_channels: int, num_classes: int, size: int, width: int = 64, downs: int = 3,
+                 norm: str = "layer"):
         super().__init__()
-        layers, w = [nn.Conv2d(in_channels, width, 3, 2, 1), nn.LeakyReLU(0.2, True)], width
+        layers, w, side = [nn.Conv2d(in_channels, width, 3, 2, 1), nn.LeakyReLU(0.2, True)], width, (size + 1) // 2
         for _ in range(downs - 1):
             layers += [nn.Conv2d(w, 2 * w, 3, 2, 1), norm_2d(norm, 2 * w), nn.LeakyReLU(0.2, True)]
-            w *= 2
-        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w, num_classes))
+            w, side = 2 * w, (side + 1) // 2
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(w * side * side, num_classes))
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 from gancore_dualgan import DualGAN, dualgan_defaults
+from gancore_translation.nets import PerDomainDiscriminator
 
 from gancore.data import Batch, DataSpec
 from gancore.testing import run_cli
-from gancore_translation.nets import PerDomainDiscriminator
 
 
 def _images(*values):

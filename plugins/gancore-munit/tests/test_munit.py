@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 from gancore_munit import MUNIT, MUNITGenerator
+from gancore_translation.nets import PerDomainDiscriminator
 from PIL import Image
 
 from gancore.data import Batch, DataSpec
 from gancore.nets.translation import AdaIN
 from gancore.testing import run_cli
-from gancore_translation.nets import PerDomainDiscriminator
 
 
 def _images(*values):

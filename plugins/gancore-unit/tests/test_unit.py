@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from gancore_translation.nets import PerDomainDiscriminator
 from gancore_unit import UNIT, UNITGenerator, unit_kl
 from PIL import Image
 
 from gancore.data import Batch, DataSpec
 from gancore.testing import run_cli
-from gancore_translation.nets import PerDomainDiscriminator
 
 
 def _images(*values):

@@ -10,7 +10,7 @@ digits with labels -> negatives without).
 * ``G(x_s, z)``: the source image and a noise map (``z ~ U(-1, 1)``, 10-d,
   through a linear layer to one image-sized channel) -> a 3x3 convolution,
   ``blocks`` residual blocks (BatchNorm), a 3x3 convolution to the image,
-  tanh. ``T``: :class:`gancore.nets.translation.ConvClassifier`, part of the
+  tanh. ``T``: :class:`gancore.nets.translation.ConvClassifier` (layer norm), part of the
   generator module (trained by G's optimizer, as ``min_{G,T}`` says).
 * ``D``: :class:`gancore.nets.ConvDiscriminator` on target-domain images.
 * Losses (``softplus(t) = log(1 + e^t)``, ``CE`` the cross-entropy)::
@@ -59,14 +59,14 @@ class PixelDAGenerator(Translator):
     returns ``{"sample": adapted, "logits": T(adapted), "source_logits": T(source)}``.
     """
 
-    def __init__(self, spec, width: int, blocks: int, noise_dim: int, norm: str, c_width: int):
+    def __init__(self, spec, width: int, blocks: int, noise_dim: int, norm: str, c_width: int, c_norm: str = "layer"):
         super().__init__(describe_domains(spec))
         self.noise_dim, self.size = noise_dim, spec.image_size
         self.noise = nn.Linear(noise_dim, spec.image_size ** 2)
         self.body = nn.Sequential(nn.Conv2d(spec.channels + 1, width, 3, 1, 1), nn.ReLU(True),
                                   *[ResidualBlock(width, norm) for _ in range(blocks)],
                                   nn.Conv2d(width, spec.channels, 3, 1, 1), nn.Tanh())
-        self.classifier = ConvClassifier(spec.channels, spec.num_classes, c_width, norm=norm)
+        self.classifier = ConvClassifier(spec.channels, spec.num_classes, spec.image_size, c_width, norm=c_norm)
 
     def latent(self, n, labels=None, batch=None, rng=None):
         latent = super().latent(n, labels, batch, rng)
@@ -107,15 +107,17 @@ class PixelDA:
     blocks: NonNegativeInt = option(6, help="Residual blocks of G (the paper's 6).")
     noise_dim: PositiveInt = option(10, help="Size of the noise vector z.")
     c_width: PositiveInt = option(32, help="Channels of the task classifier's first convolution.")
+    c_norm: Norm = option("layer", help="Normalization in the task classifier (per sample: it sees source and "
+                                        "adapted images in separate batches, so batch statistics would mix them).")
     d_width: PositiveInt = option(64, help="Channels of the discriminator's first convolution.")
-    norm: Norm = option("batch", help="Normalization in G, T and D.")
+    norm: Norm = option("batch", help="Normalization in G and D.")
     adv: NonNegativeFloat = option(0.013, help="alpha, the weight of the adversarial term.")
     task: NonNegativeFloat = option(0.011, help="beta, the weight of the task classifier's cross-entropy.")
 
     @hookimpl
     def build_generator(self, data):
         require_labelled_source(data)
-        return PixelDAGenerator(data, self.width, self.blocks, self.noise_dim, self.norm, self.c_width)
+        return PixelDAGenerator(data, self.width, self.blocks, self.noise_dim, self.norm, self.c_width, self.c_norm)
 
     @hookimpl
     def build_discriminator(self, data):
