@@ -54,14 +54,14 @@ from gancore.plugins import Registry
 from gancore.run.rundir import find_checkpoint, load_generator
 
 RUNS = {
-    "cogan": dict(data="mnist-negative", batch=32, steps=600, sets={"width": 32, "d_width": 32}),
-    "dualgan": dict(data="mnist-thick", batch=16, steps=300, sets={"width": 16, "d_width": 16},
-                    flags=["--lr-g", "2e-4", "--lr-d", "2e-4"]),
-    "unit": dict(data="mnist-thick", batch=8, steps=300, sets={"width": 8, "blocks": 1, "d_width": 16}),
-    "munit": dict(data="mnist-thick", batch=8, steps=300, sets={"width": 8, "blocks": 2, "mlp": 64, "d_width": 16}),
-    "bicyclegan": dict(data="mnist-edges", batch=16, steps=400, sets={"width": 16, "e_width": 16, "d_width": 16}),
-    "pixelda": dict(data="mnist-negative", batch=32, steps=400,
-                    sets={"width": 16, "blocks": 2, "c_width": 32, "d_width": 16}),
+    "cogan": {"data": "mnist-negative", "batch": 32, "steps": 600, "sets": {"width": 32, "d_width": 32}},
+    "dualgan": {"data": "mnist-thick", "batch": 16, "steps": 300, "sets": {"width": 16, "d_width": 16},
+                    "flags": ["--lr-g", "2e-4", "--lr-d", "2e-4"]},
+    "unit": {"data": "mnist-thick", "batch": 8, "steps": 300, "sets": {"width": 8, "blocks": 1, "d_width": 16}},
+    "munit": {"data": "mnist-thick", "batch": 8, "steps": 300, "sets": {"width": 8, "blocks": 2, "mlp": 64, "d_width": 16}},
+    "bicyclegan": {"data": "mnist-edges", "batch": 16, "steps": 400, "sets": {"width": 16, "e_width": 16, "d_width": 16}},
+    "pixelda": {"data": "mnist-negative", "batch": 32, "steps": 400,
+                    "sets": {"width": 16, "blocks": 2, "c_width": 32, "d_width": 16}},
 }
 
 
@@ -92,7 +92,7 @@ def l1(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def pairwise_l1(outputs: torch.Tensor) -> float:
     """Mean L1 (0..1) over the distinct pairs of the ``k`` outputs of each input: ``(n, k, C, H, W)``."""
-    n, k = outputs.shape[:2]
+    _n, k = outputs.shape[:2]
     flat = outputs.flatten(2)
     distances = (flat[:, :, None] - flat[:, None]).abs().mean(-1) / 2  # (n, k, k)
     return float(distances.sum((1, 2)).mean() / (k * (k - 1)))
