@@ -123,7 +123,8 @@ class BicycleGAN:
     e_width: PositiveInt = option(64, help="Channels of the encoder's first convolution.")
     d_width: PositiveInt = option(64, help="Channels of the PatchGANs' first convolution.")
     code_dim: PositiveInt = option(8, help="Size of the latent code z.")
-    norm: Norm = option("instance", help="Normalization in G and D.")
+    norm: Norm = option("batch", help="Normalization in G and D (pix2pix's BatchNorm: on small images the "
+                                      "U-Net's inner maps are 2x2, where instance norm leaves next to nothing).")
     patch_layers: NonNegativeInt = option(0, help="Strided layers of the PatchGANs (0: by the image size).")
     l1: NonNegativeFloat = option(10.0, help="lambda_img, the weight of the cVAE-GAN's L1 term.")
     kl: NonNegativeFloat = option(0.01, help="lambda_kl, the weight of the encoder's KL term.")
