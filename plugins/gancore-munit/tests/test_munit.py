@@ -52,6 +52,10 @@ def test_losses_by_hand():
     assert g["image"].item() == pytest.approx(2.0)  # lambda_x = 10 times (0.1 + 0.1)
     assert g["content"].item() == pytest.approx(0.5)  # lambda_c = 1 times mean |0.5 - 0|
     assert g["style"].item() == pytest.approx(0.5)  # lambda_s = 1 times mean |s| = 4 / 8
+    assert "cycle" not in g
+    step.outputs["cycle"] = step.latent["source"] * 0.5
+    # lambda_cyc = 10 times the per-domain mean |x/2 - x|: (1 + 0)/4 + (1 + 0.5)/4
+    assert MUNIT(cycle=10.0).g_loss(step=step)["cycle"].item() == pytest.approx(10 * (0.25 + 0.375))
 
 
 def test_adain_by_hand():
@@ -66,14 +70,14 @@ def test_adain_by_hand():
 def test_the_style_changes_the_translation():
     spec = DataSpec("t", (1, 8, 8), pairing="unpaired", domains=("a", "b"))
     torch.manual_seed(0)
-    g = MUNITGenerator(spec, width=2, blocks=1, style_dim=2, mlp=8).eval()
+    g = MUNITGenerator(spec, width=2, blocks=1, style_dim=2, mlp=8, cycle=True).eval()
     x = torch.rand(2, 1, 8, 8) * 2 - 1
     latent = g.translation_latent(x, 1)
     one = g({**latent, "style": torch.zeros(2, 2)})
     two = g({**latent, "style": torch.ones(2, 2) * 3})
     assert one.shape == (2, 1, 8, 8) and not torch.allclose(one, two)
     out = g.train()(g.latent(2, batch=Batch(x, extra={"b": x.flip(0)})))
-    assert set(out) == {"sample", "recon", "content", "content_recon", "style_recon"}
+    assert set(out) == {"sample", "recon", "content", "content_recon", "style_recon", "cycle"}
     assert out["content_recon"].shape == out["content"].shape and out["style_recon"].shape == (4, 2)
 
 

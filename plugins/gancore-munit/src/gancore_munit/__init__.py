@@ -24,8 +24,9 @@ from domain ``s`` into ``t`` keeps ``x``'s content and draws a style of
             + lambda_c E |E^c_t(y) - c|_1                        (content reconstruction)
             + lambda_s E |E^s_t(y) - s_t|_1                      (style reconstruction)
 
-  with the paper's lambda_x = 10, lambda_c = lambda_s = 1 (its optional
-  explicit cycle term is off by default there too).
+  with the paper's lambda_x = 10, lambda_c = lambda_s = 1. Its optional
+  style-augmented cycle, ``lambda_cyc E |G_s(E^c_t(y), s_x) - x|_1``, is the
+  option ``cycle`` (0, off, as the paper's default).
 * Defaults (the paper's): Adam, lr 1e-4, betas (0.5, 0.999).
 """
 
@@ -71,9 +72,9 @@ class MUNITGenerator(Translator):
     losses need: ``"recon"``, ``"content"``, ``"content_recon"``, ``"style_recon"``.
     """
 
-    def __init__(self, spec, width: int, blocks: int, style_dim: int, mlp: int):
+    def __init__(self, spec, width: int, blocks: int, style_dim: int, mlp: int, cycle: bool = False):
         super().__init__(describe_domains(spec), both_ways=True)
-        self.style_dim = style_dim
+        self.style_dim, self.cycle = style_dim, cycle
         self.content = nn.ModuleList(ImageEncoder(spec.channels, width, 2, blocks) for _ in range(2))
         self.styles = nn.ModuleList(StyleEncoder(spec.channels, style_dim, width) for _ in range(2))
         self.decoders = nn.ModuleList(AdaINDecoder(4 * width, spec.channels, style_dim, 2, blocks, mlp)
@@ -97,9 +98,13 @@ class MUNITGenerator(Translator):
         if "parts" not in latent:
             return crop(translated, pad)
         own_style = route(self.styles, source, origin)
-        return {"sample": crop(translated, pad), "recon": crop(route(self.decoders, content, origin, own_style), pad),
-                "content": content, "content_recon": route(self.content, translated, target),
-                "style_recon": route(self.styles, crop(translated, pad), target)}
+        content_recon = route(self.content, translated, target)
+        out = {"sample": crop(translated, pad), "recon": crop(route(self.decoders, content, origin, own_style), pad),
+               "content": content, "content_recon": content_recon,
+               "style_recon": route(self.styles, crop(translated, pad), target)}
+        if self.cycle:  # the paper's style-augmented cycle: back with the recovered content and x's own style
+            out["cycle"] = crop(route(self.decoders, content_recon, origin, own_style), pad)
+        return out
 
 
 @declare
@@ -118,11 +123,13 @@ class MUNIT:
     image: NonNegativeFloat = option(10.0, help="lambda_x, the weight of the image reconstruction (L1).")
     content: NonNegativeFloat = option(1.0, help="lambda_c, the weight of the content reconstruction (L1).")
     style: NonNegativeFloat = option(1.0, help="lambda_s, the weight of the style reconstruction (L1).")
+    cycle: NonNegativeFloat = option(0.0, help="lambda_cyc, the weight of the style-augmented cycle (L1; 0: off, "
+                                                "the paper's default).")
 
     @hookimpl
     def build_generator(self, data):
         require_domains(data, "MUNIT", ("unpaired", "paired"))
-        return MUNITGenerator(data, self.width, self.blocks, self.style_dim, self.mlp)
+        return MUNITGenerator(data, self.width, self.blocks, self.style_dim, self.mlp, cycle=self.cycle > 0)
 
     @hookimpl
     def build_discriminator(self, data):
@@ -138,7 +145,10 @@ class MUNIT:
     def g_loss(self, step):
         out, latent = step.outputs, step.latent
         source, origin = latent["source"], latent["source_domain"]
-        return {"adv": two_domain_g_adversarial(step),
-                "image": self.image * per_domain_l1(out["recon"], source, origin),
-                "content": self.content * (out["content_recon"] - out["content"]).abs().mean(),
-                "style": self.style * (out["style_recon"] - latent["style"]).abs().mean()}
+        terms = {"adv": two_domain_g_adversarial(step),
+                 "image": self.image * per_domain_l1(out["recon"], source, origin),
+                 "content": self.content * (out["content_recon"] - out["content"]).abs().mean(),
+                 "style": self.style * (out["style_recon"] - latent["style"]).abs().mean()}
+        if self.cycle:
+            terms["cycle"] = self.cycle * per_domain_l1(out["cycle"], source, origin)
+        return terms
