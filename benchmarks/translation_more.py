@@ -59,7 +59,7 @@ RUNS = {
                     "flags": ["--lr-g", "2e-4", "--lr-d", "2e-4"]},
     "unit": {"data": "mnist-thick", "batch": 8, "steps": 300, "sets": {"width": 8, "blocks": 1, "d_width": 16}},
     "munit": {"data": "mnist-thick", "batch": 8, "steps": 300,
-              "sets": {"width": 8, "blocks": 2, "mlp": 64, "d_width": 16, "cycle": 10}},
+              "sets": {"width": 8, "blocks": 2, "mlp": 64, "d_width": 16, "cycle": 10}, "flags": ["--lr", "5e-4"]},
     "bicyclegan": {"data": "mnist-edges", "batch": 16, "steps": 400, "sets": {"width": 16, "e_width": 16, "d_width": 16}},
     "pixelda": {"data": "mnist-negative", "batch": 32, "steps": 400,
                     "sets": {"width": 16, "blocks": 2, "c_width": 32, "d_width": 16}},
