@@ -51,6 +51,10 @@ from gancore.nets import standard_discriminator
 _PAPER = {"betas": (0.5, 0.999), "lr_g": 2e-5, "lr_d": 2e-4}
 DEFAULTS = {"vector": {}, "small-image": dict(_PAPER), "image": dict(_PAPER)}
 NETWORKS = {"small-image": {"width": 32, "d_width": 32}, "image": {"width": 32, "d_width": 32}}
+#: The paper's settings (``gan train --preset paper``): its optimiser and 64-wide networks with BatchNorm.
+PAPER = {**_PAPER, "lr_schedule": "constant", "regularizers": {}, "options": {
+    "gancore-contextencoder": {"width": 64, "d_width": 64, "norm": "batch", "reconstruction": 0.999,
+                               "adversarial": 0.001}}}
 
 
 class ContextEncoderNet(Inpainter):
@@ -77,6 +81,7 @@ class ContextEncoder:
     kind = "family"
     defaults = DEFAULTS
     option_defaults = NETWORKS
+    paper = PAPER
 
     width: PositiveInt = option(64, help="Channels of G's first convolution.")
     d_width: PositiveInt = option(64, help="Channels of D's first convolution.")

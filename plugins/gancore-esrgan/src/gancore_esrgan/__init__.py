@@ -66,6 +66,10 @@ DEFAULTS = {"vector": {}, "small-image": dict(_RECIPE), "image": dict(_RECIPE)}
 NETWORKS = {"small-image": {"width": 16, "growth": 8, "blocks": 1, "d_width": 8},
             "image": {"width": 32, "growth": 16, "blocks": 2, "d_width": 16}}
 _PAPER = {"width": 64, "growth": 32, "blocks": 23, "d_width": 64}
+#: The paper's settings (``gan train --preset paper``) for its GAN stage: Adam (0.9, 0.999), lr 1e-4, batch
+#: 16, its network sizes (its step-wise halving of the rate and the PSNR pre-training are not presets).
+PAPER = {"betas": (0.9, 0.999), "batch_size": 16, "lr_g": 1e-4, "lr_d": 1e-4, "lr_schedule": "constant",
+         "regularizers": {}, "options": {"gancore-esrgan": {**_PAPER, "adversarial": 5e-3, "l1": 1e-2}}}
 
 
 class DenseBlock(nn.Module):
@@ -164,6 +168,7 @@ class ESRGAN:
     kind = "family"
     defaults = DEFAULTS
     option_defaults = NETWORKS
+    paper = PAPER
 
     width: PositiveInt = option(_PAPER["width"], help="Channels of G's trunk.")
     growth: PositiveInt = option(_PAPER["growth"], help="Channels each dense-block convolution adds.")
