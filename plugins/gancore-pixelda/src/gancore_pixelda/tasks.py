@@ -15,9 +15,12 @@ for measuring.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from gancore import hookimpl
+
+if TYPE_CHECKING:  # torch is imported when the data is loaded, not when `gan --help` loads this module
+    import torch
 
 #: Its declared kind: a library (install-time hooks only; never part of a run).
 kind = "library"
