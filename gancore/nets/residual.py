@@ -35,8 +35,15 @@ from gancore.errors import PluginError
 from gancore.generator import Generator
 from gancore.nets.conv import conv_plan
 
-__all__ = ["ResidualBlock", "ResidualMLPBlock", "ResidualGenerator", "ResidualDiscriminator",
-           "ResidualMLPGenerator", "ResidualMLPDiscriminator", "stage_channels"]
+__all__ = [
+    "ResidualBlock",
+    "ResidualDiscriminator",
+    "ResidualGenerator",
+    "ResidualMLPBlock",
+    "ResidualMLPDiscriminator",
+    "ResidualMLPGenerator",
+    "stage_channels",
+]
 
 
 def _lrelu() -> nn.Module:

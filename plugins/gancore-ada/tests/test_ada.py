@@ -3,6 +3,7 @@ probabilities, gradients, p's update rule by hand, the add-on in CLI runs."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -10,8 +11,19 @@ import pytest
 import torch
 from click.testing import CliRunner
 from gancore_ada import ADA
-from gancore_ada.augment import (adjusted_p, augment, brightness, contrast, parse_transforms, resample,
-                                 rotation_matrix, saturation, scale_matrix, translation_matrix, xflip_matrix)
+from gancore_ada.augment import (
+    adjusted_p,
+    augment,
+    brightness,
+    contrast,
+    parse_transforms,
+    resample,
+    rotation_matrix,
+    saturation,
+    scale_matrix,
+    translation_matrix,
+    xflip_matrix,
+)
 
 from gancore.cli import main
 from gancore.testing import assert_clean_error
@@ -126,7 +138,7 @@ def test_p_moves_by_batch_times_interval_over_the_ramp_in_a_run(tmp_path):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     ps = [row["ada/p"] for row in rows if "ada/p" in row]
     assert len(ps) == 6 and ps[0] == 0.5  # first D update: no adjustment yet
-    for before, after in zip(ps, ps[1:]):
+    for before, after in itertools.pairwise(ps):
         step = abs(after - before)
         assert step == pytest.approx(0.0, abs=1e-6) or step == pytest.approx(1 / 3, abs=1e-6) or after in (0.0, 1.0)
     adjusted = [row for row in rows if "ada/rt" in row]

@@ -14,8 +14,14 @@ from torch import nn
 from gancore.cli import main
 from gancore.data import DataSpec
 from gancore.losses import rpgan_d, rpgan_g
-from gancore.nets.residual import (ResidualBlock, ResidualDiscriminator, ResidualGenerator, ResidualMLPBlock,
-                                   ResidualMLPDiscriminator, ResidualMLPGenerator)
+from gancore.nets.residual import (
+    ResidualBlock,
+    ResidualDiscriminator,
+    ResidualGenerator,
+    ResidualMLPBlock,
+    ResidualMLPDiscriminator,
+    ResidualMLPGenerator,
+)
 from gancore.testing import defaults_of, make_plugin
 
 DIGITS = DataSpec("digits", (1, 8, 8))

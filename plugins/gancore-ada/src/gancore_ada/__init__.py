@@ -31,10 +31,9 @@ from torch import nn
 from gancore import hookimpl
 from gancore.declaration import Fraction, PositiveInt, declare, option
 from gancore.errors import PluginError
-
 from gancore_ada.augment import TRANSFORMS, adjusted_p, augment, parse_transforms
 
-__all__ = ["ADA", "attach", "augment", "adjusted_p", "parse_transforms", "TRANSFORMS"]
+__all__ = ["ADA", "TRANSFORMS", "adjusted_p", "attach", "augment", "parse_transforms"]
 
 
 def attach(discriminator: nn.Module, transforms: tuple[str, ...], probability) -> nn.Module:

@@ -27,10 +27,14 @@ from gancore import hookimpl
 from gancore.declaration import PositiveInt, declare, option
 from gancore.errors import PluginError
 from gancore.losses import rpgan_d, rpgan_g
-from gancore.nets.residual import (ResidualDiscriminator, ResidualGenerator, ResidualMLPDiscriminator,
-                                   ResidualMLPGenerator)
+from gancore.nets.residual import (
+    ResidualDiscriminator,
+    ResidualGenerator,
+    ResidualMLPDiscriminator,
+    ResidualMLPGenerator,
+)
 
-__all__ = ["R3GAN", "rpgan_d", "rpgan_g", "DEFAULTS"]
+__all__ = ["DEFAULTS", "R3GAN", "rpgan_d", "rpgan_g"]
 
 #: Adam as the paper has it: beta1 = 0, beta2 = 0.99.
 _ADAM = {"betas": (0.0, 0.99)}
