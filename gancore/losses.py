@@ -145,3 +145,18 @@ def least_squares_d(real_scores: torch.Tensor, fake_scores: torch.Tensor, a: flo
 def least_squares_g(fake_scores: torch.Tensor, c: float = 1.0) -> torch.Tensor:
     """Mao et al. (LSGAN): the generator minimises ``1/2 E[(D(G(z)) - c)^2]``."""
     return 0.5 * ((fake_scores - c) ** 2).mean()
+
+
+def rpgan_d(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Huang et al. 2024 (RpGAN, R3GAN's loss): ``E_pairs[softplus(-(D(x_r) - D(x_f)))]``.
+
+    Relativistic *pairing*: real sample ``i`` is compared with fake sample ``i``
+    (elementwise over the pairs, then the mean), not with the batch's average
+    score as in RaGAN. ``softplus(-t) = -log sigmoid(t)``.
+    """
+    return F.softplus(-(real_scores - fake_scores)).mean()
+
+
+def rpgan_g(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Huang et al. 2024 (RpGAN): the generator's side, ``E_pairs[softplus(-(D(x_f) - D(x_r)))]``."""
+    return F.softplus(-(fake_scores - real_scores)).mean()
