@@ -108,3 +108,11 @@ def test_trains_and_samples_each_generator_from_the_cli(gan, tmp_path):
     assert result.exit_code == 0, result.output
     result = gan("sample", tmp_path / "run", "--traverse", "gen", "-n", 8, "-o", tmp_path / "g.png")
     assert result.exit_code == 0 and "Wrote 8 samples" in result.output
+
+
+def test_mixes_with_pacgan_and_a_gradient_penalty(gan, tmp_path):
+    # PacGAN packs D's input; D's k + 1 logits per pack are repeated per sample, and GP scores the real-class logit.
+    result = gan("train", "-p", "gancore-madgan", "-p", "gancore-pacgan", "-r", "gp", "--set",
+                 "gancore-madgan.hidden=16", "--data", "ring", "--steps", 3, "--batch-size", 16, "--out", tmp_path,
+                 "--name", "run")
+    assert result.exit_code == 0, result.output
