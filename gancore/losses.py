@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -160,3 +161,35 @@ def rpgan_d(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tenso
 def rpgan_g(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """Huang et al. 2024 (RpGAN): the generator's side, ``E_pairs[softplus(-(D(x_f) - D(x_r)))]``."""
     return F.softplus(-(fake_scores - real_scores)).mean()
+
+
+def boundary_seeking_g(fake_scores: torch.Tensor) -> torch.Tensor:
+    """Hjelm et al. (BGAN, continuous data): G minimises ``1/2 E[(log D(G(z)) - log(1 - D(G(z))))^2]``.
+
+    With ``D = sigmoid(score)``, ``log D - log(1 - D)`` is the score (the logit) itself, so this is
+    ``1/2 E[score^2]``: G seeks D's decision boundary ``D = 1/2``, where the fakes' importance
+    weights ``D / (1 - D)`` are 1. D is trained with :func:`logistic_d`.
+    """
+    return 0.5 * fake_scores.pow(2).mean()
+
+
+def softmax_d(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Lin (Softmax GAN): D's cross-entropy to the target ``1/|B+|`` on each real sample, 0 on fakes.
+
+    The scores are negative energies, ``s = -E``; the softmax runs over the whole batch
+    ``B = B+ ∪ B-`` (reals and fakes), ``Z = sum_{x in B} exp(s(x))``::
+
+        L_D = -sum_{x in B+} (1/|B+|) log(exp(s(x)) / Z) = -mean_{B+} s + log Z
+    """
+    return -real_scores.mean() + torch.logsumexp(torch.cat([real_scores, fake_scores]).flatten(), 0)
+
+
+def softmax_g(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Lin (Softmax GAN): G's cross-entropy to the uniform target ``1/|B|`` over the whole batch::
+
+        L_G = -sum_{x in B} (1/|B|) log(exp(s(x)) / Z) = -mean_B s + log Z
+
+    (the real samples' terms carry no gradient to G but are part of the value and of ``Z``).
+    """
+    scores = torch.cat([real_scores, fake_scores]).flatten()
+    return -scores.mean() + torch.logsumexp(scores, 0)

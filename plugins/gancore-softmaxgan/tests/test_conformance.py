@@ -1,0 +1,7 @@
+"""gancore-softmaxgan through gancore's conformance kit."""
+
+from gancore.testing import check_plugin
+
+
+def test_conformance():
+    check_plugin("gancore-softmaxgan", options={"width": 8, "hidden": 32})
