@@ -34,23 +34,33 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from typing import Literal
+
 from gancore import hookimpl
+from gancore.errors import PluginError
 from gancore.losses import wasserstein_d, wasserstein_g
 from gancore.nets import init_weights
 from gancore.declaration import NonNegativeFloat, NonNegativeInt, PositiveInt, declare, option
 from gancore.step import DiscriminatorView
 from gancore_translation.domains import describe_domains, require_domains
 from gancore_translation.generator import Translator
-from gancore_translation.nets import ResnetGenerator
+from gancore_translation.nets import ConditionalResnetGenerator, ResnetGenerator
 
 
 class StarGenerator(Translator):
     """``G(x, c)``: the image with the target domain's one-hot maps stacked on it, through a ResNet."""
 
-    def __init__(self, spec, width: int, blocks: int, mix: int):
+    def __init__(self, spec, width: int, blocks: int, mix: int, condition: str = "norm"):
         super().__init__(describe_domains(spec), choose_target=True)
-        self.net = ResnetGenerator(spec.channels + len(self.domains), spec.channels, spec.image_size, width,
-                                   blocks, "instance", mix, cond_dim=len(self.domains))
+        if condition == "norm":
+            if mix:
+                raise PluginError("gancore-stargan: mix needs condition = \"shift\" (the mixing block belongs to "
+                                  "that network).")
+            self.net = ConditionalResnetGenerator(spec.channels + len(self.domains), spec.channels, width, blocks,
+                                                  len(self.domains))
+        else:
+            self.net = ResnetGenerator(spec.channels + len(self.domains), spec.channels, spec.image_size, width,
+                                       blocks, "instance", mix, cond_dim=len(self.domains))
 
     def forward(self, latent) -> torch.Tensor:
         source = latent["source"]
@@ -100,12 +110,17 @@ class StarGAN:
     d_width: PositiveInt = option(64, help="Channels of D's first convolution.")
     cls: NonNegativeFloat = option(1.0, help="lambda_cls, the weight of the domain classification terms.")
     rec: NonNegativeFloat = option(10.0, help="lambda_rec, the weight of the reconstruction term.")
-    mix: NonNegativeInt = option(0, help="Width of a global mixing block in G (0: none, the paper's).")
+    mix: NonNegativeInt = option(0, help="Width of a global mixing block in G (0: none, the paper's); needs "
+                                         "condition = \"shift\".")
+    condition: Literal["norm", "shift"] = option(
+        "norm", help="How G sees the target beyond the paper's input maps, which instance norm erases: norm "
+                     "(every instance norm scaled and shifted per target) or shift (one shift at the bottleneck, "
+                     "the network of runs written before 2026-12-07).")
 
     @hookimpl
     def build_generator(self, data):
         require_domains(data, "StarGAN", ("",))
-        return StarGenerator(data, self.width, self.blocks, self.mix)
+        return StarGenerator(data, self.width, self.blocks, self.mix, self.condition)
 
     @hookimpl
     def build_discriminator(self, data):
