@@ -49,10 +49,17 @@ import time
 from pathlib import Path
 
 import torch
+from gancore_translation.domains import (
+    STYLES,
+    dilate,
+    mnist_digits,
+    mnist_task,
+    rotate,
+    style,
+)
 
 from gancore.plugins import Registry
 from gancore.run.rundir import find_checkpoint, load_generator
-from gancore_translation.domains import STYLES, dilate, mnist_digits, mnist_task, rotate, style
 
 RUNS = {
     "pix2pix": dict(data="mnist-edges", batch=32, steps=1500, sets={"width": 32, "d_width": 32}),

@@ -7,18 +7,33 @@ import functools
 import numpy as np
 import pytest
 import torch
+from gancore_translation.domains import (
+    SECOND,
+    STYLES,
+    dilate,
+    edges,
+    erode,
+    mnist_digits,
+    mnist_task,
+    rotate,
+    style,
+)
+from gancore_translation.generator import Translator
+from gancore_translation.nets import (
+    PatchDiscriminator,
+    PerDomainDiscriminator,
+    PerTargetTranslator,
+    ResnetGenerator,
+    UNet,
+    patch_layers,
+    patch_receptive_field,
+)
 from PIL import Image
 
 import gancore.data
 from gancore.data import Batch, DataSpec
 from gancore.errors import ConfigError, DataError
 from gancore.installed import installed_data
-from gancore_translation.domains import (SECOND, STYLES, dilate, edges, erode, mnist_digits, mnist_task, rotate,
-                                         style)
-from gancore_translation.generator import Translator
-from gancore_translation.nets import (PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator,
-                                      ResnetGenerator, UNet, patch_layers, patch_receptive_field)
-
 
 #: The data loader as a run calls it: with the readers the installed plugins (this one) register.
 load_data = functools.partial(gancore.data.load_data, readers=installed_data)

@@ -29,22 +29,27 @@
 
 from __future__ import annotations
 
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from typing import Literal
-
-from gancore import hookimpl
-from gancore.errors import PluginError
-from gancore.losses import wasserstein_d, wasserstein_g
-from gancore.nets import init_weights
-from gancore.declaration import NonNegativeFloat, NonNegativeInt, PositiveInt, declare, option
-from gancore.step import DiscriminatorView
 from gancore_translation.domains import describe_domains, require_domains
 from gancore_translation.generator import Translator
 from gancore_translation.nets import ConditionalResnetGenerator, ResnetGenerator
+from torch import nn
+
+from gancore import hookimpl
+from gancore.declaration import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    declare,
+    option,
+)
+from gancore.errors import PluginError
+from gancore.losses import wasserstein_d, wasserstein_g
+from gancore.nets import init_weights
+from gancore.step import DiscriminatorView
 
 
 class StarGenerator(Translator):
@@ -147,4 +152,4 @@ class StarGAN:
                 "rec": self.rec * (back - latent["source"]).abs().mean()}
 
 
-__all__ = ["StarGAN", "StarGenerator", "StarDiscriminator"]
+__all__ = ["StarDiscriminator", "StarGAN", "StarGenerator"]

@@ -55,7 +55,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gancore.data import CORE_LAYOUTS, Dataset, DataSpec, image_files, load_image_folder, load_mnist_5k
+from gancore.data import (
+    CORE_LAYOUTS,
+    Dataset,
+    DataSpec,
+    image_files,
+    load_image_folder,
+    load_mnist_5k,
+)
 from gancore.errors import DataError
 
 TASKS = ("mnist-edges", "mnist-thick", "mnist-rotations", "mnist-styles")
@@ -271,9 +278,24 @@ def describe_domains(spec: DataSpec) -> tuple[str, ...]:
     return tuple(spec.class_names) or tuple(str(i) for i in range(spec.num_classes))
 
 
-__all__ = ["LAYOUTS", "TASKS", "SECOND", "ROTATIONS", "mnist_task", "load_task", "load_folder", "has_domain_folders",
-           "dilate", "erode", "edges", "rotate",
-           "STYLES", "style", "describe_domains", "require_domains"]
+__all__ = [
+    "LAYOUTS",
+    "ROTATIONS",
+    "SECOND",
+    "STYLES",
+    "TASKS",
+    "describe_domains",
+    "dilate",
+    "edges",
+    "erode",
+    "has_domain_folders",
+    "load_folder",
+    "load_task",
+    "mnist_task",
+    "require_domains",
+    "rotate",
+    "style",
+]
 
 
 def require_domains(spec: DataSpec, family: str, pairing: tuple[str, ...]) -> None:
