@@ -67,7 +67,7 @@ RUNS = {
     "stargan": dict(data="mnist-rotations", batch=16, steps=1500,
                     sets={"width": 32, "blocks": 3, "mix": 256, "d_width": 32}),
     "stargan-styles": dict(family="stargan", data="mnist-styles", batch=16, steps=1500,
-                           sets={"width": 32, "blocks": 3, "d_width": 32}),
+                           sets={"width": 16, "blocks": 2, "d_width": 16}),
 }
 
 

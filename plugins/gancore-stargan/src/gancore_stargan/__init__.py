@@ -42,6 +42,7 @@ from gancore import hookimpl
 from gancore.declaration import (
     NonNegativeFloat,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     declare,
     option,
@@ -55,14 +56,14 @@ from gancore.step import DiscriminatorView
 class StarGenerator(Translator):
     """``G(x, c)``: the image with the target domain's one-hot maps stacked on it, through a ResNet."""
 
-    def __init__(self, spec, width: int, blocks: int, mix: int, condition: str = "norm"):
+    def __init__(self, spec, width: int, blocks: int, mix: int, condition: str = "norm", cond_lr_mul: float = 10.0):
         super().__init__(describe_domains(spec), choose_target=True)
         if condition == "norm":
             if mix:
                 raise PluginError("gancore-stargan: mix needs condition = \"shift\" (the mixing block belongs to "
                                   "that network).")
             self.net = ConditionalResnetGenerator(spec.channels + len(self.domains), spec.channels, width, blocks,
-                                                  len(self.domains))
+                                                  len(self.domains), cond_lr_mul)
         else:
             self.net = ResnetGenerator(spec.channels + len(self.domains), spec.channels, spec.image_size, width,
                                        blocks, "instance", mix, cond_dim=len(self.domains))
@@ -122,10 +123,15 @@ class StarGAN:
                      "(every instance norm scaled and shifted per target) or shift (one shift at the bottleneck, "
                      "the network of runs written before 2026-12-07).")
 
+    cond_lr_mul: PositiveFloat = option(
+        10.0, help="With condition = norm: the per-domain scales and shifts learn this many times faster than "
+                   "G's other weights (Adam moves a weight by about lr per step; at lr 1e-4 a domain's scale "
+                   "could change by 0.15 in 1,500 steps).")
+
     @hookimpl
     def build_generator(self, data):
         require_domains(data, "StarGAN", ("",))
-        return StarGenerator(data, self.width, self.blocks, self.mix, self.condition)
+        return StarGenerator(data, self.width, self.blocks, self.mix, self.condition, self.cond_lr_mul)
 
     @hookimpl
     def build_discriminator(self, data):
