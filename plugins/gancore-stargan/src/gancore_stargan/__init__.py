@@ -1,14 +1,18 @@
 """StarGAN (Choi et al., 2018) as a gancore family: multi-domain image-to-image translation.
 
 * One generator ``G(x, c)`` for every pair of domains: the target domain
-  ``c`` enters as one-hot maps stacked on the image (as in the paper) and,
-  because instance norm erases constant maps, also as a learned shift of
-  the bottleneck features (see :class:`gancore_translation.nets.ResnetGenerator`); the paper's network
-  (two stride-2 down-sampling convolutions, 6 residual blocks, two
-  up-sampling convolutions, instance norm), :class:`gancore_translation.nets.ResnetGenerator`.
-  Option ``mix`` (0: off, as in the paper) adds a fully connected block over
-  the bottleneck map for translations that move pixels far, such as the
-  rotations of ``mnist-rotations``.
+  ``c`` enters as one-hot maps stacked on the image (as in the paper). Instance
+  norm erases constant maps, so by default (``condition = "norm"``) every
+  instance norm of G is conditional, ``IN(h) * (1 + gamma_c) + beta_c``, its
+  per-domain weights learning ``cond_lr_mul`` (10) times faster than the rest
+  (:class:`gancore_translation.nets.ConditionalResnetGenerator`);
+  ``condition = "shift"`` is the network of runs written before 2026-12-07 (a
+  learned shift of the bottleneck, :class:`gancore_translation.nets.ResnetGenerator`,
+  which the later norms erase too). The paper's layers otherwise: two stride-2
+  down-sampling convolutions, residual blocks, two up-sampling convolutions.
+  Option ``mix`` (0: off, as in the paper; needs ``condition = "shift"``) adds a
+  fully connected block over the bottleneck map for translations that move
+  pixels far, such as the rotations of ``mnist-rotations``.
 * One discriminator with two heads on a shared body of stride-2 4x4
   convolutions (LeakyReLU 0.01, no normalization, so the gradient penalty is
   per sample): ``D_src`` a patch map of critic scores, ``D_cls`` domain
