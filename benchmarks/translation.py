@@ -19,6 +19,12 @@ split, which no run trains on:
   and classified. Baselines: no translation (the source rotated back by the
   target's angle) and the oracle (the exact rotation: the classifier's own
   accuracy).
+* StarGAN on ``mnist-styles`` (``--families stargan-styles``, StarGAN's
+  local-edit task): every held-out digit, drawn in each of the 4 styles,
+  translated into each of the 3 others; target-domain accuracy by a
+  classifier of (style, digit) trained here on the real styled train digits
+  (its held-out accuracies are printed) and digit identity by it and by the
+  ``mnist`` classifier; baselines no translation and the exact edit.
 
 The classifier is ``gancore.metrics.load_classifier("mnist")`` (trained on
 its own 80% of ``mnist``): label preservation is reported on all 500
@@ -49,23 +55,33 @@ import time
 from pathlib import Path
 
 import torch
+from gancore_translation.domains import (
+    STYLES,
+    dilate,
+    mnist_digits,
+    mnist_task,
+    rotate,
+    style,
+)
 
 from gancore.plugins import Registry
 from gancore.run.rundir import find_checkpoint, load_generator
-from gancore_translation.domains import dilate, mnist_digits, mnist_task, rotate
 
 RUNS = {
     "pix2pix": dict(data="mnist-edges", batch=32, steps=1500, sets={"width": 32, "d_width": 32}),
     "cyclegan": dict(data="mnist-thick", batch=16, steps=1500, sets={"width": 16, "blocks": 3, "d_width": 32}),
     "stargan": dict(data="mnist-rotations", batch=16, steps=1500,
                     sets={"width": 32, "blocks": 3, "mix": 256, "d_width": 32}),
+    "stargan-styles": dict(family="stargan", data="mnist-styles", batch=16, steps=1500,
+                           sets={"width": 16, "blocks": 2, "d_width": 16}),
 }
 
 
-def train_command(family: str, out: Path, steps: int) -> list[str]:
-    run = RUNS[family]
+def train_command(name: str, out: Path, steps: int) -> list[str]:
+    run = RUNS[name]
+    family = run.get("family", name)
     command = ["gan", "train", "-p", f"gancore-{family}", "--data", run["data"], "--steps", str(steps),
-               "--batch-size", str(run["batch"]), "--out", str(out), "--name", family, "--checkpoint-every", "250",
+               "--batch-size", str(run["batch"]), "--out", str(out), "--name", name, "--checkpoint-every", "250",
                "--sample-every", "250", "--log-every", "50", "--no-progress"]
     for key, value in run["sets"].items():
         command += ["--set", f"gancore-{family}.{key}={value}"]
@@ -171,6 +187,91 @@ def stargan(checkpoint: Path, model) -> dict:
             "no_translation": both(unchanged), "oracle": both(oracle), "pairs": pairs, "unseen": int(unseen.sum())}
 
 
+# --- StarGAN on mnist-styles: a domain classifier and digit identity ------------------
+
+def style_classifier(epochs: int = 3, seed: int = 0):
+    """A classifier of (style, digit) trained on real ``mnist-styles`` images; its held-out accuracies.
+
+    Every digit of the tasks' ``train`` split, drawn in each of the 4 styles
+    (18,000 images), labelled ``style * 10 + digit``; measured on the 500
+    ``test`` digits in each style (2,000 images, none trained on). Its domain
+    is the style whose 10 logits hold the most probability, its digit the
+    digit whose 4 logits do. Returns ``(net, domain_accuracy, digit_accuracy)``.
+    """
+    from gancore.classifier import ClassifierNet
+
+    def rendered(split):
+        x, digits = mnist_digits(split)
+        images = torch.cat([style(x, k) for k in range(len(STYLES))])
+        domains = torch.arange(len(STYLES)).repeat_interleave(len(x))
+        return to_float(images), domains, digits.repeat(len(STYLES))
+
+    torch.manual_seed(seed)
+    net = ClassifierNet((1, 28, 28), 10 * len(STYLES), (32, 64), 128)
+    x, domains, digits = rendered("train")
+    y = domains * 10 + digits
+    optimizer = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    rng = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=rng)
+        for start in range(0, len(x), 64):
+            index = order[start:start + 64]
+            loss = torch.nn.functional.cross_entropy(net(x[index]), y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    net.eval()
+    x, domains, digits = rendered("test")
+    found_domain, found_digit = style_predict(net, x)
+    return net, float((found_domain == domains).float().mean()), float((found_digit == digits).float().mean())
+
+
+@torch.no_grad()
+def style_predict(net, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(domain, digit) of each image by the :func:`style_classifier` (marginals of the joint logits)."""
+    logits = torch.cat([net(chunk) for chunk in images.split(500)])
+    joint = logits.log_softmax(1).view(len(images), len(STYLES), 10)
+    return joint.logsumexp(2).argmax(1), joint.logsumexp(1).argmax(1)
+
+
+def stargan_styles(checkpoint: Path, model, judge) -> dict:
+    """Every held-out digit in each source style, translated into each of the 3 other styles (12 pairs).
+
+    Target-domain accuracy: the share of outputs the style classifier puts in
+    the target style. Digit identity: the share whose digit is the source's,
+    by the style classifier and by the ``mnist`` classifier (``inverted``
+    outputs are inverted back for it first). Baselines: no translation (the
+    source itself) and the oracle (the exact edit, :func:`style`).
+    """
+    generator, *_ = load_generator(Registry.discover(), checkpoint) if checkpoint is not None else (None,)
+    upright, digits = mnist_digits("test")
+    net = judge[0]
+    rows = {"stargan": [], "no_translation": [], "oracle": []}
+    for source in range(len(STYLES)):
+        images = to_float(style(upright, source))
+        for target in range(len(STYLES)):
+            if target == source:
+                continue
+            outputs = {"no_translation": images, "oracle": to_float(style(upright, target))}
+            if generator is not None:
+                outputs["stargan"] = translate(generator, images, target, source).clamp(-1, 1)
+            for name, output in outputs.items():
+                domain, digit = style_predict(net, output)
+                plain = -output if STYLES[target] == "inverted" else output
+                rows[name].append([float((domain == target).float().mean()), float((digit == digits).float().mean()),
+                                   float((model.predict(plain) == digits).float().mean())])
+    out = {}
+    for name, values in rows.items():
+        if values:
+            mean = torch.tensor(values).mean(0).tolist()
+            out[name] = {"target_domain": mean[0], "digit_identity": mean[1], "digit_identity_mnist": mean[2]}
+            if name == "stargan":
+                out[name]["per_pair_target_domain"] = [round(v[0], 3) for v in values]
+                out[name]["per_pair_digit_identity"] = [round(v[1], 3) for v in values]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/benchmark-translation"))
@@ -186,6 +287,7 @@ def main() -> None:
     model, described = classifier()
     results: dict = {"classifier": described}
     wanted = {family: int(n) for family, n in (item.split("=") for item in args.steps)}
+    judge = None
     for family in args.families:
         steps = wanted.get(family, RUNS[family]["steps"])
         if family in args.latest:
@@ -193,9 +295,15 @@ def main() -> None:
         else:
             checkpoint = find_checkpoint(trained(family, args.out, steps))
         step = int(json.loads((checkpoint / "meta.json").read_text())["step"])
-        results[family] = {"command": " ".join(train_command(family, args.out, steps)), "step": step,
-                           **(pix2pix(checkpoint) if family == "pix2pix" else
-                              cyclegan(checkpoint, model) if family == "cyclegan" else stargan(checkpoint, model))}
+        if family == "stargan-styles":
+            if judge is None:
+                judge = style_classifier()
+                results["style_classifier"] = {"held_out_domain": judge[1], "held_out_digit": judge[2]}
+            measured = stargan_styles(checkpoint, model, judge)
+        else:
+            measured = (pix2pix(checkpoint) if family == "pix2pix" else
+                        cyclegan(checkpoint, model) if family == "cyclegan" else stargan(checkpoint, model))
+        results[family] = {"command": " ".join(train_command(family, args.out, steps)), "step": step, **measured}
     results["seconds"] = round(time.time() - started, 1)
     print(json.dumps(results, indent=1))
     report(results)
@@ -219,6 +327,15 @@ def report(results: dict) -> None:
               f"{pct(r['label_preservation'])}   (no translation {pct(r['no_translation'])}, "
               f"oracle rotation {pct(r['oracle'])}); [in brackets: the {r['unseen']} digits the classifier "
               "never saw]")
+    if "stargan-styles" in results:
+        r, c = results["stargan-styles"], results["style_classifier"]
+        print(f"style classifier: held-out domain accuracy {c['held_out_domain']:.1%}, digit accuracy "
+              f"{c['held_out_digit']:.1%} (500 test digits in each of {', '.join(STYLES)})")
+        for name in ("stargan", "no_translation", "oracle"):
+            m = r[name]
+            label = f"StarGAN (step {r['step']})" if name == "stargan" else name.replace("_", " ")
+            print(f"StarGAN   mnist-styles  {label:>20}: target domain {m['target_domain']:.1%}   digit identity "
+                  f"{m['digit_identity']:.1%} (mnist classifier {m['digit_identity_mnist']:.1%})  over 12 pairs")
 
 
 def pct(pair) -> str:

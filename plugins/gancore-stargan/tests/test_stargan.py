@@ -68,7 +68,7 @@ def test_paper_defaults_use_the_gp_regularizer():
 
 def test_networks():
     spec = DataSpec("x", (1, 28, 28), 4, ("r0", "r1", "r2", "r3"))
-    family = StarGAN(width=4, blocks=1, d_width=4, mix=16)
+    family = StarGAN(width=4, blocks=1, d_width=4, mix=16, condition="shift")
     G, D = family.build_generator(data=spec), family.build_discriminator(data=spec)
     x = torch.randn(3, 1, 28, 28)
     out = G(G.translation_latent(x, 2))
@@ -113,3 +113,39 @@ def test_trains_on_rotations_and_on_class_folders_then_translates(tmp_path):
     assert result.exit_code == 1 and "'day' (0), 'dusk' (1), 'night' (2)" in result.output
     result = CliRunner().invoke(main, ["sample", str(tmp_path / "folder"), "-o", str(out / "s.png")])
     assert result.exit_code == 1 and "gan translate" in result.output
+
+
+def test_conditional_instance_norm_by_hand():
+    from gancore_translation.nets import ConditionalInstanceNorm
+
+    norm = ConditionalInstanceNorm(1, 2)
+    with torch.no_grad():
+        norm.norm.weight.fill_(1.0)
+        norm.norm.bias.fill_(0.0)
+        norm.film.weight.copy_(torch.tensor([[0.5, -1.0], [2.0, 3.0]]))  # rows: gamma, beta; columns: domains
+    x = torch.tensor([1.0, 3.0, 5.0, 7.0]).view(1, 1, 2, 2)  # mean 4, variance 5: normalized (-3, -1, 1, 3)/sqrt(5)
+    z = torch.tensor([-3.0, -1.0, 1.0, 3.0]) / 5 ** 0.5
+    out = norm(x, torch.tensor([[1.0, 0.0]])).flatten()  # domain 0: scale 1 + 0.5, shift 2
+    assert torch.allclose(out, 1.5 * z + 2.0, atol=1e-4)
+    out = norm(x, torch.tensor([[0.0, 1.0]])).flatten()  # domain 1: scale 1 - 1 = 0, shift 3
+    assert torch.allclose(out, torch.full((4,), 3.0), atol=1e-4)
+
+
+def test_the_target_reaches_every_layer_with_condition_norm():
+    spec = DataSpec("x", (1, 28, 28), 4, ("a", "b", "c", "d"))
+    G = StarGAN(width=4, blocks=1, d_width=4).build_generator(data=spec)
+    from gancore_translation.nets import ConditionalResnetGenerator
+
+    assert isinstance(G.net, ConditionalResnetGenerator)
+    x = torch.randn(3, 1, 28, 28)
+    same = G(G.translation_latent(x, 0)) - G(G.translation_latent(x, 3))
+    assert same.abs().max() < 1e-5  # film starts at zero: plain instance norm erases the input maps
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if "film" in name:
+                p.normal_(0, 0.1)
+    # a per-domain scale and shift after every norm: the output depends on the target, image by image
+    diff = G(G.translation_latent(x, 0)) - G(G.translation_latent(x, 3))
+    assert diff.abs().mean() > 1e-3 and (diff[0] - diff[1]).abs().mean() > 1e-4
+    with pytest.raises(PluginError, match="mix needs condition"):
+        StarGAN(width=4, blocks=1, mix=16).build_generator(data=spec)

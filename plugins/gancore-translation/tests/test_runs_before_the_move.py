@@ -6,6 +6,11 @@ and the command ``gancore.cli.translate``: 2 steps of each family on its embedde
 networks of width 2. A checkpoint records the family's entry-point name, the data's name and
 state dicts, no Python module path, so nothing in them names what moved. (Resuming these
 directories with the code before and after the move gave byte-identical step-4 checkpoints.)
+
+One line was added since: ``condition = "shift"`` in the StarGAN run's ``[options.gancore-stargan]``.
+On 2026-12-07 StarGAN's default generator became ``condition = "norm"`` (conditional instance norm,
+other tensors); a StarGAN run written before then resumes with that line added to its config.toml
+(docs/families/stargan.md says so), and without it refuses with a clear checkpoint error.
 """
 
 from __future__ import annotations

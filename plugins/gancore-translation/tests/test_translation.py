@@ -7,17 +7,33 @@ import functools
 import numpy as np
 import pytest
 import torch
+from gancore_translation.domains import (
+    SECOND,
+    STYLES,
+    dilate,
+    edges,
+    erode,
+    mnist_digits,
+    mnist_task,
+    rotate,
+    style,
+)
+from gancore_translation.generator import Translator
+from gancore_translation.nets import (
+    PatchDiscriminator,
+    PerDomainDiscriminator,
+    PerTargetTranslator,
+    ResnetGenerator,
+    UNet,
+    patch_layers,
+    patch_receptive_field,
+)
 from PIL import Image
 
 import gancore.data
 from gancore.data import Batch, DataSpec
 from gancore.errors import ConfigError, DataError
 from gancore.installed import installed_data
-from gancore_translation.domains import SECOND, dilate, edges, erode, mnist_digits, mnist_task, rotate
-from gancore_translation.generator import Translator
-from gancore_translation.nets import (PatchDiscriminator, PerDomainDiscriminator, PerTargetTranslator,
-                                      ResnetGenerator, UNet, patch_layers, patch_receptive_field)
-
 
 #: The data loader as a run calls it: with the readers the installed plugins (this one) register.
 load_data = functools.partial(gancore.data.load_data, readers=installed_data)
@@ -80,6 +96,24 @@ def test_rotation_task_labels_are_the_rotation():
     assert torch.equal(digits, same) and data.spec.class_names == ("rot0", "rot90", "rot180", "rot270")
     for i in range(8):
         assert torch.equal(data.x[i], rotate(upright[i:i + 1], int(data.labels[i]))[0])
+
+
+def test_style_task_draws_each_digit_in_one_local_style():
+    x = torch.zeros(1, 1, 5, 5, dtype=torch.uint8)
+    x[0, 0, 2, 2] = 200
+    four = x.expand(4, -1, -1, -1)
+    out = style(four, torch.arange(4))
+    assert torch.equal(out[0], x[0])  # plain
+    assert out[1].sum() == 9 * 200 and out[1, 0, 1:4, 1:4].eq(200).all()  # thick: 3x3 dilation
+    assert torch.equal(out[2], out[1])  # edges of one pixel: its dilation (the erosion is empty)
+    assert out[3, 0, 2, 2] == 55 and out[3, 0, 0, 0] == 255  # inverted: 255 - x
+    data, digits = load_data("mnist-styles"), mnist_task("mnist-styles")[1]
+    upright, same = mnist_digits("train")
+    assert torch.equal(digits, same) and data.spec.class_names == STYLES == ("plain", "thick", "edges", "inverted")
+    assert data.labels[:8].tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
+    for i in range(8):
+        expected = style(upright[i:i + 1], int(data.labels[i])).float() / 127.5 - 1
+        assert torch.allclose(data.batch(torch.tensor([i])).x, expected)
 
 
 def test_paired_folders_pair_by_file_name(tmp_path):

@@ -18,7 +18,9 @@ and MLPs for vector data; ``arch="mlp"`` gives images the paper's kind of
 network, MLPs (ReLU/LeakyReLU rather than the paper's maxout units, and
 without its dropout: on ``digits`` that MLP pair collapses to one image
 within a few hundred steps, while the convolutional pair draws every class).
-Adam with lr 2e-4 and betas (0.5, 0.999) (the paper used SGD with momentum).
+Adam with lr 2e-4 and betas (0.5, 0.999) (the paper used SGD with momentum); on
+images 28x28 and larger also a linear decay, an EMA of G and DiffAugment
+(``DEFAULTS``): GAN-test on ``mnist`` 84% at 2,000 steps without them, 95% with.
 """
 
 from __future__ import annotations
@@ -31,12 +33,17 @@ from torch import nn
 
 from gancore import hookimpl
 from gancore.data import DataSpec
+from gancore.declaration import Arch, Norm, PositiveInt, declare, option
 from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
-from gancore.declaration import Arch, Norm, PositiveInt, declare, option
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, takes_mlp
+from gancore.nets import (
+    ConvDiscriminator,
+    ConvGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    takes_mlp,
+)
 from gancore.step import DiscriminatorView
-
 
 
 def require_labels(data: DataSpec, family: str) -> int:
@@ -72,11 +79,22 @@ class LabelDiscriminator(nn.Module):
         return self.net(torch.cat([x.flatten(1), onehot], dim=1))
 
 
+#: Training defaults by data kind (``DataSpec.kind``): the paper's kind of optimizer (Adam 2e-4)
+#: everywhere; on images 28x28 and larger a linear decay, an EMA of G for sampling and DiffAugment for
+#: D, as ACGAN (docs/families/cgan.md has the measurements).
+DEFAULTS = {
+    "vector": {},
+    "small-image": {},
+    "image": {"lr_schedule": "linear", "plugins": ["ema", "gancore-diffaugment"]},
+}
+
+
 @declare
 class CGAN:
     """Mirza & Osindero 2014: the label conditions both G and D (logistic loss)."""
 
     kind = "family"
+    defaults = DEFAULTS
 
     arch: Arch = option("conv", help="Networks for images: conv, or mlp (vector data always takes an MLP).")
     hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs.")

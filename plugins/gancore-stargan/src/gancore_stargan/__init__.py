@@ -1,14 +1,18 @@
 """StarGAN (Choi et al., 2018) as a gancore family: multi-domain image-to-image translation.
 
 * One generator ``G(x, c)`` for every pair of domains: the target domain
-  ``c`` enters as one-hot maps stacked on the image (as in the paper) and,
-  because instance norm erases constant maps, also as a learned shift of
-  the bottleneck features (see :class:`gancore_translation.nets.ResnetGenerator`); the paper's network
-  (two stride-2 down-sampling convolutions, 6 residual blocks, two
-  up-sampling convolutions, instance norm), :class:`gancore_translation.nets.ResnetGenerator`.
-  Option ``mix`` (0: off, as in the paper) adds a fully connected block over
-  the bottleneck map for translations that move pixels far, such as the
-  rotations of ``mnist-rotations``.
+  ``c`` enters as one-hot maps stacked on the image (as in the paper). Instance
+  norm erases constant maps, so by default (``condition = "norm"``) every
+  instance norm of G is conditional, ``IN(h) * (1 + gamma_c) + beta_c``, its
+  per-domain weights learning ``cond_lr_mul`` (10) times faster than the rest
+  (:class:`gancore_translation.nets.ConditionalResnetGenerator`);
+  ``condition = "shift"`` is the network of runs written before 2026-12-07 (a
+  learned shift of the bottleneck, :class:`gancore_translation.nets.ResnetGenerator`,
+  which the later norms erase too). The paper's layers otherwise: two stride-2
+  down-sampling convolutions, residual blocks, two up-sampling convolutions.
+  Option ``mix`` (0: off, as in the paper; needs ``condition = "shift"``) adds a
+  fully connected block over the bottleneck map for translations that move
+  pixels far, such as the rotations of ``mnist-rotations``.
 * One discriminator with two heads on a shared body of stride-2 4x4
   convolutions (LeakyReLU 0.01, no normalization, so the gradient penalty is
   per sample): ``D_src`` a patch map of critic scores, ``D_cls`` domain
@@ -29,28 +33,44 @@
 
 from __future__ import annotations
 
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from gancore_translation.domains import describe_domains, require_domains
+from gancore_translation.generator import Translator
+from gancore_translation.nets import ConditionalResnetGenerator, ResnetGenerator
 from torch import nn
 
 from gancore import hookimpl
+from gancore.declaration import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    declare,
+    option,
+)
+from gancore.errors import PluginError
 from gancore.losses import wasserstein_d, wasserstein_g
 from gancore.nets import init_weights
-from gancore.declaration import NonNegativeFloat, NonNegativeInt, PositiveInt, declare, option
 from gancore.step import DiscriminatorView
-from gancore_translation.domains import describe_domains, require_domains
-from gancore_translation.generator import Translator
-from gancore_translation.nets import ResnetGenerator
 
 
 class StarGenerator(Translator):
     """``G(x, c)``: the image with the target domain's one-hot maps stacked on it, through a ResNet."""
 
-    def __init__(self, spec, width: int, blocks: int, mix: int):
+    def __init__(self, spec, width: int, blocks: int, mix: int, condition: str = "norm", cond_lr_mul: float = 10.0):
         super().__init__(describe_domains(spec), choose_target=True)
-        self.net = ResnetGenerator(spec.channels + len(self.domains), spec.channels, spec.image_size, width,
-                                   blocks, "instance", mix, cond_dim=len(self.domains))
+        if condition == "norm":
+            if mix:
+                raise PluginError("gancore-stargan: mix needs condition = \"shift\" (the mixing block belongs to "
+                                  "that network).")
+            self.net = ConditionalResnetGenerator(spec.channels + len(self.domains), spec.channels, width, blocks,
+                                                  len(self.domains), cond_lr_mul)
+        else:
+            self.net = ResnetGenerator(spec.channels + len(self.domains), spec.channels, spec.image_size, width,
+                                       blocks, "instance", mix, cond_dim=len(self.domains))
 
     def forward(self, latent) -> torch.Tensor:
         source = latent["source"]
@@ -100,12 +120,22 @@ class StarGAN:
     d_width: PositiveInt = option(64, help="Channels of D's first convolution.")
     cls: NonNegativeFloat = option(1.0, help="lambda_cls, the weight of the domain classification terms.")
     rec: NonNegativeFloat = option(10.0, help="lambda_rec, the weight of the reconstruction term.")
-    mix: NonNegativeInt = option(0, help="Width of a global mixing block in G (0: none, the paper's).")
+    mix: NonNegativeInt = option(0, help="Width of a global mixing block in G (0: none, the paper's); needs "
+                                         "condition = \"shift\".")
+    condition: Literal["norm", "shift"] = option(
+        "norm", help="How G sees the target beyond the paper's input maps, which instance norm erases: norm "
+                     "(every instance norm scaled and shifted per target) or shift (one shift at the bottleneck, "
+                     "the network of runs written before 2026-12-07).")
+
+    cond_lr_mul: PositiveFloat = option(
+        10.0, help="With condition = norm: the per-domain scales and shifts learn this many times faster than "
+                   "G's other weights (Adam moves a weight by about lr per step; at lr 1e-4 a domain's scale "
+                   "could change by 0.15 in 1,500 steps).")
 
     @hookimpl
     def build_generator(self, data):
         require_domains(data, "StarGAN", ("",))
-        return StarGenerator(data, self.width, self.blocks, self.mix)
+        return StarGenerator(data, self.width, self.blocks, self.mix, self.condition, self.cond_lr_mul)
 
     @hookimpl
     def build_discriminator(self, data):
@@ -132,4 +162,4 @@ class StarGAN:
                 "rec": self.rec * (back - latent["source"]).abs().mean()}
 
 
-__all__ = ["StarGAN", "StarGenerator", "StarDiscriminator"]
+__all__ = ["StarDiscriminator", "StarGAN", "StarGenerator"]

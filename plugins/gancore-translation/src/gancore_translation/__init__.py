@@ -4,7 +4,7 @@ Not a GAN family and never activated in a run: pix2pix, CycleGAN, DiscoGAN and
 StarGAN depend on it and import from it. It holds
 
 * :mod:`gancore_translation.domains`: two-domain and multi-domain data, the
-  embedded tasks ``mnist-edges``, ``mnist-thick``, ``mnist-rotations`` and
+  embedded tasks ``mnist-edges``, ``mnist-thick``, ``mnist-rotations``, ``mnist-styles`` and
   the folder layouts ``paired``, ``unpaired`` and ``side-by-side``;
 * :mod:`gancore_translation.generator`: :class:`~gancore_translation.generator.Translator`,
   the generator base class whose latent is a source image and a target domain;

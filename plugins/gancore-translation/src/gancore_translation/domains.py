@@ -55,15 +55,24 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gancore.data import CORE_LAYOUTS, Dataset, DataSpec, image_files, load_image_folder, load_mnist_5k
+from gancore.data import (
+    CORE_LAYOUTS,
+    Dataset,
+    DataSpec,
+    image_files,
+    load_image_folder,
+    load_mnist_5k,
+)
 from gancore.errors import DataError
 
-TASKS = ("mnist-edges", "mnist-thick", "mnist-rotations")
+TASKS = ("mnist-edges", "mnist-thick", "mnist-rotations", "mnist-styles")
 #: Key of the second image in a two-domain batch's ``extra``.
 SECOND = "b"
 SPLIT_SEED = 20261123
 TRAIN_SIZE = 4500
 ROTATIONS = ("rot0", "rot90", "rot180", "rot270")
+#: The domains of ``mnist-styles``, in domain-index order (see :func:`style`).
+STYLES = ("plain", "thick", "edges", "inverted")
 
 
 # --- deterministic image transforms (uint8 in, uint8 out) ---------------------
@@ -92,6 +101,23 @@ def rotate(images: torch.Tensor, quarter_turns: torch.Tensor | int) -> torch.Ten
         rows = (turns % 4 == k).nonzero().flatten().to(images.device)
         if len(rows):
             out[rows] = torch.rot90(images[rows], k, dims=(-2, -1))
+    return out
+
+
+def style(images: torch.Tensor, domain: torch.Tensor | int) -> torch.Tensor:
+    """Draw each digit in the style of :data:`STYLES` ``[domain]``: local, deterministic edits.
+
+    ``plain`` is the digit itself, ``thick`` its 3x3 dilation (:func:`dilate`),
+    ``edges`` its morphological gradient (:func:`edges`), ``inverted`` ``255 - x``.
+    Every output pixel depends on the 3x3 window around it only.
+    """
+    domains = torch.as_tensor(domain).expand(len(images)) if not isinstance(domain, int) else \
+        torch.full((len(images),), domain)
+    out = images.clone()
+    for k, edit in enumerate((lambda x: x, dilate, edges, lambda x: 255 - x)):
+        rows = (domains == k).nonzero().flatten().to(images.device)
+        if len(rows):
+            out[rows] = edit(images[rows])
     return out
 
 
@@ -135,6 +161,10 @@ def mnist_task(name: str, split: str = "train") -> tuple[Dataset, torch.Tensor]:
         domain = torch.arange(len(x)) % 4
         spec = DataSpec(name, shape, 4, ROTATIONS)
         return Dataset(spec, rotate(x, domain), domain), digits
+    if name == "mnist-styles":
+        domain = torch.arange(len(x)) % 4
+        spec = DataSpec(name, shape, 4, STYLES)
+        return Dataset(spec, style(x, domain), domain), digits
     raise DataError(f"unknown translation task {name!r}: use one of {', '.join(TASKS)}.")
 
 
@@ -248,8 +278,24 @@ def describe_domains(spec: DataSpec) -> tuple[str, ...]:
     return tuple(spec.class_names) or tuple(str(i) for i in range(spec.num_classes))
 
 
-__all__ = ["LAYOUTS", "TASKS", "SECOND", "ROTATIONS", "mnist_task", "load_task", "load_folder", "has_domain_folders",
-           "dilate", "erode", "edges", "rotate", "describe_domains", "require_domains"]
+__all__ = [
+    "LAYOUTS",
+    "ROTATIONS",
+    "SECOND",
+    "STYLES",
+    "TASKS",
+    "describe_domains",
+    "dilate",
+    "edges",
+    "erode",
+    "has_domain_folders",
+    "load_folder",
+    "load_task",
+    "mnist_task",
+    "require_domains",
+    "rotate",
+    "style",
+]
 
 
 def require_domains(spec: DataSpec, family: str, pairing: tuple[str, ...]) -> None:
