@@ -27,7 +27,9 @@ modules up front and only switches them on in ``grow``.
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import attrs
 import torch
@@ -63,7 +65,7 @@ def check_stages(stages: Any, owner: str = "the generator") -> tuple[Stage, ...]
         problem = "starts and fades must be whole numbers"
     elif stages and stages[0].start != 0:
         problem = f"the first stage must start at step 0, not {stages[0].start}"
-    elif any(b.start <= a.start for a, b in zip(stages, stages[1:])):
+    elif any(b.start <= a.start for a, b in itertools.pairwise(stages)):
         problem = "stage starts must increase"
     elif any(s.fade < 0 for s in stages):
         problem = "fades must be >= 0"

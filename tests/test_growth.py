@@ -157,7 +157,7 @@ def test_networks_grow_on_schedule_and_optimizers_follow(tmp_path):
 def test_resume_across_a_stage_change_is_exact(tmp_path, resume_at):
     straight, _ = make_trainer(tmp_path / "straight")
     straight.fit()
-    resumed, grower = make_trainer(tmp_path / "resumed")
+    resumed, _grower = make_trainer(tmp_path / "resumed")
     resumed.load_checkpoint(load_checkpoint(tmp_path / "straight" / "checkpoints" / f"step-{resume_at:06d}"))
     assert len(resumed.generator.net.layers) == position(SCHEDULE, resume_at)[0] + 1
     resumed.fit()

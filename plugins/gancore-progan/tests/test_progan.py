@@ -8,7 +8,14 @@ import math
 import pytest
 import torch
 from gancore_progan import ProGAN, drift_wgan_d
-from gancore_progan.nets import ProDiscriminator, ProGenerator, pixel_norm, real_at, resolutions, schedule
+from gancore_progan.nets import (
+    ProDiscriminator,
+    ProGenerator,
+    pixel_norm,
+    real_at,
+    resolutions,
+    schedule,
+)
 
 from gancore.checkpoint import load_checkpoint
 from gancore.config import make_config

@@ -26,7 +26,13 @@ import torch
 from gancore import hookimpl
 from gancore.declaration import Fraction, NonNegativeFloat, PositiveInt, declare, option
 from gancore.step import DiscriminatorView
-from gancore_progan.nets import ProDiscriminator, ProGenerator, real_at, resolutions, schedule
+from gancore_progan.nets import (
+    ProDiscriminator,
+    ProGenerator,
+    real_at,
+    resolutions,
+    schedule,
+)
 
 #: Training settings by data kind. The paper's Adam (lr 1e-3, betas (0, 0.99)), one D update per
 #: G update, WGAN-GP (lambda 10) and an average of G's weights for sampling.

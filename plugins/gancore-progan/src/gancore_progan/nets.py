@@ -161,6 +161,6 @@ class ProDiscriminator(nn.Module):
 
 def schedule(stage_steps: int, fade: float, count: int) -> tuple[Stage, ...]:
     """``count`` stages of ``stage_steps`` steps each, the new layers fading in over ``fade`` of a stage."""
-    return tuple(Stage(k * stage_steps, int(round(fade * stage_steps)) if k else 0) for k in range(count))
+    return tuple(Stage(k * stage_steps, round(fade * stage_steps) if k else 0) for k in range(count))
 
 
