@@ -24,7 +24,7 @@ Each hook's docstring opens with its kind, one of:
   family's networks.
 * **collected** (``regularize``): called on every active plugin that
   implements it; the results are combined.
-* **notification** (``post_step``): called on every active plugin that
+* **notification** (``post_step``, ``grow``): called on every active plugin that
   implements it; results are ignored.
 * **sampling, firstresult** (``sampling_generator``): any number of add-ons
   may implement it; the first non-``None`` result (pluggy's LIFO order)
@@ -363,6 +363,39 @@ def post_step(step: Step, phase: Literal["d", "g"]) -> None:
         ``step.log(name, value)``.
     :param phase: ``"d"`` or ``"g"``.
     :return: nothing.
+    """
+
+
+@hookspec
+def grow(stage: int, fade: float, generator: nn.Module, discriminator: nn.Module) -> None:
+    """Bring the networks to a growth stage: add layers, or switch on layers built up front.
+
+    Kind: **notification**: called on every active plugin that implements it; results are
+    ignored. Called only in runs whose generator states a ``growth`` schedule (a sequence of
+    :class:`gancore.growth.Stage` rows, ``Stage(start, fade)``: the step each stage begins at
+    and the steps its new layers fade in over; see :mod:`gancore.growth`).
+
+    Called by the trainer, under no special grad mode, at the start of every training step
+    whose stage or fade differs from the previous step's (every step of a fade-in, once at
+    each stage's start otherwise, and at the first step of a run), before that step's
+    updates; and on resume, before the checkpoint's weights and optimizer states are loaded,
+    with each stage up to the checkpoint's in turn, so that the networks have the checkpoint's
+    parameters (and again at the first step after the resume, with that step's fade, as the
+    loaded weights overwrite buffers). Calls with the stage the networks are at must be
+    harmless: bring the networks to the stage, do not add a stage per call. Afterwards the core adds to each optimizer every parameter of its network that
+    it does not hold yet (a new parameter group with the optimizer's settings; the state of
+    the parameters it held, Adam's moments, is kept), and the stage is saved in every
+    checkpoint's training state. Which stage and fade a step has is a function of the step
+    index alone, so a run resumed across a stage change trains as one trained straight.
+
+    :param stage: the index of the stage in the generator's ``growth`` schedule.
+    :param fade: how far the stage's new layers have faded in, from 0 to 1.
+    :param generator: the bare generator module (not wrapped for distributed training).
+    :param discriminator: the bare discriminator module.
+    :return: nothing. Change the modules in place; keep what samples must know (the stage,
+        the fade) in their buffers, so that ``gan sample`` draws at the checkpoint's stage.
+        Under distributed training, build every stage's layers up front and only switch them
+        on (DDP does not synchronise parameters added after it wrapped the network).
     """
 
 

@@ -26,6 +26,7 @@ from gancore.data import Dataset, Sampler, samples_to_image
 from gancore.errors import ConfigError, PluginError, TrainingError
 from gancore.files import append_text, atomic_write, make_dir
 from gancore.generator import build_within_limits, check_generator, samples_of
+from gancore.growth import Growth
 from gancore.guard import NanGuard, StopSignals
 from gancore.hookspecs import DOUBLE_BACKWARD, FRESH_FAKES, LAZY_EVERY, SEPARATE_BATCHES
 from gancore.losses import loss_scaling
@@ -197,6 +198,8 @@ class Trainer:
             {"d": self.opt_d.optimizer, "g": self.opt_g.optimizer}
         # unwrap_model walks the module tree (~0.5 ms); the loop asks for the bare modules every update.
         self._bare = (self.acc.unwrap_model(self.G), self.acc.unwrap_model(self.D))
+        #: Networks that change during training: their stage by step, optimizers extended (gancore.growth).
+        self.growth = Growth(dict(zip("gd", self._bare)), self._stepped, run.hook.grow)
         self.dataset = dataset.to(self.acc.device)
         #: The data order of the batches trained on so far (workers may have read further).
         self.sampler = Sampler(len(dataset), config.batch_size, config.seed, self.acc.process_index,
@@ -334,6 +337,7 @@ class Trainer:
     def _loop(self, bar, started: float, stop: StopSignals, end: int) -> Path | None:
         config, last = self.config, None
         while self.index < end:
+            self.growth.update(self.index)  # a growing network's stage and fade of this step
             self._set_learning_rates()
             step = None
             for update in schedule(self.phases, self.index):  # D main + reg, n_critic times; G main + reg
@@ -472,7 +476,8 @@ class Trainer:
         return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "plugins": self.plugin_state, "sampler": self.sampler.state_dict(), "rng": rng_state(),
                 "nan_skipped": self.guard.skipped, "logs": {"sums": self._sums, "counts": self._counts},
-                "scaler": self.acc.scaler.state_dict() if self.acc.scaler is not None else None}
+                "scaler": self.acc.scaler.state_dict() if self.acc.scaler is not None else None,
+                **self.growth.state_dict()}
 
     def save_checkpoint(self) -> Path | None:
         self.acc.wait_for_everyone()
@@ -492,6 +497,7 @@ class Trainer:
 
     def load_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Continue from ``checkpoint``: weights, optimizers, plugin state, data order, RNG."""
+        self.growth.load_state_dict(checkpoint.state, checkpoint.step)  # its stage's parameters first
         load_weights(self.generator, checkpoint.generator, "generator")
         load_weights(self.discriminator, checkpoint.discriminator, "discriminator")
         state = checkpoint.state
