@@ -293,7 +293,7 @@ def test_gan_eval_reads_the_real_images_of_a_streamed_run_from_the_stream(gan, t
     train(gan, folder, tmp_path, "run", 2, "--data-mode", "stream")
     seen = {}
 
-    def evaluate(generator, spec, metrics, n, seed, inception_weights, real, log):
+    def evaluate(generator, spec, metrics, n, seed, inception_weights, real, log, **options):
         seen["real"] = real()
         return {"results": {}, "provenance": {}}
 

@@ -1,4 +1,4 @@
-"""CCGAN: its losses by hand, the generator's view of the hole, the conformance kit."""
+"""CCGAN: its losses by hand, the generator's view of the hole."""
 
 from __future__ import annotations
 
@@ -49,8 +49,3 @@ def test_generator_sees_the_mask_and_keeps_the_context():
     assert torch.equal(out[known], images[known])
     assert len({tuple(m.nonzero()[0].tolist()) for m in latent["mask"]}) > 1  # holes at different places
 
-
-def test_conformance():
-    from gancore.testing import check_plugin
-
-    check_plugin("gancore-ccgan", options={"width": 4, "d_width": 4}, data=["8x8 grey"])

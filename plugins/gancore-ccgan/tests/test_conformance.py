@@ -1,0 +1,9 @@
+"""gancore-ccgan through gancore's conformance kit (hooks, gradients reach the right network, checkpoints, seeds)."""
+
+from __future__ import annotations
+
+
+def test_conformance():
+    from gancore.testing import check_plugin
+
+    check_plugin("gancore-ccgan", options={"width": 4, "d_width": 4}, data=["8x8 grey"])
