@@ -35,6 +35,10 @@ DATA_MODES = ("auto", "memory", "stream")
 #: Defaults that follow from the kind of data (:attr:`gancore.data.DataSpec.kind`), whatever the family:
 #: above gancore's own defaults, below the family's. Vector data (``ring``) needs no 100-d noise; on
 #: small images (``digits``) 2,000 steps leave DCGAN at 6.5x the FID floor, 5,000 reach 1.7x (docs/results.md).
+#: The presets a family may declare (``paper = {...}`` on its class: :mod:`gancore.declaration`) and
+#: ``gan train --preset`` chooses, in place of the family's ``defaults``.
+PRESETS = ("paper",)
+
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "vector": {"latent_dim": 8},
     "small-image": {"steps": 5000},
@@ -158,6 +162,13 @@ class TrainConfig:
         True, validator=_flag,
         help="Turn on the add-ons the family uses by default for the data (such as ema; the run's first line "
              "names them).")
+    #: A named set of the family's settings in place of its defaults (:data:`PRESETS`); ``None``: its defaults.
+    preset: str | None = setting(
+        None, validator=_Rule(f"must be one of {', '.join(map(repr, PRESETS))}", _v.optional(_v.in_(PRESETS))),
+        metavar="|".join(PRESETS), default_text="the family's defaults",
+        help="Train with the family's named settings in place of its defaults: paper, the exact settings of the "
+             "family's paper (for reproducing it; the defaults are the ones that train well in gancore's budget). "
+             "Flags still override it.")
     #: Plugin name -> {option: value}, passed to the plugin when it is created.
     options: dict[str, dict[str, Any]] = setting(
         factory=dict, converter=_options, flag="--set", short="-s", metavar="PLUGIN.OPTION=VALUE",
