@@ -162,13 +162,6 @@ class TrainConfig:
         True, validator=_flag,
         help="Turn on the add-ons the family uses by default for the data (such as ema; the run's first line "
              "names them).")
-    #: A named set of the family's settings in place of its defaults (:data:`PRESETS`); ``None``: its defaults.
-    preset: str | None = setting(
-        None, validator=_Rule(f"must be one of {', '.join(map(repr, PRESETS))}", _v.optional(_v.in_(PRESETS))),
-        metavar="|".join(PRESETS), default_text="the family's defaults",
-        help="Train with the family's named settings in place of its defaults: paper, the exact settings of the "
-             "family's paper (for reproducing it; the defaults are the ones that train well in gancore's budget). "
-             "Flags still override it.")
     #: Plugin name -> {option: value}, passed to the plugin when it is created.
     options: dict[str, dict[str, Any]] = setting(
         factory=dict, converter=_options, flag="--set", short="-s", metavar="PLUGIN.OPTION=VALUE",
@@ -210,6 +203,13 @@ class TrainConfig:
         2, validator=_non_negative_int,
         help="DataLoader worker processes of a streamed folder; 0 decodes in the training process.")
 
+    #: A named set of the family's settings in place of its defaults (:data:`PRESETS`); ``None``: its defaults.
+    preset: str | None = setting(
+        None, validator=_Rule(f"must be one of {', '.join(map(repr, PRESETS))}", _v.optional(_v.in_(PRESETS))),
+        metavar="|".join(PRESETS), default_text="the family's defaults",
+        help="Train with the family's named settings in place of its defaults: paper, the exact settings of the "
+             "family's paper (for reproducing it; the defaults are the ones that train well in gancore's budget). "
+             "Flags still override it.")
     steps: int = setting(2000, validator=_positive_int, help="Generator updates to train for.")
     batch_size: int = setting(64, validator=_positive_int, family=True, help="Batch size per process.")
     n_critic: int = setting(1, validator=_positive_int, family=True,
