@@ -6,8 +6,9 @@
 
 For fixing a family: the same training path and measures as `benchmarks/quality.py` (classifier-FID
 against its real-vs-real floor and classes covered on image data, modes and the high-quality share on
-`ring`), at every ``--at`` step as well as the end, plus any logged metric (``--log``) from the run's
-``metrics.jsonl``. Unlike quality.py it takes any data set `gan train` does (``mnist`` included) and keeps
+`ring`), at every ``--at`` step as well as the end (``--data mnist-inverted``, ``--data mnist-redrawn``:
+the second sets of `benchmarks/second_set.py`, measured as quality.py measures them), plus any logged
+metric (``--log``) from the run's ``metrics.jsonl``. Unlike quality.py it takes any data set `gan train` does (``mnist`` included) and keeps
 no store: the rows it prints go into a family's page by hand, with this command.
 """
 
@@ -19,6 +20,7 @@ import shlex
 import tempfile
 import time
 
+import second_set
 import torch
 
 
@@ -32,8 +34,14 @@ def measure(generator, data: str, n: int, seed: int) -> dict:
     if data == "ring":
         ring = ring_modes_metrics(samples)
         return {"modes": ring["modes"], "high_quality": round(ring["high_quality"], 4)}
-    clf = load_classifier(data)
-    fid = classifier_fid(clf, samples)
+    if data in (second_set.NAME, second_set.REDRAWN):  # the second sets: see benchmarks/second_set.py
+        clf = load_classifier("mnist")
+        if data == second_set.NAME:
+            samples = second_set.undo(samples)
+        fid = second_set.redrawn_fid(clf, samples) if data == second_set.REDRAWN else classifier_fid(clf, samples)
+    else:
+        clf = load_classifier(data)
+        fid = classifier_fid(clf, samples)
     return {"fid": round(fid["fid"], 3), "floor": round(fid["floor"], 3), "ratio": round(fid["ratio"], 2),
             "classes_covered": class_histogram(clf.predict(samples), 10)["classes_covered"]}
 
@@ -51,12 +59,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     from gancore.plugins import Registry
-    from gancore.run.rundir import resolve
     from gancore.run.flags import settings_from_args
+    from gancore.run.rundir import resolve
     from gancore.trainer import Trainer
 
     for variant in args.only:
-        user = {**settings_from_args(shlex.split(variant)), "data": args.data, "steps": args.steps,
+        from quality import data_argument
+
+        user = {**settings_from_args(shlex.split(variant)), "data": data_argument(args.data), "steps": args.steps,
                 "seed": args.seed, "sample_every": 0, "checkpoint_every": 0,
                 "log_every": max(1, args.steps // 20), "name": "bench"}
         with tempfile.TemporaryDirectory() as out:

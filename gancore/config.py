@@ -36,6 +36,10 @@ DATA_MODES = ("auto", "memory", "stream")
 #: Defaults that follow from the kind of data (:attr:`gancore.data.DataSpec.kind`), whatever the family:
 #: above gancore's own defaults, below the family's. Vector data (``ring``) needs no 100-d noise; on
 #: small images (``digits``) 2,000 steps leave DCGAN at 6.5x the FID floor, 5,000 reach 1.7x (docs/results.md).
+#: The presets a family may declare (``paper = {...}`` on its class: :mod:`gancore.declaration`) and
+#: ``gan train --preset`` chooses, in place of the family's ``defaults``.
+PRESETS = ("paper",)
+
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "vector": {"latent_dim": 8},
     "small-image": {"steps": 5000},
@@ -200,6 +204,13 @@ class TrainConfig:
         2, validator=_non_negative_int,
         help="DataLoader worker processes of a streamed folder; 0 decodes in the training process.")
 
+    #: A named set of the family's settings in place of its defaults (:data:`PRESETS`); ``None``: its defaults.
+    preset: str | None = setting(
+        None, validator=_Rule(f"must be one of {', '.join(map(repr, PRESETS))}", _v.optional(_v.in_(PRESETS))),
+        metavar="|".join(PRESETS), default_text="the family's defaults",
+        help="Train with the family's named settings in place of its defaults: paper, the exact settings of the "
+             "family's paper (for reproducing it; the defaults are the ones that train well in gancore's budget). "
+             "Flags still override it.")
     steps: int = setting(2000, validator=_positive_int, help="Generator updates to train for.")
     batch_size: int = setting(64, validator=_positive_int, family=True, help="Batch size per process.")
     n_critic: int = setting(1, validator=_positive_int, family=True,

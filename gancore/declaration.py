@@ -51,6 +51,7 @@ from typing import Annotated, Any, Callable, Literal, Mapping
 
 import attrs
 
+from gancore.config import PRESETS
 from gancore.errors import PluginError
 
 #: The kinds a plugin declares (``kind = "..."``).
@@ -286,6 +287,9 @@ class Declaration:
     defaults: Any = None
     #: ``False`` for a plugin written the old way: kind guessed, options from ``__init__``.
     declared: bool = True
+    #: Preset name (:data:`gancore.config.PRESETS`) -> the settings it stands for, in place of ``defaults``
+    #: (a family's ``paper = {...}``: its paper's exact settings, ``gan train --preset paper``).
+    presets: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     #: ``True`` when the options are :func:`declare`-d (the plugin is created with every resolved
     #: option); ``False`` when they are ``__init__`` arguments (created with the options given).
     options_declared: bool = False
@@ -301,6 +305,15 @@ class Declaration:
         if callable(self.defaults):
             return dict(self.defaults(data, regularizers) or {})
         return dict(self.defaults.get(data.kind) or {})
+
+    def preset_settings(self, plugin: str, name: str) -> dict[str, Any]:
+        """The settings of preset ``name`` (``paper``), in place of :meth:`settings_defaults`; a
+        :class:`PluginError` when the plugin declares no such preset."""
+        if name not in self.presets:
+            has = f"its presets: {', '.join(self.presets)}" if self.presets else "it declares none"
+            raise PluginError(f"family {plugin!r} has no preset {name!r} ({has}); drop --preset to train with its "
+                              f"defaults, or give its settings as flags (its page in docs/families/ lists them).")
+        return {key: dict(value) if isinstance(value, Mapping) else value for key, value in self.presets[name].items()}
 
     def check(self, plugin: str, name: str, value: Any, how: str | None = None) -> Any:
         """``value`` for option ``name``, checked against its declaration and converted; a
@@ -336,7 +349,13 @@ def read_declaration(obj: Any) -> Declaration | None:
     defaults = getattr(obj, "defaults", None)
     if defaults is not None and not (callable(defaults) or isinstance(defaults, Mapping)):
         raise PluginError("its defaults are neither a mapping by data kind nor a function (data, regularizers).")
-    return Declaration(kind=kind, options=options, defaults=defaults, options_declared=options_declared)
+    presets = {name: getattr(obj, name) for name in PRESETS if getattr(obj, name, None) is not None}
+    for name, settings in presets.items():
+        if kind != "family" or not isinstance(settings, Mapping):
+            raise PluginError(f"its {name!r} preset must be a mapping of settings, declared by a family "
+                              f"(it is a {kind}'s {type(settings).__name__}).")
+    return Declaration(kind=kind, options=options, defaults=defaults, options_declared=options_declared,
+                       presets=presets)
 
 
 def legacy_declaration(obj: Any, hooks: tuple[str, ...], wrappers: tuple[str, ...]) -> Declaration:

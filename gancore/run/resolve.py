@@ -5,6 +5,8 @@
 1. gancore's defaults (:class:`gancore.config.TrainConfig`'s fields),
 2. the data kind's (:data:`gancore.config.KIND_DEFAULTS`),
 3. the family's declared ``defaults`` (then its add-ons'), for the data and the chosen regularizers,
+   or, with ``--preset NAME`` (``preset``), the family's preset of that name in their place (its
+   declared ``paper = {...}``: the paper's settings, whole; the add-ons' defaults still follow),
 4. the ``--config`` file, and
 5. the flags
 
@@ -130,9 +132,16 @@ def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
     chosen = None if user_regularizers is None else tuple(user_regularizers)
     user_options = _field("options").converter(user.get("options", {}))
 
-    # The family's defaults (and the add-ons it turns on), then the add-ons'.
-    family_defaults, created = _family_defaults(registry, family, data, chosen, user_options)
-    _check_defaults(f"family {family.name!r}", family_defaults, NOT_DEFAULTABLE)
+    # The family's defaults (and the add-ons it turns on), or its preset in their place; then the add-ons'.
+    preset = user.get("preset")
+    if preset is None:
+        family_layer = f"family {family.name}"
+        family_defaults, created = _family_defaults(registry, family, data, chosen, user_options)
+    else:
+        _field("preset").validator(None, _field("preset"), preset)
+        family_layer = f"preset {preset} of {family.name}"
+        family_defaults, created = family.declaration.preset_settings(family.name, preset), {}
+    _check_defaults(family_layer, family_defaults, NOT_DEFAULTABLE)
     default_addons = list(family_defaults.pop("plugins", ()))
     for name in default_addons:
         if registry.get(name).kind != "add-on":
@@ -150,7 +159,7 @@ def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
                               f"is installed; drop --plugin {info.name}.")
 
     # Settings: each layer over the ones below, remembering who set what.
-    layers = [(f"data kind {data.kind}", KIND_DEFAULTS[data.kind]), (f"family {family.name}", family_defaults)]
+    layers = [(f"data kind {data.kind}", KIND_DEFAULTS[data.kind]), (family_layer, family_defaults)]
     for info in addons:
         addon_defaults = info.declaration.settings_defaults(data, chosen)
         _check_defaults(f"add-on {info.name!r}", addon_defaults, NOT_DEFAULTABLE + NOT_ADDON_DEFAULTABLE)
@@ -170,12 +179,12 @@ def resolve_run(registry: Registry, data, user: Mapping[str, Any]) -> RunSpec:
     for name, table in default_options.items():
         if name in keep:
             options[name] = dict(table)
-            sources.update({f"options.{name}.{key}": f"family {family.name}" for key in table})
+            sources.update({f"options.{name}.{key}": family_layer for key in table})
     for name, table in user_options.items():
         options.setdefault(name, {}).update(table)
         sources.update({f"options.{name}.{key}": user_sources.get(f"options.{name}.{key}", USER) for key in table})
     if list(active) != list(plugins):
-        sources["plugins"] = f"{sources.get('plugins', USER)} + family {family.name}"
+        sources["plugins"] = f"{sources.get('plugins', USER)} + {family_layer}"
     merged["options"] = options
     config = make_config(merged)
 

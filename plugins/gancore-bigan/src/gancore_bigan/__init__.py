@@ -95,12 +95,21 @@ def bigan_ge_loss(data_scores: torch.Tensor, generated_scores: torch.Tensor,
     return {"generator": F.softplus(-generated_scores).mean(), "encoder": F.softplus(data_scores).mean()}
 
 
+#: Donahue et al.'s MNIST settings (``--preset paper``): Adam lr 2e-4, beta1 0.5, batch 128, 50-d latent,
+#: 1,024-unit MLPs, BatchNorm in D's image branch, no regularizer, no average of G and E (their weight
+#: decay of 2.5e-5 is not a gancore setting).
+PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 128,
+         "n_critic": 1, "latent_dim": 50, "regularizers": {},
+         "options": {"gancore-bigan": {"hidden": 1024, "norm": "batch"}}}
+
+
 @declare
 class BiGAN:
     """Donahue et al. 2017 / Dumoulin et al. 2017: G, an encoder E, and D on (x, z) pairs."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
 
     loss: Literal["non-saturating", "saturating"] = option(
         "non-saturating", help="G's and E's loss: non-saturating, or the minimax game's.")

@@ -88,6 +88,13 @@ def g_loss_terms(fake_scores: torch.Tensor, beta: float) -> dict[str, torch.Tens
     return {"d1": -F.softplus(fake_scores[:, 0]).mean(), "d2": beta * log_softplus(fake_scores[:, 1]).mean()}
 
 
+#: Nguyen et al.'s settings (``--preset paper``): Adam lr 2e-4, beta1 0.5, alpha 0.2, beta 0.1, DCGAN
+#: discriminators with BatchNorm, no regularizer, no average of G.
+PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 64,
+         "n_critic": 1, "latent_dim": 100, "regularizers": {},
+         "options": {"gancore-d2gan": {"alpha": 0.2, "beta": 0.1, "norm": "batch"}}}
+
+
 @declare
 class D2GAN(StandardNetworks):
     """Nguyen et al. 2017: D1 rewards real data (alpha log D1(x) - D1(G(z))), D2 rewards samples
@@ -95,6 +102,7 @@ class D2GAN(StandardNetworks):
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
     option_defaults = OPTION_DEFAULTS
 
     alpha: UnitInterval = option(0.2, help="Weight of log D1(x) in D1's loss (the paper's range: (0, 1]).")

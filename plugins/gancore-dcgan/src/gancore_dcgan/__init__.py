@@ -35,12 +35,19 @@ DEFAULTS = {
 }
 
 
+#: The paper's settings (``gan train --preset paper``): Adam lr 2e-4, betas (0.5, 0.999), batch 128,
+#: BatchNorm in D, no regularizer, no average of G (its noise was 100-d uniform; gancore's is Gaussian).
+PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 128,
+         "latent_dim": 100, "n_critic": 1, "regularizers": {}, "options": {"gancore-dcgan": {"norm": "batch"}}}
+
+
 @declare
 class DCGAN:
     """Radford et al. 2016: all-convolutional G and D with BatchNorm, logistic loss."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
 
     #: A BatchNorm D sees a real batch and a fake batch, each its own forward pass, as in the paper's
     #: reference code (and then scores fakes alone in G's update): no real images through D there.

@@ -91,12 +91,19 @@ DEFAULTS = {
 }
 
 
+#: Kodali et al.'s settings (``--preset paper``, the authors' code): Adam lr 1e-4, betas (0.5, 0.9), the
+#: penalty with lambda 10, k 1, perturbations of 0.5 std(x), one D step per G step.
+PAPER = {**_PAPER, "lr_schedule": "constant", "batch_size": 64, "n_critic": 1, "latent_dim": 100,
+         "regularizers": {"dragan": 10.0}, "options": {"dragan": {"center": 1.0, "scale": 0.5, "interpolate": True}}}
+
+
 @declare
 class DRAGAN(StandardNetworks):
     """Kodali et al. 2017: the GAN's logistic losses with the dragan penalty (lambda = 10)."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
 
     norm: Norm = option("layer", help="Normalization in D's convolutions (per sample, beside the penalty).")
 

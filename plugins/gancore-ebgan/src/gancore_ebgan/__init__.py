@@ -63,12 +63,21 @@ MARGIN = {"small-image": 0.1}
 NORM = {"small-image": "none"}
 
 
+#: Zhao et al.'s settings where the paper states them (``--preset paper``): the pulling-away term at 0.1,
+#: BatchNorm in the auto-encoder, no regularizer, no average of G; Adam at DCGAN's lr 2e-4, beta1 0.5 and
+#: margin 1 (the paper grid-searched both per data set, for its own energy scale).
+PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 64,
+         "n_critic": 1, "latent_dim": 100, "regularizers": {},
+         "options": {"gancore-ebgan": {"margin": 1.0, "pt_weight": 0.1, "norm": "batch"}}}
+
+
 @declare
 class EBGAN:
     """Zhao et al. 2017: auto-encoder discriminator (energy = reconstruction MSE), margin loss, pulling-away term."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
 
     margin: PositiveFloat = option(1.0, by_kind=MARGIN, help="m: D pushes the energy of fakes up to m.")
     pt_weight: NonNegativeFloat = option(0.1, help="Weight of the pulling-away term in G's loss.")

@@ -38,12 +38,21 @@ DEFAULTS = {
 OPTION_DEFAULTS = {"small-image": {"hidden": 512}, "image": {"hidden": 512}}
 
 
+#: Goodfellow et al.'s MNIST settings (``--preset paper``; their pylearn2 ``mnist.yaml``): minibatch SGD, lr 0.1,
+#: momentum 0.5 (its start; it rose to 0.7), batch 100, a 2-layer G of 1,200 units. Not expressible here:
+#: D's maxout units with dropout, the lr decay of 1.000004 per step, the momentum ramp.
+PAPER = {"optimizer": "sgd", "lr_g": 0.1, "lr_d": 0.1, "betas": (0.5, 0.999), "lr_schedule": "constant",
+         "batch_size": 100, "n_critic": 1, "latent_dim": 100, "regularizers": {},
+         "options": {"gancore-gan": {"hidden": 1200, "layers": 2, "loss": "non-saturating"}}}
+
+
 @declare
 class GAN:
     """Goodfellow et al. 2014: MLP networks, minimax game (non-saturating G loss by default)."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
     option_defaults = OPTION_DEFAULTS
 
     loss: Literal["non-saturating", "saturating"] = option(

@@ -41,12 +41,20 @@ DEFAULTS = {
 OPTION_DEFAULTS = {"small-image": {"arch": "mlp", "hidden": 512}, "image": {"norm": "none"}}
 
 
+#: Mao et al.'s settings (``--preset paper``): DCGAN-derived networks with BatchNorm in D, Adam lr 2e-4,
+#: beta1 0.5, a-b-c 0-1-1, no regularizer, no average of G.
+PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 64,
+         "n_critic": 1, "latent_dim": 100, "regularizers": {},
+         "options": {"gancore-lsgan": {"arch": "conv", "norm": "batch", "a": 0.0, "b": 1.0, "c": 1.0}}}
+
+
 @declare
 class LSGAN(StandardNetworks):
     """Mao et al. 2017: least-squares losses (a-b-c = 0-1-1), DCGAN-style networks."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
     option_defaults = OPTION_DEFAULTS
 
     a: FiniteFloat = option(0.0, help="D's target for fakes.")

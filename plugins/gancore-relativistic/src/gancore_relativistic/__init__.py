@@ -81,12 +81,20 @@ DEFAULTS = {
 OPTION_DEFAULTS = {"small-image": {"norm": "none"}}
 
 
+#: Jolicoeur-Martineau's CIFAR-10 setting (``--preset paper``): RaGAN, Adam lr 2e-4, betas (0.5, 0.999), one
+#: D step per G step, DCGAN networks with BatchNorm in D, no regularizer, no average of G.
+PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 64,
+         "n_critic": 1, "latent_dim": 100, "regularizers": {},
+         "options": {"gancore-relativistic": {"loss": "ragan", "norm": "batch"}}}
+
+
 @declare
 class Relativistic(StandardNetworks):
     """Jolicoeur-Martineau 2019: relativistic average losses, loss=ragan|ralsgan."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
     option_defaults = OPTION_DEFAULTS
 
     loss: Literal["ragan", "ralsgan"] = option("ragan", help="Relativistic average GAN or least-squares GAN.")

@@ -114,12 +114,19 @@ WIDTH = {"small-image": 32}
 LIPSCHITZ: dict[str, float] = {}
 
 
+#: Zhang et al.'s settings (``--preset paper``): hinge loss, spectral normalization in G and D, TTUR
+#: (Adam (0, 0.9), lr_g 1e-4, lr_d 4e-4), constant rates, no regularizer, no average of G.
+PAPER = {**_PAPER, "lr_schedule": "constant", "batch_size": 64, "latent_dim": 128, "regularizers": {},
+         "options": {"gancore-sagan": {"lipschitz": 1.0, "n_power_iterations": 1}}}
+
+
 @declare
 class SAGAN:
     """Zhang et al. 2019: self-attention in spectrally normalized ResNets, hinge loss, TTUR."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
 
     width: PositiveInt = option(64, by_kind=WIDTH, help="Channels of the first (G: last) residual block.")
     attention: PositiveInt | None = option(

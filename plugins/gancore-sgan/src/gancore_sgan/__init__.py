@@ -81,6 +81,14 @@ def quotas(labels: int, classes: int) -> list[int]:
     return [labels // classes + (c < labels % classes) for c in range(classes)]
 
 
+#: Salimans et al.'s MNIST settings (``--preset paper``): 100 labels, G trained by feature matching, Adam
+#: lr 3e-4, beta1 0.5, batch 100, no regularizer, no average of G (their MLPs with weight normalization
+#: and noise are not gancore's networks).
+PAPER = {"lr_g": 3e-4, "lr_d": 3e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 100,
+         "n_critic": 1, "latent_dim": 100, "regularizers": {},
+         "options": {"gancore-sgan": {"labels": 100, "generator_loss": "feature-matching"}}}
+
+
 @declare
 class SGAN(StandardNetworks):
     """Odena 2016 / Salimans et al. 2016: D is a K+1-class classifier (fake logit fixed at 0) trained on
@@ -88,6 +96,7 @@ class SGAN(StandardNetworks):
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
 
     labels: PositiveInt = option(100, help="Labelled examples D's supervised term sees, balanced per class.")
     generator_loss: Literal["non-saturating", "feature-matching"] = option(

@@ -96,12 +96,20 @@ DEFAULTS = {
 }
 
 
+#: Miyato et al.'s standard-CNN setting (``--preset paper``): Adam lr 2e-4, betas (0.5, 0.999), one D step
+#: per G step, batch 64, Lipschitz bound 1, one power iteration.
+PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 64,
+         "n_critic": 1, "latent_dim": 128, "regularizers": {},
+         "options": {"gancore-sngan": {"lipschitz": 1.0, "n_power_iterations": 1}}}
+
+
 @declare
 class SNGAN:
     """Miyato et al. 2018: spectrally normalized D, hinge loss."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
 
     width: PositiveInt = option(64, help="Channels of the convolutions (images).")
     hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")

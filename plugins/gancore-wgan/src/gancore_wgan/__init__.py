@@ -60,6 +60,13 @@ def wgan_defaults(data, regularizers):
 OPTION_DEFAULTS = {"small-image": {"norm": "none"}, "image": {"norm": "layer"}}
 
 
+#: Arjovsky et al.'s settings (``--preset paper``): weight clipping at 0.01, RMSprop lr 5e-5, 5 critic
+#: updates per G update, batch 64, a DCGAN critic with BatchNorm. (WGAN-GP's: ``-r gp`` and its flags.)
+PAPER = {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "lr_schedule": "constant", "batch_size": 64,
+         "n_critic": 5, "latent_dim": 100, "regularizers": {"clip": 0.01},
+         "options": {"gancore-wgan": {"norm": "batch"}}}
+
+
 @declare
 class WGAN(StandardNetworks):
     """Arjovsky et al. 2017: Wasserstein critic and generator losses (weight clipping by default, the
@@ -67,6 +74,7 @@ class WGAN(StandardNetworks):
 
     kind = "family"
     defaults = staticmethod(wgan_defaults)
+    paper = PAPER
     option_defaults = OPTION_DEFAULTS
 
     hidden: PositiveInt = option(512, help="Units per hidden layer of the MLPs (vector data, or arch mlp).")
