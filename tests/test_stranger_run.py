@@ -506,7 +506,12 @@ def test_translate_domain_names_are_never_paths(gan, tmp_path):
     shutil.copytree(fixtures / "runs-before-the-move" / "stargan", run)
     checkpoint = run / "checkpoints" / "step-000002"
     hostile = ["x/../../../escaped", "..", "rot180", "a\nb"]
-    edit_meta(checkpoint, lambda m: m["data"].update(class_names=hostile), sign=False)  # format 1: no meta checksum
+    def hostile_names(meta):
+        meta["data"].update(class_names=hostile)
+        # Written before StarGAN's default generator changed (2026-12-07): its options name the old one.
+        meta["config"]["options"]["gancore-stargan"].update(condition="shift")
+
+    edit_meta(checkpoint, hostile_names, sign=False)  # format 1: no meta checksum
     Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(tmp_path / "digit.png")
     out = tmp_path / "deep" / "er" / "out"
     result = gan("translate", run, tmp_path / "digit.png", "--to", "all", "-o", out)
