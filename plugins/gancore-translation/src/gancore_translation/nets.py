@@ -15,21 +15,8 @@ from torch import nn
 
 from gancore.errors import PluginError
 from gancore.nets import init_weights, norm_2d
+from gancore.nets.translation import crop, pad_to
 from gancore_translation.generator import Translator
-
-
-def _pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
-    if any(pad):
-        x = nn.functional.pad(x, pad, mode="replicate")
-    return x, pad
-
-
-def _crop(x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
-    left, right, top, bottom = pad
-    return x[..., top:x.shape[-2] - bottom, left:x.shape[-1] - right]
 
 
 class UNet(nn.Module):
@@ -77,7 +64,7 @@ class UNet(nn.Module):
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, pad = _pad_to(x, 2 ** self.depth)
+        x, pad = pad_to(x, 2 ** self.depth)
         features = []
         for block in self.down:
             x = block(x)
@@ -86,7 +73,7 @@ class UNet(nn.Module):
             if j > 0 and self.skips:
                 x = torch.cat([x, features[self.depth - 1 - j]], dim=1)
             x = block(x)
-        return _crop(x, pad)
+        return crop(x, pad)
 
 
 class ResidualBlock(nn.Module):
@@ -160,14 +147,14 @@ class ResnetGenerator(nn.Module):
         init_weights(self)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        x, pad = _pad_to(x, 4)
+        x, pad = pad_to(x, 4)
         h = self.down(x)
         if self.cond is not None:
             h = h + self.cond(cond)[:, :, None, None]
         h = self.blocks(h)
         if self.mix is not None:
             h = self.mix(h, cond if self.cond is not None else None)
-        return _crop(self.up(h), pad)
+        return crop(self.up(h), pad)
 
 
 class ConditionalInstanceNorm(nn.Module):
@@ -252,8 +239,8 @@ class ConditionalResnetGenerator(nn.Module):
                 nn.init.zeros_(m.film.weight)  # starts as plain instance norm; learns per-domain scales and shifts
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        x, pad = _pad_to(x, 4)
-        return _crop(self.net(x, cond), pad)
+        x, pad = pad_to(x, 4)
+        return crop(self.net(x, cond), pad)
 
 
 def patch_layers(size: int, target: float = 0.3, most: int = 5) -> int:
