@@ -37,7 +37,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
-from gancore_inpainting.generator import Inpainter
+from gancore_inpainting.generator import Inpainter, require_images
 from gancore_inpainting.masks import Placement, masked_l1
 from gancore_translation.nets import UNet
 
@@ -50,7 +50,6 @@ from gancore.declaration import (
     declare,
     option,
 )
-from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import standard_discriminator
 
@@ -96,14 +95,12 @@ class CCGAN:
 
     @hookimpl
     def build_generator(self, data):
-        if not data.is_image:
-            raise PluginError(f"CCGAN inpaints images; {data.name!r} has samples of shape {data.shape}.")
+        require_images(data, "CCGAN")
         return ContextConditionalGenerator(data, self.width, self.norm, self.hole, self.placement)
 
     @hookimpl
     def build_discriminator(self, data):
-        if not data.is_image:
-            raise PluginError(f"CCGAN inpaints images; {data.name!r} has samples of shape {data.shape}.")
+        require_images(data, "CCGAN")
         return standard_discriminator(data, self.d_width, norm=self.norm)
 
     @hookimpl

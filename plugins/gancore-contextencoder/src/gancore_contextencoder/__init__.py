@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from gancore_inpainting.generator import Inpainter
+from gancore_inpainting.generator import Inpainter, require_images
 from gancore_inpainting.masks import masked_l2
 from gancore_translation.nets import UNet
 
@@ -43,7 +43,6 @@ from gancore.declaration import (
     declare,
     option,
 )
-from gancore.errors import PluginError
 from gancore.losses import logistic_d, logistic_g
 from gancore.nets import standard_discriminator
 
@@ -66,12 +65,6 @@ class ContextEncoderNet(Inpainter):
 
     def fill(self, source, mask):
         return self.net(source)
-
-
-def require_images(data, family: str) -> None:
-    """Refuse data an inpainting family cannot train on."""
-    if not data.is_image:
-        raise PluginError(f"{family} inpaints images; {data.name!r} has samples of shape {data.shape}.")
 
 
 @declare

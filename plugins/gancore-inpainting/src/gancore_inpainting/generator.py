@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from gancore_translation.generator import Translator
 
-from gancore.errors import ConfigError
+from gancore.errors import ConfigError, PluginError
 from gancore.generator import Latent
 from gancore_inpainting.masks import Placement, cut, hole_side, square_masks
 
@@ -67,3 +67,9 @@ class Inpainter(Translator):
     def forward(self, latent) -> torch.Tensor:
         mask = latent["mask"]
         return latent["source"] * (1 - mask) + self.fill(latent["source"], mask) * mask
+
+
+def require_images(data, family: str) -> None:
+    """Refuse data an inpainting family cannot train on (vectors have no pixels to fill)."""
+    if not data.is_image:
+        raise PluginError(f"{family} inpaints images; {data.name!r} has samples of shape {data.shape}.")
