@@ -30,7 +30,10 @@ Defaults: encoder, decoder and discriminator are MLPs with two hidden layers
 of 1000 units (the paper's MNIST networks), an 8-dimensional Gaussian code
 (2 on vector data), Adam lr 2e-4, betas (0.5, 0.999) (the paper used SGD
 with momentum); ``reconstruction_weight`` 10 on images and lr 5e-4 on small
-images (``DEFAULTS``, ``RECONSTRUCTION_WEIGHT``).
+images (``DEFAULTS``, ``RECONSTRUCTION_WEIGHT``). On ``ring`` the defaults do
+not reach the modes: the encoder maps the 8 modes to 8 tight clusters of
+codes that the code discriminator does not tell from the prior, and prior
+samples decode from between them (docs/families/aae.md).
 """
 
 from __future__ import annotations
@@ -61,8 +64,8 @@ DEFAULTS = {
 #: reconstruction_weight by data kind (1 on vectors). The pixel MSE is a mean over
 #: pixels (0.014 at the end of a `digits` run) against an adversarial term near 0.75: at weight 1 the
 #: encoder serves the prior match far more than the reconstruction, and the decoder's samples are
-#: blurred (`digits` 3.9x the classifier-FID floor at 5,000 steps); at 10: 2.8x. On `mnist` 13.1x -> 10.7x
-#: (docs/families/aae.md).
+#: blurred (`digits` 3.9x the classifier-FID floor at 5,000 steps); at 10: 2.8x (2,000 samples), 2.47x with
+#: benchmarks/quality.py (5,000 samples). On `mnist` 13.1x -> 10.7x (docs/families/aae.md).
 RECONSTRUCTION_WEIGHT = {"small-image": 10.0, "image": 10.0}
 
 
