@@ -44,20 +44,28 @@ class ConvGenerator(_LabelledNoise):
     :param width: channels of the last hidden layer; the first has ``width * 2**(n-1)``.
     :param num_classes: > 0 makes it conditional (a learned label embedding joins the noise).
     :param norm: normalization after each hidden transposed convolution (:data:`NORMS`).
+    :param depth: convolutions per hidden resolution: 1 is DCGAN's (one transposed convolution each);
+        each further one is a 3x3 stride-1 convolution with the same normalization and ReLU. Why: at
+        28x28 G has only two resolutions (7, 14) before its output, and one layer each is too little
+        (docs/families/dcgan.md: depth 2 takes DCGAN on ``mnist`` from 4.7x the FID floor to under 2x).
     """
 
     def __init__(self, spec: DataSpec, latent_dim: int, width: int = 64, num_classes: int = 0,
-                 norm: str = "batch"):
+                 norm: str = "batch", depth: int = 1):
         super().__init__(latent_dim, num_classes, embed_dim=min(50, max(num_classes, 1) * 2))
         if not spec.is_image:
             raise PluginError(f"convolutional generators need image data; {spec.name!r} has shape {spec.shape}.")
         base, n = conv_plan(spec.image_size)
         channels = width * 2 ** (n - 1)
+        def refine(c: int) -> list[nn.Module]:  # the further convolutions at one resolution
+            return [module for _ in range(depth - 1)
+                    for module in (nn.Conv2d(c, c, 3, 1, 1, bias=False), norm_2d(norm, c), nn.ReLU(True))]
+
         layers = [nn.ConvTranspose2d(self.input_dim, channels, base, 1, 0, bias=False), norm_2d(norm, channels),
-                  nn.ReLU(True)]
+                  nn.ReLU(True), *refine(channels)]
         for _ in range(n - 1):
             layers += [nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
-                       norm_2d(norm, channels // 2), nn.ReLU(True)]
+                       norm_2d(norm, channels // 2), nn.ReLU(True), *refine(channels // 2)]
             channels //= 2
         layers += [nn.ConvTranspose2d(channels, spec.channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -81,19 +89,27 @@ class ConvDiscriminator(nn.Module):
         penalties, which are defined per sample), ``instance``.
     :param outputs: scores per sample (squeezed to ``(N,)`` when 1).
     :param in_channels: input channels when they are not ``spec.channels`` (two images stacked).
+    :param depth: convolutions per resolution: 1 is DCGAN's (one strided convolution each); each further
+        one is a 3x3 stride-1 convolution with ``norm`` and LeakyReLU, after the strided one.
     """
 
     def __init__(self, spec: DataSpec, width: int = 64, norm: str = "batch", outputs: int = 1,
-                 in_channels: int | None = None):
+                 in_channels: int | None = None, depth: int = 1):
         super().__init__()
         if not spec.is_image:
             raise PluginError(f"convolutional discriminators need image data; {spec.name!r} has shape {spec.shape}.")
         base, n = conv_plan(spec.image_size)
         channels = width
-        layers = [nn.Conv2d(in_channels or spec.channels, channels, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        def refine(c: int) -> list[nn.Module]:  # the further convolutions at one resolution
+            return [module for _ in range(depth - 1)
+                    for module in (nn.Conv2d(c, c, 3, 1, 1, bias=norm == "none"), norm_2d(norm, c),
+                                   nn.LeakyReLU(0.2, True))]
+
+        layers = [nn.Conv2d(in_channels or spec.channels, channels, 4, 2, 1), nn.LeakyReLU(0.2, True),
+                  *refine(channels)]
         for _ in range(n - 1):
             layers += [nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=norm == "none"), norm_2d(norm, channels * 2),
-                       nn.LeakyReLU(0.2, True)]
+                       nn.LeakyReLU(0.2, True), *refine(channels * 2)]
             channels *= 2
         self.body = nn.Sequential(*layers, nn.Flatten())
         self.feature_dim = channels * base * base

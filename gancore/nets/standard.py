@@ -45,22 +45,23 @@ def takes_mlp(spec: DataSpec, arch: str = "conv") -> bool:
 
 
 def standard_generator(spec: DataSpec, latent_dim: int, width: int = 64, hidden: int = 256,
-                       arch: str = "conv") -> Generator:
+                       arch: str = "conv", depth: int = 1) -> Generator:
     """The generator most unconditional families share: DCGAN-style convolutions for images
     (``arch="conv"``), an MLP for vector data (``ring``) or for images with ``arch="mlp"`` (the
-    fully connected networks of Goodfellow et al. and of the WGAN paper's MLP experiments)."""
+    fully connected networks of Goodfellow et al. and of the WGAN paper's MLP experiments).
+    ``depth``: convolutions per resolution (:class:`gancore.nets.ConvGenerator`)."""
     if takes_mlp(spec, arch):
         return MLPGenerator(spec, latent_dim, hidden)
-    return ConvGenerator(spec, latent_dim, width)
+    return ConvGenerator(spec, latent_dim, width, depth=depth)
 
 
 def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, norm: str = "batch",
-                           arch: str = "conv") -> nn.Module:
+                           arch: str = "conv", depth: int = 1) -> nn.Module:
     """The discriminator matching :func:`standard_generator`: strided convolutions with ``norm`` for
-    images, an MLP for vector data or with ``arch="mlp"``."""
+    images (``depth`` convolutions per resolution), an MLP for vector data or with ``arch="mlp"``."""
     if takes_mlp(spec, arch):
         return MLPDiscriminator(spec, hidden)
-    return ConvDiscriminator(spec, width, norm=norm)
+    return ConvDiscriminator(spec, width, norm=norm, depth=depth)
 
 
 @declare

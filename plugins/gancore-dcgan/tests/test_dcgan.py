@@ -27,15 +27,39 @@ def test_all_convolutional_networks_sized_from_the_data(shape):
     assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in [*G.modules(), *D.modules()])
     g_layers = list(G.net)
     assert isinstance(g_layers[-1], nn.Tanh) and isinstance(g_layers[-2], nn.ConvTranspose2d)
+    # BN after every hidden convolution (strided, and the 3x3 ones `depth` adds), none on the output.
     assert sum(isinstance(m, nn.BatchNorm2d) for m in G.modules()) == len(
-        [m for m in G.modules() if isinstance(m, nn.ConvTranspose2d)]) - 1
+        [m for m in G.modules() if isinstance(m, (nn.ConvTranspose2d, nn.Conv2d))]) - 1
     d_layers = list(D.body)
     assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)
     # No BN in D by default on any image (the paper has it): R1, a per-sample penalty, is the default
     # regularizer on small and 28x28+ images alike.
     assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 0
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in DCGAN(width=4, norm="batch").build_discriminator(
-        data=spec).modules()) == sum(isinstance(m, nn.Conv2d) for m in D.modules()) - 1
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in make_plugin(DCGAN, spec, width=4, norm="batch")
+               .build_discriminator(data=spec).modules()) == sum(isinstance(m, nn.Conv2d) for m in D.modules()) - 1
+
+
+def test_depth_adds_a_3x3_convolution_at_each_hidden_resolution_on_28x28_by_default():
+    spec = DataSpec("x", (1, 28, 28))
+    config = SimpleNamespace(latent_dim=10)
+
+    def convs(net, kind):
+        return [(m.kernel_size, m.stride) for m in net.modules() if isinstance(m, kind)]
+
+    paper = make_plugin(DCGAN, spec, width=4, depth=1)
+    deep = make_plugin(DCGAN, spec, width=4)
+    assert deep.depth == 2 and make_plugin(DCGAN, DataSpec("x", (1, 8, 8)), width=4).depth == 1
+    G1, G2 = paper.build_generator(config=config, data=spec), deep.build_generator(config=config, data=spec)
+    D1, D2 = paper.build_discriminator(data=spec), deep.build_discriminator(data=spec)
+    # The paper's: 7x7 -> 14 -> 28 in G, 28 -> 14 -> 7 in D, no stride-1 3x3 convolution.
+    assert convs(G1, nn.Conv2d) == [] and len(convs(G1, nn.ConvTranspose2d)) == 3
+    assert convs(D1, nn.Conv2d) == [((4, 4), (2, 2))] * 2
+    # depth 2: one 3x3 stride-1 convolution at 7x7 and at 14x14 in each network, the rest unchanged.
+    assert convs(G2, nn.Conv2d) == [((3, 3), (1, 1))] * 2 and convs(G2, nn.ConvTranspose2d) == convs(
+        G1, nn.ConvTranspose2d)
+    assert convs(D2, nn.Conv2d) == [((4, 4), (2, 2)), ((3, 3), (1, 1))] * 2
+    x = G2(G2.latent(3))
+    assert x.shape == (3, 1, 28, 28) and D2(x).shape == (3,)
 
 
 @pytest.mark.parametrize("shape,kind", [((2,), "vector"), ((1, 8, 8), "small-image"), ((1, 28, 28), "image")])
@@ -45,8 +69,10 @@ def test_defaults_follow_the_data_kind(shape, kind):
     defaults = defaults_of(DCGAN, spec)
     assert defaults["lr_schedule"] == "linear" and "r1" in defaults["regularizers"]
     assert ("ema" in defaults.get("plugins", ())) == (kind != "vector")
-    if kind == "image":  # 28x28 and larger: 5,000 steps, lazy R1 (every 16th D step)
-        assert defaults["steps"] == 5000 and defaults["options"] == {"r1": {"every": 16}}
+    if kind == "image":  # 28x28 and larger: batch 128, lr 5e-4, betas (0, 0.99), R1 gamma 1 at every D step
+        assert (defaults["steps"], defaults["batch_size"], defaults["lr_g"], defaults["lr_d"]) == (2000, 128, 5e-4, 5e-4)
+        assert defaults["betas"] == (0.0, 0.99) and defaults["regularizers"] == {"r1": 1.0}
+        assert "options" not in defaults  # R1's own default: every D step
 
 
 def test_a_batchnorm_discriminator_sees_a_real_batch_and_a_fake_batch():
