@@ -25,11 +25,13 @@ def test_dcgan_paper_preset_replaces_the_family_defaults(registry):
     assert spec.config.batch_size == 128 and tuple(spec.config.betas) == (0.5, 0.999)
     assert spec.regularizers == {} and spec.addons == ()  # the defaults' R1 and EMA are not the paper's
     assert spec.plugin_options["gancore-dcgan"]["norm"] == "batch"  # BatchNorm in D, as the paper
+    assert spec.plugin_options["gancore-dcgan"]["depth"] == 1  # one convolution per resolution, as the paper
     assert spec.sources["lr_g"] == layer and spec.sources["options.gancore-dcgan.norm"] == layer
     assert spec.config.preset == "paper" and spec.sources["preset"] == "flag"
     # Without the preset: the defaults, which differ.
     default = resolve_run(registry, mnist, {"plugins": ["gancore-dcgan"]})
-    assert default.config.lr_g == 1e-3 and default.regularizers == {"r1": 0.1} and default.addons == ("ema",)
+    assert default.config.lr_g == 5e-4 and default.regularizers == {"r1": 1.0} and default.addons == ("ema",)
+    assert default.config.batch_size == 128 and default.plugin_options["gancore-dcgan"]["depth"] == 2
     assert default.sources["lr_g"] == "family gancore-dcgan" and default.config.preset is None
 
 
