@@ -7,12 +7,12 @@ initialisation. For vector data (``ring``) the same losses train MLPs.
 Losses: the GAN's logistic loss with the non-saturating generator loss.
 Defaults follow the data (``DataSpec.kind``; measurements in
 docs/families/dcgan.md). The paper's: Adam, lr 2e-4, betas (0.5, 0.999),
-BatchNorm in D, batch 128 (64 here). On every kind of data here: lr 1e-3
-decayed linearly to 0, R1 (gamma 0.1 on images, 1 on vectors), no
+BatchNorm in D, batch 128. On ``ring`` and ``digits``: lr 1e-3 decayed
+linearly to 0, R1 (gamma 0.1 on images, 1 on vectors), batch 64, no
 normalization in D (R1 is a per-sample penalty), and on images an EMA of
-G's weights for sampling; on 28x28 and larger images a batch of 128, lr
-5e-4 with Adam's betas (0, 0.99), R1 gamma 1 at every D step and two
-convolutions per resolution in G and D (``depth``). At the paper's settings
+G's weights for sampling; on 28x28 and larger images the same EMA, decay
+and D with a batch of 128, lr 5e-4 with Adam's betas (0, 0.99), R1 gamma 1
+at every D step and two convolutions per resolution in G and D (``depth``). At the paper's settings
 DCGAN stays at 6.5x the FID floor on ``digits``, finds 1 of 8 ``ring`` modes
 and is at 18x on ``mnist`` after 2,000 steps (7.2x with the small-image
 recipe at 5,000).
