@@ -70,7 +70,7 @@ class StandardNetworks:
 
     What it provides:
 
-    * the declared options ``width``, ``hidden``, ``norm`` and ``arch`` (types and help in the table
+    * the declared options ``width``, ``hidden``, ``norm``, ``arch`` and ``depth`` (types and help in the table
       above; ``gan plugins`` lists them under the family, ``--set FAMILY.width=32`` sets them);
     * the ``build_generator`` hook: :func:`standard_generator` with ``config.latent_dim`` (an MLP
       for vector data or with ``arch="mlp"``, DCGAN-style convolutions for images);
@@ -104,17 +104,22 @@ class StandardNetworks:
     hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data, or arch mlp).")
     norm: Norm = option("batch", help="Normalization in D's convolutions.")
     arch: Arch = option("conv", help="Networks for images: conv, or mlp (vector data always takes an MLP).")
+    depth: PositiveInt = option(1, help="Convolutions per resolution in G and D (images, arch conv; each "
+                                        "after the first 3x3, stride 1).")
 
     def network(self, data: DataSpec | None = None) -> dict[str, object]:
         """The network options (resolved for the run's data before the family was created)."""
-        return {"width": self.width, "hidden": self.hidden, "norm": self.norm, "arch": self.arch}
+        return {"width": self.width, "hidden": self.hidden, "norm": self.norm, "arch": self.arch,
+                "depth": self.depth}
 
     @hookimpl
     def build_generator(self, config, data):
-        """The hook: ``standard_generator(data, config.latent_dim, width, hidden=hidden, arch=arch)``."""
-        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch)
+        """The hook: ``standard_generator(data, config.latent_dim, width, hidden=, arch=, depth=)``."""
+        return standard_generator(data, config.latent_dim, self.width, hidden=self.hidden, arch=self.arch,
+                                  depth=self.depth)
 
     @hookimpl
     def build_discriminator(self, data):
-        """The hook: ``standard_discriminator(data, width, hidden=hidden, norm=norm, arch=arch)``."""
-        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch)
+        """The hook: ``standard_discriminator(data, width, hidden=, norm=, arch=, depth=)``."""
+        return standard_discriminator(data, self.width, hidden=self.hidden, norm=self.norm, arch=self.arch,
+                                      depth=self.depth)
