@@ -133,7 +133,9 @@ def run_one(variant: str, data: str, steps: int | None, seed: int, n: int, threa
            "batch": config.batch_size, "optimizer": config.optimizer, "lr_g": config.lr_g, "lr_d": config.lr_d,
            "lr_schedule": config.lr_schedule, "latent_dim": config.latent_dim, "regularizers": run.regularizers,
            "addons": list(run.addons), "options": {k: dict(v) for k, v in config.options.items() if v},
-           "n_samples": n}
+           "betas": list(config.betas), "n_samples": n,
+           # Every option the family ran with (declared defaults for the data's kind, then the typed ones).
+           "family_options": json.loads(json.dumps(run.plugin_options.get(run.family, {}), default=str))}
     if data == "ring":
         row.update(ring_modes_metrics(samples))
     else:
@@ -154,8 +156,17 @@ def settings_of(row: dict) -> str:
         return ""
     return (f"{row['optimizer']} lr {row['lr_g']:g}/{row['lr_d']:g} {row['lr_schedule']}, n_critic {row['n_critic']}, "
             f"batch {row['batch']}, regularizers {row['regularizers']}"
+            + (f", betas ({row['betas'][0]:g}, {row['betas'][1]:g})" if row.get("betas") else "")
             + (f", add-ons {row['addons']}" if row["addons"] else "")
-            + (f", options {row['options']}" if row.get("options") else ""))
+            + (f", family options {row['family_options']}" if row.get("family_options")
+               else f", options {row['options']}" if row.get("options") else ""))
+
+
+def settings_changed(earlier: dict, row: dict) -> bool:
+    """Whether ``row`` ran other settings than ``earlier`` (the same key), over what both recorded: rows
+    from before the betas and the family's resolved options were recorded are compared without them."""
+    return settings_of(earlier) != settings_of({k: v for k, v in row.items()
+                                                if k in earlier or k not in ("betas", "family_options")})
 
 
 def steps_cell(row: dict) -> str:
@@ -221,7 +232,9 @@ def write_markdown(rows: dict, path: Path) -> None:
             lines.append(f"- `{row['variant']}` on {row['data']}, {row['steps']} steps: optimizer {row['optimizer']}, "
                          f"lr G/D {row['lr_g']:g}/{row['lr_d']:g} ({row['lr_schedule']}), n_critic {row['n_critic']}, "
                          f"batch {row['batch']}, latent {row['latent_dim']}, regularizers {row['regularizers']}"
-                         + (f", add-ons {row['addons']}" if row["addons"] else ""))
+                         + (f", add-ons {row['addons']}" if row["addons"] else "")
+                         + (f", betas {tuple(row['betas'])}" if row.get("betas") else "")
+                         + (f"; family options {row['family_options']}" if row.get("family_options") else ""))
     lines += ["", "Commands that produced these rows (machine: "
               f"{platform.machine()}, torch {torch.__version__}):", "", "```bash", *commands, "```"]
     replace_section(path, HEADING, "\n".join(lines))
@@ -364,7 +377,7 @@ def main(argv=None) -> int:
         # Read again: another benchmark process may have added rows since.
         rows.update(json.loads(store.read_text()) if store.exists() else {})
         key = f"{key_of(variant, row['steps'], seed, args.steps is None)} | {data}"
-        if key in rows and settings_of(rows[key]) != settings_of(row):
+        if key in rows and settings_changed(rows[key], row):
             # The family's defaults changed since (--redo): the earlier row stays, marked superseded.
             rows[f"{key} | earlier defaults: {settings_of(rows[key])}"] = {**rows[key], "superseded": True}
         rows[key] = row
