@@ -43,3 +43,33 @@ def test_dcgan_initialisation_only_with_normalization_layers():
     assert all(isinstance(layer, nn.Conv2d) for layer in second_conv)
     assert second_conv[0].weight.std().item() == pytest.approx(0.02, rel=0.1)
     assert second_conv[1].weight.std().item() > 0.03
+
+
+def test_every_family_with_a_depth_option_builds_deeper_networks_with_it():
+    # `depth` (convolutions per resolution) is declared by StandardNetworks and by families with networks of
+    # their own; a family that overrides a build hook must pass it on, never ignore it silently.
+    from types import SimpleNamespace
+
+    from gancore.plugins import Registry
+    from gancore.testing import make_plugin
+
+    spec = DataSpec("mnist", (1, 28, 28), num_classes=10)
+
+    def convs(module):
+        return sum(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in module.modules())
+
+    checked = []
+    for info in Registry.discover():
+        if info.kind != "family" or info.declaration is None or "depth" not in info.options:
+            continue
+        cls = type(info.obj) if not isinstance(info.obj, type) else info.obj
+        built = {}
+        for depth in (1, 2):
+            family = make_plugin(cls, spec, width=8, depth=depth)
+            G = family.build_generator(config=SimpleNamespace(latent_dim=4), data=spec)
+            D = family.build_discriminator(data=spec)
+            built[depth] = convs(G), convs(D)
+        assert built[2][0] > built[1][0] and built[2][1] > built[1][1], (info.name, built)
+        checked.append(info.name)
+    assert {"gancore-dcgan", "gancore-lsgan", "gancore-sngan", "gancore-sgan", "gancore-d2gan", "gancore-madgan",
+            "gancore-mgan", "gancore-clustergan", "gancore-wgan"} <= set(checked), checked

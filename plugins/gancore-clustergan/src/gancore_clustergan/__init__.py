@@ -85,7 +85,7 @@ class ClusterGenerator(Generator):
         super().__init__(latent_dim)
         self.clusters, self.sigma = int(clusters), float(sigma)
         self.generator = standard_generator(spec, latent_dim + self.clusters, network["width"],
-                                            hidden=network["hidden"], arch=network["arch"])
+                                            hidden=network["hidden"], arch=network["arch"], depth=network["depth"])
         self.encoder = PartsEncoder(spec, {"zn": latent_dim, "logits": self.clusters}, width=network["width"],
                                     hidden=network["hidden"], norm="none", arch=network["arch"])
 

@@ -111,8 +111,8 @@ class D2GAN(StandardNetworks):
 
     @hookimpl
     def build_discriminator(self, data):
-        return DualDiscriminator(*(standard_discriminator(data, self.width, self.hidden, self.norm, self.arch)
-                                   for _ in range(2)))
+        return DualDiscriminator(*(standard_discriminator(data, self.width, self.hidden, self.norm, self.arch,
+                                                            depth=self.depth) for _ in range(2)))
 
     @hookimpl
     def d_loss(self, step):

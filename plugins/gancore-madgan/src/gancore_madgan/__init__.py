@@ -101,13 +101,13 @@ class MADGAN(StandardNetworks):
     def build_generator(self, config, data):
         return MixtureGenerator(config.latent_dim, self.generators,
                                 lambda: standard_generator(data, config.latent_dim, self.width, hidden=self.hidden,
-                                                           arch=self.arch), share=self.share)
+                                                           arch=self.arch, depth=self.depth), share=self.share)
 
     @hookimpl
     def build_discriminator(self, data):
         if takes_mlp(data, self.arch):
             return MLPDiscriminator(data, self.hidden, outputs=self.generators + 1)
-        return ConvDiscriminator(data, self.width, norm=self.norm, outputs=self.generators + 1)
+        return ConvDiscriminator(data, self.width, norm=self.norm, outputs=self.generators + 1, depth=self.depth)
 
     @hookimpl
     def d_loss(self, step):
