@@ -34,8 +34,7 @@ DEFAULTS = {
     # (0, 0.99), R1 gamma 1 at every D step and two convolutions per resolution (``DEPTH``), 2,000 steps
     # (about 15 CPU-minutes on `mnist`). docs/families/dcgan.md has the probes, the paper's settings beside
     # these, and why we differ.
-    "image": {**SMALL_DATA["small-image"], "steps": 2000, "batch_size": 128, "lr_g": 5e-4, "lr_d": 5e-4,
-              "betas": (0.0, 0.99), "regularizers": {"r1": 1.0}},
+    "image": SMALL_DATA["image"],
 }
 
 
