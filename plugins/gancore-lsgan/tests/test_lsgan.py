@@ -52,14 +52,18 @@ def test_networks_and_defaults():
     assert any(isinstance(m, nn.Conv2d) for m in LSGAN(width=4, arch="conv").build_discriminator(
         data=DataSpec("digits", (1, 8, 8))).modules())
     image = make_config(defaults_of(LSGAN, DataSpec("mnist", (1, 28, 28))))  # over gancore's own
-    assert image.lr_g == 1e-3 and image.betas == (0.5, 0.999) and image.lr_schedule == "linear"
+    # On 28x28 and larger DCGAN's recipe there: batch 128, lr 5e-4, betas (0, 0.99), R1 gamma 1, EMA.
+    assert image.lr_g == 5e-4 and image.betas == (0.0, 0.99) and image.lr_schedule == "linear"
+    assert image.batch_size == 128 and image.regularizers == {"r1": 1.0} and image.plugins == ("ema",)
     small = defaults_of(LSGAN, DataSpec("digits", (1, 8, 8)))
     assert small["lr_schedule"] == "linear" and small["regularizers"] == {"r1": 0.1} and small["plugins"] == ["ema"]
-    # On 28x28 and larger the small images' recipe too, with convolutional networks and no BatchNorm in D.
-    assert defaults_of(LSGAN, DataSpec("mnist", (1, 28, 28))) == small
+    # ... with convolutional networks of two convolutions per resolution and no BatchNorm in D.
     mnist = DataSpec("mnist", (1, 28, 28))
     D = make_plugin(LSGAN, mnist, width=4).build_discriminator(data=mnist)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+    convs = sum(isinstance(m, nn.Conv2d) for m in D.modules())
+    assert convs == sum(isinstance(m, nn.Conv2d) for m in make_plugin(LSGAN, mnist, width=4, depth=1)
+                        .build_discriminator(data=mnist).modules()) + 2
 
 
 def _train(tmp_path, *args, data="ring", name="run"):
