@@ -264,12 +264,14 @@ def table_rows(results: list[dict], command: str) -> list[str]:
             clf_text = clf.label + (f" (held-out acc {100 * clf.test_accuracy:.1f}%)"
                                     if clf.test_accuracy is not None else "")
             name = {"gan_test": "GAN-test accuracy", "d_class": "D's own class head on the same samples",
-                    "fid_ratio": "classifier-FID / floor of the same samples", "q_real": "code/class alignment, Q on real images",
+                    "fid_ratio": "classifier-FID / floor of the same samples",
+                    "q_real": "code/class alignment, Q on real images",
                     "generated": "code/class alignment, generated samples"}[measure]
             opts = ", ".join([f"{k}={v}" for k, v in r["options"].items()] + [f"-p {p}" for p in r["plugins"]])
             opts = opts or "defaults"
             rows.append(f"| {r['family']} | {r['data']} | {opts} | {last_step} | {name} | "
-                        f"{format(scale * values[-1][1], fmt)}{unit} | {format(scale * best[1], fmt)}{unit} ({best[0]}) | "
+                        f"{format(scale * values[-1][1], fmt)}{unit} | "
+                        f"{format(scale * best[1], fmt)}{unit} ({best[0]}) | "
                         + " ".join(format(scale * v, ".1f" if ratio else ".0f") for _, v in values)
                         + f" | {clf_text} | {r['seconds'] / 60:.1f} min | `{command}` |")
     return rows

@@ -8,8 +8,9 @@
         --addon none --addon ada --output /tmp/fewshot.md
 
 Each variant (written as `gan train` flags) trains, through the same path as `gan train`, on a
-fixed random subset of ``--data`` (`digits`, the default, or `mnist`; ``--fraction`` of its samples, drawn with ``--subset-seed``,
-the same subset for every variant), for ``--steps`` steps at ``--seed``. Its final sampling
+fixed random subset of ``--data`` (`digits`, the default, or `mnist`; ``--fraction`` of its samples,
+drawn with ``--subset-seed``, the same subset for every variant), for ``--steps`` steps at ``--seed``.
+Its final sampling
 generator is then measured as `benchmarks/quality.py` measures it on `digits`: classifier-FID
 against the *whole* real training split (so a generator that only reproduces its few training
 images scores worse than one that generalises), with the real-vs-real floor, and classes
@@ -83,7 +84,8 @@ def write_markdown(rows: dict, path: Path, command_note: str) -> None:
     lines = ["| variant (`gan train` flags) | data | training samples | steps | seed | classifier-FID | FID / floor | "
              "classes covered | time (s) |", "|---|---|---|---|---|---|---|---|---|"]
     for row in sorted(rows.values(), key=lambda r: (r.get("data", "digits"), r["fraction"], r["variant"], r["seed"])):
-        lines.append(f"| `{row['variant']}` | {row.get('data', 'digits')} | {row['train_samples']} of {row['of']} ({row['fraction']:.0%}) | "
+        lines.append(f"| `{row['variant']}` | {row.get('data', 'digits')} | "
+                     f"{row['train_samples']} of {row['of']} ({row['fraction']:.0%}) | "
                      f"{row['steps']} | {row['seed']} | {row['fid']:.2f} | {row['ratio']:.1f} | "
                      f"{row['classes_covered']}/10 | {row['seconds']:.0f} |")
     commands = sorted({row["command"] for row in rows.values()})

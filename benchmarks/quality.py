@@ -202,7 +202,8 @@ def write_markdown(rows: dict, path: Path) -> None:
     for (variant, steps, seed), by_data in sorted(grouped.items(), key=lambda item: (item[0][0], item[0][1])):
         d, r = by_data.get("digits", {}), by_data.get("ring", {})
         if all("skipped" in row for row in by_data.values()):
-            skipped.append(f"`{variant}` ({next(iter(by_data.values()))['skipped'].split(';')[0].split('(')[0].strip()})")
+            reason = next(iter(by_data.values()))["skipped"].split(";")[0].split("(")[0].strip()
+            skipped.append(f"`{variant}` ({reason})")
             continue
 
         def cell(row, key, fmt):

@@ -8,8 +8,9 @@ For fixing a family: the same training path and measures as `benchmarks/quality.
 against its real-vs-real floor and classes covered on image data, modes and the high-quality share on
 `ring`), at every ``--at`` step as well as the end (``--data mnist-inverted``, ``--data mnist-redrawn``:
 the second sets of `benchmarks/second_set.py`, measured as quality.py measures them), plus any logged
-metric (``--log``) from the run's ``metrics.jsonl``. Unlike quality.py it takes any data set `gan train` does (``mnist`` included) and keeps
-no store: the rows it prints go into a family's page by hand, with this command.
+metric (``--log``) from the run's ``metrics.jsonl``. Unlike quality.py it takes any data set `gan train`
+does (``mnist`` included) and keeps no store: the rows it prints go into a family's page by hand, with
+this command.
 """
 
 from __future__ import annotations

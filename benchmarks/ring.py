@@ -74,7 +74,8 @@ def main(argv=None) -> int:
                       *(f"--set {o}" for o in args.set)] + ([f"--ema {args.ema:g}"] if args.ema is not None else []))
     print(f"ring benchmark: {label} --steps {args.steps} --seed {args.seed}")
     print(f"  config: optimizer={config.optimizer} lr_g={config.lr_g} lr_d={config.lr_d} betas={config.betas} "
-          f"n_critic={config.n_critic} lr_schedule={config.lr_schedule} batch={config.batch_size} latent_dim={config.latent_dim} "
+          f"n_critic={config.n_critic} lr_schedule={config.lr_schedule} batch={config.batch_size} "
+          f"latent_dim={config.latent_dim} "
           f"regularizers={run.regularizers}")
     print(f"  train time: {seconds:.1f} s ({args.steps / seconds:.1f} steps/s, {args.threads} thread(s))")
     print(f"  modes covered: {result['modes']}/8")

@@ -98,8 +98,8 @@ def main(argv=None) -> int:
         sgan_seconds = time.perf_counter() - started
         state = trainer.plugin_state["gancore-sgan"]  # the family's checkpointed state: its labelled examples
         lab_x, lab_y = state["x"].cpu(), state["y"].cpu()
-        print(f"labelled examples: {len(lab_y)}, per class {torch.bincount(lab_y, minlength=spec.num_classes).tolist()}",
-              flush=True)
+        print(f"labelled examples: {len(lab_y)}, "
+              f"per class {torch.bincount(lab_y, minlength=spec.num_classes).tolist()}", flush=True)
         fid = None
         if not args.no_fid:
             G = trainer.sampling_generator()

@@ -75,9 +75,9 @@ def resolve_run(name: str, out: str, steps: int, batch: int, log_every: int, dev
 
     if WIDTH[0] is not None:
         extra.setdefault("options", {plugin: {"width": WIDTH[0]} for plugin in FAMILIES[name]["plugins"]})
-    user = {**FAMILIES[name], "plugins": [*FAMILIES[name]["plugins"], "step-clock"], "data": "mnist", "steps": steps, "batch_size": batch, "seed": 0,
-            "log_every": log_every, "sample_every": 0, "checkpoint_every": 0, "grid_size": 4, "out": out,
-            "name": f"{name}-{time.monotonic_ns()}", "device": device, **extra}
+    user = {**FAMILIES[name], "plugins": [*FAMILIES[name]["plugins"], "step-clock"], "data": "mnist", "steps": steps,
+            "batch_size": batch, "seed": 0, "log_every": log_every, "sample_every": 0, "checkpoint_every": 0,
+            "grid_size": 4, "out": out, "name": f"{name}-{time.monotonic_ns()}", "device": device, **extra}
     user["options"] = {**user.get("options", {}),
                        "step-clock": {"device": device, "wall": wall, "first": log_every - 1, "last": steps - 1}}
     return resolve(registry, user)
@@ -342,7 +342,8 @@ def section_classic(args, out):
     write_mnist_idx(root, mnist.x, mnist.labels)
     print("\n### gancore vs PyTorch-GAN-style per-script loops (dcgan.py, wgan_gp.py), mnist 28x28, batch "
           f"{args.batch_size}, {args.threads} thread(s), device {args.device}\n")
-    print("| family | gancore side | gancore steps/s | classic steps/s (fp32) | ratio (median) | per-round ratio range |")
+    print("| family | gancore side | gancore steps/s | classic steps/s (fp32) | ratio (median) "
+          "| per-round ratio range |")
     print("|---|---|---|---|---|---|")
     for name in FAMILIES:
         steps = args.steps if name == "DCGAN" else max(args.warmup, args.steps // 5 // args.warmup * args.warmup)
@@ -438,12 +439,12 @@ def section_data(args, out):
     for label, values in results.items():
         ratios = [a / b for a, b in zip(values, memory)]
         ratio = statistics.median(values) / statistics.median(memory)
-        print(f"| {label} | {statistics.median(values):.2f} | **{ratio:.3f}** | {min(ratios):.3f} - {max(ratios):.3f} |",
-              flush=True)
+        print(f"| {label} | {statistics.median(values):.2f} | **{ratio:.3f}** | "
+              f"{min(ratios):.3f} - {max(ratios):.3f} |", flush=True)
 
 
-SECTIONS = {"overhead": section_overhead, "interleaved": section_interleaved, "classic": section_classic, "scaling": section_scaling,
-            "data": section_data, "gpu": section_gpu}
+SECTIONS = {"overhead": section_overhead, "interleaved": section_interleaved, "classic": section_classic,
+            "scaling": section_scaling, "data": section_data, "gpu": section_gpu}
 
 
 def main(argv=None) -> int:

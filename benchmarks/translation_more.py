@@ -60,7 +60,8 @@ RUNS = {
     "unit": {"data": "mnist-thick", "batch": 8, "steps": 300, "sets": {"width": 8, "blocks": 1, "d_width": 16}},
     "munit": {"data": "mnist-thick", "batch": 8, "steps": 300,
               "sets": {"width": 8, "blocks": 2, "mlp": 64, "d_width": 16, "cycle": 10}, "flags": ["--lr", "5e-4"]},
-    "bicyclegan": {"data": "mnist-edges", "batch": 16, "steps": 400, "sets": {"width": 16, "e_width": 16, "d_width": 16}},
+    "bicyclegan": {"data": "mnist-edges", "batch": 16, "steps": 400,
+                   "sets": {"width": 16, "e_width": 16, "d_width": 16}},
     "pixelda": {"data": "mnist-negative", "batch": 32, "steps": 400,
                     "sets": {"width": 16, "blocks": 2, "c_width": 32, "d_width": 16}},
 }
@@ -226,7 +227,8 @@ def report(results: dict) -> None:
         head = f"{family:10s} {RUNS[family]['data']}  (step {r['step']}, {r['seconds']} s)"
         if family == "cogan":
             print(f"{head} corresponding pairs: {r['corresponding']:.1%}   shuffled-pairs baseline "
-                  f"{r['shuffled_baseline']:.1%};  pair L1 |a - (-b)| {r['pair_l1']:.4f}   shuffled {r['shuffled_l1']:.4f}")
+                  f"{r['shuffled_baseline']:.1%};  pair L1 |a - (-b)| {r['pair_l1']:.4f}   "
+                  f"shuffled {r['shuffled_l1']:.4f}")
         elif family == "bicyclegan":
             print(f"{head} held-out L1 (0..1): {r['l1']:.4f}   identity {r['identity_l1']:.4f}   all-black "
                   f"{r['black_l1']:.4f};  diversity (pairwise L1 of 8 z) {r['diversity_l1']:.4f}   (unimodal 0; "
@@ -237,7 +239,8 @@ def report(results: dict) -> None:
                   f"source-only {r['source_only_source_accuracy']:.1%})")
         else:
             line = (f"{head} label preservation thin->thick {pct(r['thin_to_thick'])}   thick->thin "
-                    f"{pct(r['thick_to_thin'])}   (real thick {pct(r['real_thick'])}, real thin {pct(r['real_thin'])}); "
+                    f"{pct(r['thick_to_thin'])}   (real thick {pct(r['real_thick'])}, "
+                    f"real thin {pct(r['real_thin'])}); "
                     f"L1 to the exact dilation {r['to_dilation_l1']:.4f}   identity {r['identity_l1']:.4f}")
             if "diversity_l1" in r:
                 line += (f";  diversity (pairwise L1 of 8 styles) {r['diversity_l1']:.4f}   (unimodal 0; real "

@@ -275,7 +275,8 @@ def sample(path, num, fmt, output, seed, label, traverse, interpolate, walk_step
     if num <= 0:
         raise ConfigError(f"bad value for -n: must be > 0, got {num}.")
     if num > MAX_SAMPLES:
-        raise ConfigError(f"bad value for -n: at most {MAX_SAMPLES} samples in one {'grid' if fmt == 'grid' else 'call'} "
+        raise ConfigError(f"bad value for -n: at most {MAX_SAMPLES} samples in one "
+                          f"{'grid' if fmt == 'grid' else 'call'} "
                           "(a limit of gancore, see "
                           f"docs/reliability.md), got {num}.")
     out = Path(output or {"grid": "samples.png", "png": "samples", "npz": "samples.npz"}[fmt])
@@ -423,7 +424,8 @@ def eval_(path, metrics, num, seed, inception_weights, real, resize, output, tra
     click.echo(f"{prov['checkpoint']} (step {prov['step']}, {prov['family']}, {prov['generator']} generator), "
                f"{prov['n_fake']} samples, seed {seed}, "
                f"extractor {prov['extractor']['name']}"
-               + (f" @{prov['extractor']['recipe_hash']} (test accuracy {100 * prov['extractor']['test_accuracy']:.1f}%)"
+               + (f" @{prov['extractor']['recipe_hash']} "
+                  f"(test accuracy {100 * prov['extractor']['test_accuracy']:.1f}%)"
                   if "recipe_hash" in prov["extractor"] else ""))
     click.echo(format_table(record))
     out = write_eval(record, Path(output) if output else run / "eval.json")

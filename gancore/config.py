@@ -276,7 +276,8 @@ class TrainConfig:
     #: k, to that update's loss; ``separate`` gives it an update of its own, with the network's
     #: learning rate times k/(k+1) and betas to the power k/(k+1) (StyleGAN2).
     lazy_regularization: str | None = setting(
-        None, converter=lambda value: None if value == "inline" else value, default_text="inline", metavar="inline|separate",
+        None, converter=lambda value: None if value == "inline" else value, default_text="inline",
+        metavar="inline|separate",
         validator=_Rule("must be 'inline' or 'separate'", _v.optional(_v.in_(("separate",)))),
         help="Lazy regularizers (r1.every, pathlength.every > 1): inline adds the term, times its interval k, to "
              "that update's loss; separate gives it its own update with lr x k/(k+1) and betas^(k/(k+1)) "

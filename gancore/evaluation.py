@@ -138,7 +138,8 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ConfigError(f"--inception-weights {str(path)!r} is not a readable safetensors file ({exc}); "
-                          "gancore does not read pickled .pth files: convert it once (see docs/evaluation.md).") from None
+                          "gancore does not read pickled .pth files: "
+                          "convert it once (see docs/evaluation.md).") from None
 
 
 class _TorchWithLoad:
@@ -281,8 +282,8 @@ def evaluate(generator: torch.nn.Module, spec: DataSpec, metrics: tuple[str, ...
     if "accuracy" in metrics and kind != "classifier":
         raise ConfigError(f"--metric accuracy needs a classifier for the data; there is none for {spec.name!r}.")
     if kind == "ring" and set(metrics) - {"modes", "pr", "dc"}:
-        raise ConfigError("ring data has only the modes metric (modes covered, high-quality share), and pr and dc on the "
-                          "points themselves.")
+        raise ConfigError("ring data has only the modes metric (modes covered, high-quality share), "
+                          "and pr and dc on the points themselves.")
     if kind == "inception" and "modes" in metrics:
         raise ConfigError(f"--metric modes needs a classifier or the ring; {spec.name!r} has neither.")
 

@@ -206,7 +206,8 @@ def _read_eval(path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{str(path)!r} is not readable JSON ({exc}): run `gan eval` again or move it away.") from None
+        raise ConfigError(f"{str(path)!r} is not readable JSON ({exc}): "
+                          "run `gan eval` again or move it away.") from None
     if not isinstance(record, dict) or not isinstance(record.get("results"), dict):
         raise ConfigError(f"{str(path)!r} is not an eval.json record: run `gan eval` again or move it away.")
     return record

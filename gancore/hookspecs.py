@@ -382,11 +382,12 @@ def grow(stage: int, fade: float, generator: nn.Module, discriminator: nn.Module
     with each stage up to the checkpoint's in turn, so that the networks have the checkpoint's
     parameters (and again at the first step after the resume, with that step's fade, as the
     loaded weights overwrite buffers). Calls with the stage the networks are at must be
-    harmless: bring the networks to the stage, do not add a stage per call. Afterwards the core adds to each optimizer every parameter of its network that
-    it does not hold yet (a new parameter group with the optimizer's settings; the state of
-    the parameters it held, Adam's moments, is kept), and the stage is saved in every
-    checkpoint's training state. Which stage and fade a step has is a function of the step
-    index alone, so a run resumed across a stage change trains as one trained straight.
+    harmless: bring the networks to the stage, do not add a stage per call. Afterwards the
+    core adds to each optimizer every parameter of its network that it does not hold yet (a
+    new parameter group with the optimizer's settings; the state of the parameters it held,
+    Adam's moments, is kept), and the stage is saved in every checkpoint's training state.
+    Which stage and fade a step has is a function of the step index alone, so a run resumed
+    across a stage change trains as one trained straight.
 
     :param stage: the index of the stage in the generator's ``growth`` schedule.
     :param fade: how far the stage's new layers have faded in, from 0 to 1.

@@ -156,7 +156,8 @@ def inception_score(probabilities, splits: int = 1) -> tuple[float, float]:
     scores = []
     for part in np.array_split(p, splits):
         marginal = part.mean(axis=0, keepdims=True)
-        kl = np.where(part > 0, part * (np.log(np.clip(part, 1e-300, None)) - np.log(np.clip(marginal, 1e-300, None))), 0)
+        kl = np.where(part > 0,
+                      part * (np.log(np.clip(part, 1e-300, None)) - np.log(np.clip(marginal, 1e-300, None))), 0)
         scores.append(math.exp(kl.sum(axis=1).mean()))
     return float(np.mean(scores)), float(np.std(scores))
 

@@ -238,7 +238,8 @@ class Registry:
         if info.kind != "regularizer":
             known = ", ".join(self.names("regularizer"))
             article = "an" if info.kind[0] in "aeiou" else "a"
-            raise PluginError(f"{name!r} is {article} {info.kind}, not a regularizer (--regularizer takes regularizers only). "
+            raise PluginError(f"{name!r} is {article} {info.kind}, not a regularizer "
+                              "(--regularizer takes regularizers only). "
                               f"Available regularizers: {known}.")
         return info
 

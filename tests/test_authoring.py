@@ -50,7 +50,8 @@ def venv(tmp_path_factory) -> Path:
     Path(inner, "gancore-test-outer.pth").write_text("".join(f"{d}\n" for d in site_dirs))
     for name, kind in SCAFFOLDS:
         stateful = ["--stateful"] if name == "demo-fisher" else []
-        _run([sys.executable, "-m", "gancore.cli", "new-plugin", name, "--kind", kind, *stateful, "--dir", root / "new"])
+        _run([sys.executable, "-m", "gancore.cli", "new-plugin", name, "--kind", kind, *stateful,
+              "--dir", root / "new"])
     # gancore-gan with the plugins its defaults turn on (R1, EMA), which it depends on.
     plugins = [ROOT / "plugins" / name for name in ("gancore-gan", "gancore-r1", "gancore-ema")]
     args = [a for p in (ROOT, *plugins, TUTORIAL, *scaffolds(root)) for a in ("-e", p)]

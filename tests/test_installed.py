@@ -89,7 +89,8 @@ def test_plugins_add_named_data_and_folder_layouts(tmp_path, monkeypatch):
     assert load_data("toy", readers=readers) is toy
     assert load_data("mnist", readers=readers).spec.name == "mnist"  # the core's own name is not the plugin's to take
     (tmp_path / "A").mkdir()
-    assert load_data(str(tmp_path), readers=readers) is toy and read == [(tmp_path, "auto")]  # claimed under --layout auto
+    # claimed under --layout auto
+    assert load_data(str(tmp_path), readers=readers) is toy and read == [(tmp_path, "auto")]
     assert load_data(str(tmp_path), layout="paired", readers=readers) is toy and read[-1] == (tmp_path, "paired")
     with pytest.raises(DataError, match=r"--layout unpaired: no installed plugin reads.*auto, classes, paired"):
         load_data(str(tmp_path), layout="unpaired", readers=readers)

@@ -22,7 +22,8 @@ QUICK = ["--data", "ring", "--steps", "1", "--batch-size", "8", "--sample-every"
 
 @pytest.mark.parametrize("annotation, value, expected", [
     (PositiveInt, 4, 4), (PositiveInt, 4.0, 4), (int, -3, -3), (float, 5, 5.0), (NonNegativeFloat, 0, 0.0),
-    (bool, False, False), (str, "x", "x"), (float, float("inf"), float("inf")), (Norm, "layer", "layer"), (int | None, 3, 3),
+    (bool, False, False), (str, "x", "x"), (float, float("inf"), float("inf")), (Norm, "layer", "layer"),
+    (int | None, 3, 3),
     (Annotated[float, Range(ge=0, lt=1)], 0.5, 0.5), (typing.Any, [1], [1]), (list[int], "unchecked", "unchecked"),
 ])
 def test_values_that_fit_are_converted(annotation, value, expected):

@@ -46,8 +46,8 @@ def test_sigkill_mid_run_then_resume_is_byte_identical(gan, tmp_path):
     assert reference.exit_code == 0, reference.output
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gancore.cli", *train_args(tmp_path, "killed", steps,
-                                                                                "--checkpoint-every", "5", "--keep", "2")],
+    proc = subprocess.Popen([sys.executable, "-m", "gancore.cli",
+                             *train_args(tmp_path, "killed", steps, "--checkpoint-every", "5", "--keep", "2")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checkpoints = tmp_path / "killed" / "checkpoints"
     deadline = time.monotonic() + 120

@@ -64,10 +64,12 @@ def test_the_generated_packages_own_tests_pass(kind, stateful, plugins, tmp_path
 
 def test_the_family_follows_the_guide(tmp_path):
     plain = (new_plugin("demo", "family", tmp_path) / "src" / "gancore_demo" / "__init__.py").read_text()
-    fisher = (new_plugin("fish", "family", tmp_path, stateful=True) / "src" / "gancore_fish" / "__init__.py").read_text()
+    fisher = (new_plugin("fish", "family", tmp_path, stateful=True) / "src" / "gancore_fish"
+              / "__init__.py").read_text()
     for source in (plain, fisher):
         # Declared, per-kind defaults (training settings and network options), the shared networks.
-        assert "@declare" in source and "defaults = DEFAULTS" in source and "option_defaults = OPTION_DEFAULTS" in source
+        assert "@declare" in source and "defaults = DEFAULTS" in source
+        assert "option_defaults = OPTION_DEFAULTS" in source
         assert "(StandardNetworks):" in source and "is_image" not in source
     assert "step.state_for(self)" in fisher and "def post_step(self, step, phase)" in fisher
     assert "post_step" not in plain

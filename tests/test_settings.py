@@ -82,7 +82,8 @@ def test_flags_go_over_the_config_file(tmp_path):
 # file is what these arguments resolved to then (small images' default steps were 2,000 then, 5,000 since).
 SAVED = {
     "gancore-wgan": ["-p", "gancore-wgan", "-r", "gp", "--data", "ring", "--name", "x"],
-    "gancore-dcgan": ["-p", "gancore-dcgan", "--data", "digits", "--steps", "2000", "-s", "gancore-dcgan.width=8", "--name", "y"],
+    "gancore-dcgan": ["-p", "gancore-dcgan", "--data", "digits", "--steps", "2000", "-s", "gancore-dcgan.width=8",
+                      "--name", "y"],
     "gancore-lsgan": ["-p", "gancore-lsgan", "--data", "ring", "--name", "z"],
     "gancore-sngan": ["-p", "gancore-sngan", "--data", "digits", "--steps", "2000", "--name", "z"],
     "gancore-stargan": ["-p", "gancore-stargan", "--data", "digits", "--steps", "2000", "--name", "z"],

@@ -129,6 +129,7 @@ if __name__ == "__main__":
     lines = ["{"]
     for section, table in values.items():
         rows = [f"  {json.dumps(key)}: {json.dumps(value, sort_keys=True)}" for key, value in sorted(table.items())]
-        lines.append(f" {json.dumps(section)}: {{\n" + ",\n".join(rows) + "\n }" + ("," if section != "weights" else ""))
+        lines.append(f" {json.dumps(section)}: {{\n" + ",\n".join(rows) + "\n }"
+                     + ("," if section != "weights" else ""))
     FIXTURE.write_text("\n".join(lines) + "\n}\n")
     print(f"wrote {FIXTURE}")

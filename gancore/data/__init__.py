@@ -47,6 +47,7 @@ __all__ = [
     "EMBEDDED", "RING_MODES", "RING_RADIUS", "RING_STD", "ring_modes", "load_ring", "load_digits", "load_mnist_5k",
     "ON_DISK", "CIFAR10_CLASSES", "read_idx", "load_idx_dataset", "load_cifar10",
     "IMAGE_SUFFIXES", "image_files", "list_image_folder", "image_shape", "read_image", "check_like",
-    "load_image_folder", "load_data", "data_spec", "EMBEDDED_SPECS", "resize_dataset", "CORE_LAYOUTS", "Readers", "NamedData", "FolderReader",
+    "load_image_folder", "load_data", "data_spec", "EMBEDDED_SPECS", "resize_dataset", "CORE_LAYOUTS", "Readers",
+    "NamedData", "FolderReader",
     "GRID_CELL", "samples_to_image",
 ]

@@ -86,7 +86,8 @@ class RunSpec:
                     source = self.sources.get(f"regularizers.{plugin}", source)
                 rows.append((f"{plugin}.{key}", value, source))
         width = max(len(name) for name, _, _ in rows)
-        return [f"{name.ljust(width)} = {value!r}" + (f"  # {source}" if source else "") for name, value, source in rows]
+        return [f"{name.ljust(width)} = {value!r}" + (f"  # {source}" if source else "")
+                for name, value, source in rows]
 
 
 def _field(name: str):
@@ -108,7 +109,8 @@ def _family_defaults(registry: Registry, family: PluginInfo, data, chosen, user_
         # The family object exists already (it was asked); its own options follow the data in its
         # build hooks instead (a declared family gives them by data kind in its declaration).
         raise PluginError(f"family {family.name!r}: default_config may set options of its regularizers and "
-                          "add-ons only, not its own (declare them as options with by_kind defaults: docs/authoring/declarations.md).")
+                          "add-ons only, not its own (declare them as options with by_kind defaults: "
+                          "docs/authoring/declarations.md).")
     return defaults, {family.name: obj}
 
 

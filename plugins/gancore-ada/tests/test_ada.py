@@ -74,7 +74,8 @@ def test_arbitrary_rotation_turns_about_the_centre():
     out = resample(x, rotation_matrix(torch.tensor([math.pi / 4])))
     assert out[0, 0, 2, 3].item() == pytest.approx(2 + math.sqrt(0.5), abs=1e-5)
     assert out[0, 0, 1, 3].item() == pytest.approx(2.0, abs=1e-5)  # up-right came from (sqrt 2, 0): row 2
-    assert torch.allclose(resample(torch.ones(1, 1, 4, 4), rotation_matrix(torch.tensor([1.1]))), torch.ones(1, 1, 4, 4))
+    assert torch.allclose(resample(torch.ones(1, 1, 4, 4), rotation_matrix(torch.tensor([1.1]))),
+                          torch.ones(1, 1, 4, 4))
 
 
 def test_colour_transforms_by_hand():

@@ -121,7 +121,8 @@ def test_paper_defaults_and_option_checks():
 def test_networks_without_batchnorm_with_elu(shape):
     spec = DataSpec("x", shape)
     family = BEGAN(width=4, hidden=8, code_dim=6)
-    G, D = family.build_generator(config=SimpleNamespace(latent_dim=5), data=spec), family.build_discriminator(data=spec)
+    G = family.build_generator(config=SimpleNamespace(latent_dim=5), data=spec)
+    D = family.build_discriminator(data=spec)
     fake = G(G.latent(3))
     assert fake.shape == (3, *shape) and D(fake).shape == (3,)
     assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in [*G.modules(), *D.modules()])

@@ -64,7 +64,8 @@ def test_d_and_g_losses_by_hand():
     loss = CGAN().d_loss(step)
     sp = F.softplus
     # -mean log sigmoid(real) - mean log(1 - sigmoid(fake))
-    expected = (sp(torch.tensor(-2.0)) + sp(torch.tensor(0.0))) / 2 + (sp(torch.tensor(-1.0)) + sp(torch.tensor(3.0))) / 2
+    expected = ((sp(torch.tensor(-2.0)) + sp(torch.tensor(0.0))) / 2
+                + (sp(torch.tensor(-1.0)) + sp(torch.tensor(3.0))) / 2)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     x, y = calls[0]
     assert len(x) == 4 and torch.equal(y, torch.tensor([1, 4, 1, 4]))  # one pass, labels for both halves

@@ -79,9 +79,9 @@ def test_refuses_single_domain_data():
 def test_trains_from_the_command_line_with_a_penalty_on_both_discriminators(tmp_path):
     import json
 
-    result = run_cli("train", "-p", "gancore-cogan", "--data", "mnist-thick", "--steps", "2", "--batch-size", "4", "-r", "gp",
-                     "--set", "gancore-cogan.width=4", "--set", "gancore-cogan.d_width=4", "--out", tmp_path,
-                     "--name", "run", "--log-every", "1", "--grid-size", "4", "--no-progress")
+    result = run_cli("train", "-p", "gancore-cogan", "--data", "mnist-thick", "--steps", "2", "--batch-size", "4",
+                     "-r", "gp", "--set", "gancore-cogan.width=4", "--set", "gancore-cogan.d_width=4",
+                     "--out", tmp_path, "--name", "run", "--log-every", "1", "--grid-size", "4", "--no-progress")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "checkpoints" / "step-000002").is_dir()
     row = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])

@@ -1,4 +1,5 @@
-"""gancore-contextencoder through gancore's conformance kit (hooks, gradients reach the right network, checkpoints, seeds)."""
+"""gancore-contextencoder through gancore's conformance kit (hooks, gradients reach the right network, checkpoints,
+seeds)."""
 
 from __future__ import annotations
 

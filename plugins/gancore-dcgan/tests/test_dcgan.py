@@ -70,7 +70,8 @@ def test_defaults_follow_the_data_kind(shape, kind):
     assert defaults["lr_schedule"] == "linear" and "r1" in defaults["regularizers"]
     assert ("ema" in defaults.get("plugins", ())) == (kind != "vector")
     if kind == "image":  # 28x28 and larger: batch 128, lr 5e-4, betas (0, 0.99), R1 gamma 1 at every D step
-        assert (defaults["steps"], defaults["batch_size"], defaults["lr_g"], defaults["lr_d"]) == (2000, 128, 5e-4, 5e-4)
+        assert ((defaults["steps"], defaults["batch_size"], defaults["lr_g"], defaults["lr_d"])
+                == (2000, 128, 5e-4, 5e-4))
         assert defaults["betas"] == (0.0, 0.99) and defaults["regularizers"] == {"r1": 1.0}
         assert "options" not in defaults  # R1's own default: every D step
 

@@ -82,6 +82,7 @@ def test_trains_on_mnist_thick_and_on_unpaired_folders(tmp_path):
     for side, count in (("A", 4), ("B", 6)):
         (tmp_path / "data" / side).mkdir(parents=True)
         for i in range(count):
-            Image.fromarray(np.full((8, 8, 3), 30 * i, dtype=np.uint8)).save(tmp_path / "data" / side / f"{i}{side}.png")
+            Image.fromarray(np.full((8, 8, 3), 30 * i, dtype=np.uint8)).save(
+                tmp_path / "data" / side / f"{i}{side}.png")
     row = _train(tmp_path, "--data", str(tmp_path / "data"), "--name", "folder")
     assert all(math.isfinite(v) for v in row.values())

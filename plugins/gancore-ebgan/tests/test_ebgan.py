@@ -112,7 +112,8 @@ def test_the_generator_gets_gradients_through_the_pulling_away_term():
 def test_networks_fit_every_data_shape(shape):
     spec = DataSpec("x", shape)
     family = make_plugin(EBGAN, spec, width=4, hidden=8, code_dim=6)  # as a run creates it for the data
-    G, D = family.build_generator(config=SimpleNamespace(latent_dim=5), data=spec), family.build_discriminator(data=spec)
+    G = family.build_generator(config=SimpleNamespace(latent_dim=5), data=spec)
+    D = family.build_discriminator(data=spec)
     fake = G(G.latent(3))
     energy, code = D.error_and_code(fake)
     assert fake.shape == (3, *shape) and energy.shape == (3,) and code.shape == (3, 6)

@@ -60,7 +60,8 @@ def test_gradient_reaches_d_through_its_scores_not_the_averages():
 
 
 def test_averages_are_kept_per_discriminator():
-    step = ViewsStep(_view(torch.ones(2, 1), torch.zeros(2, 1), "d_a"), _view(torch.ones(2, 1) * 3, torch.zeros(2, 1), "d_b"))
+    step = ViewsStep(_view(torch.ones(2, 1), torch.zeros(2, 1), "d_a"),
+                     _view(torch.ones(2, 1) * 3, torch.zeros(2, 1), "d_b"))
     lecam = LeCam()
     assert sorted(lecam.regularize(step=step, phase="d")) == ["lecam_d_a", "lecam_d_b"]
     assert step.state[id(lecam)]["alpha_real_d_b"].item() == 3.0

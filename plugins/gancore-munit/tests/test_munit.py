@@ -83,9 +83,9 @@ def test_the_style_changes_the_translation():
 
 def test_trains_and_translates_from_the_command_line(tmp_path):
     result = run_cli("train", "-p", "gancore-munit", "--data", "mnist-thick", "--steps", "2", "--batch-size", "4",
-                     "--set", "gancore-munit.width=2", "--set", "gancore-munit.blocks=1", "--set", "gancore-munit.mlp=8",
-                     "--set", "gancore-munit.d_width=4", "--out", tmp_path, "--name", "run", "--grid-size", "4",
-                     "--no-progress")
+                     "--set", "gancore-munit.width=2", "--set", "gancore-munit.blocks=1",
+                     "--set", "gancore-munit.mlp=8", "--set", "gancore-munit.d_width=4", "--out", tmp_path,
+                     "--name", "run", "--grid-size", "4", "--no-progress")
     assert result.exit_code == 0, result.output
     Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(tmp_path / "digit.png")
     result = run_cli("translate", tmp_path / "run", tmp_path / "digit.png", "-o", tmp_path / "out")

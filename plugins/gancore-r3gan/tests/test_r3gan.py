@@ -48,7 +48,8 @@ def test_rpgan_gradients_by_hand():
     real = torch.tensor([1.0, 0.0], requires_grad=True)
     fake = torch.tensor([0.0, 2.0], requires_grad=True)
     rpgan_d(real, fake).backward()
-    # d/d real_i of mean softplus(-(r_i - f_i)) = -sigmoid(-(r_i - f_i)) / 2: sigmoid(-1) = 0.26894142, sigmoid(2) = 0.88079708
+    # d/d real_i of mean softplus(-(r_i - f_i)) = -sigmoid(-(r_i - f_i)) / 2:
+    # sigmoid(-1) = 0.26894142, sigmoid(2) = 0.88079708
     assert torch.allclose(real.grad, torch.tensor([-0.26894142, -0.88079708]) / 2, atol=1e-6)
     assert torch.allclose(fake.grad, -real.grad)
 

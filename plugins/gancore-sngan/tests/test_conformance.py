@@ -1,5 +1,5 @@
-"""gancore-sngan and its spectral-norm add-on through gancore's conformance kit (hook signatures, networks for every data shape it
-supports, finite losses, gradients to the right network, checkpoint round trip, determinism).
+"""gancore-sngan and its spectral-norm add-on through gancore's conformance kit (hook signatures, networks for
+every data shape it supports, finite losses, gradients to the right network, checkpoint round trip, determinism).
 The add-on runs inside the kit's reference family (MLPs) and inside DCGAN (convolutions)."""
 
 from gancore.testing import check_plugin

@@ -34,7 +34,8 @@ def test_a_run_written_before_the_move_resumes_and_translates(tmp_path, family, 
     shutil.copytree(FIXTURES / family, run)
     resumed = gan("train", "--resume", run, "--steps", 3, "--no-progress")
     assert resumed.exit_code == 0, resumed.output
-    assert "Resuming from" in resumed.output and (run / "checkpoints" / "step-000003" / "generator.safetensors").is_file()
+    assert "Resuming from" in resumed.output
+    assert (run / "checkpoints" / "step-000003" / "generator.safetensors").is_file()
     Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(tmp_path / "digit.png")
     translated = gan("translate", run, tmp_path / "digit.png", "--to", "all", "-o", tmp_path / "out")
     assert translated.exit_code == 0, translated.output

@@ -109,7 +109,8 @@ class AAE:
 
     kind = "family"
     defaults = DEFAULTS
-    option_defaults = {data_kind: {"reconstruction_weight": weight} for data_kind, weight in RECONSTRUCTION_WEIGHT.items()}
+    option_defaults = {data_kind: {"reconstruction_weight": weight}
+                       for data_kind, weight in RECONSTRUCTION_WEIGHT.items()}
 
     variant: Literal["unsupervised", "supervised"] = option(
         "unsupervised", help="unsupervised, or supervised (the label joins the code in the decoder).")

@@ -160,8 +160,8 @@ DEFAULTS = {
     "small-image": {"latent_dim": 64, "lr_g": 1e-3, "lr_d": 1e-3, "lr_schedule": "linear", "plugins": ["ema"]},
     "image": {"latent_dim": 64, "lr_g": 1e-4, "lr_d": 1e-4, "batch_size": 16},
 }
-#: gamma and lambda_k by data kind (over the paper's 0.5 and 0.001). In 5,000 steps the paper's lambda_k = 0.001 moves k_t
-#: too slowly (k stays near 0 and G collapses onto what the auto-encoder reconstructs best: 4/10 digit
+#: gamma and lambda_k by data kind (over the paper's 0.5 and 0.001). In 5,000 steps the paper's lambda_k = 0.001
+#: moves k_t too slowly (k stays near 0 and G collapses onto what the auto-encoder reconstructs best: 4/10 digit
 #: classes, 105x the FID floor); lambda_k = 0.01 with gamma = 0.7 (more diversity) and batch 64: 7/10,
 #: 52.9x (the earlier networks). With the paper's networks, lr 1e-4 trains the auto-encoder too slowly
 #: (L(x) 0.30 after 300 steps; k_t falls to 0 and G collapses: 1/10 classes, 131x at 1,000 steps); lr 1e-3,

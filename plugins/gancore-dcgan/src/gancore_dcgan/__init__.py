@@ -46,7 +46,8 @@ DEPTH = {"image": 2}
 #: The paper's settings (``gan train --preset paper``): Adam lr 2e-4, betas (0.5, 0.999), batch 128,
 #: BatchNorm in D, no regularizer, no average of G (its noise was 100-d uniform; gancore's is Gaussian).
 PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 128,
-         "latent_dim": 100, "n_critic": 1, "regularizers": {}, "options": {"gancore-dcgan": {"norm": "batch", "depth": 1}}}
+         "latent_dim": 100, "n_critic": 1, "regularizers": {},
+         "options": {"gancore-dcgan": {"norm": "batch", "depth": 1}}}
 
 
 @declare

@@ -145,7 +145,8 @@ class Monitor:
         if float(state["auc"]) >= self.auc and float(state["g_norm"]) < self.vanish * float(state["g_peak"]):
             self._warn(step, state, "discriminator-wins",
                        f"the discriminator wins: it ranks real above fake {float(state['auc']):.1%} of the time and "
-                       f"G's gradient norm fell to {float(state['g_norm']):.2g} ({float(state['g_norm']) / float(state['g_peak']):.1%} "
+                       f"G's gradient norm fell to {float(state['g_norm']):.2g} "
+                       f"({float(state['g_norm']) / float(state['g_peak']):.1%} "
                        "of its peak). Try a lower D learning rate, fewer D updates, a gradient penalty, or the "
                        "non-saturating loss.")
         self._check_collapse(step, state)

@@ -116,7 +116,8 @@ class UNIT:
     defaults = DEFAULTS
 
     width: PositiveInt = option(64, help="Channels of the encoders' first convolution (the code has 4x as many).")
-    blocks: NonNegativeInt = option(3, help="Residual blocks in each domain's encoder and decoder (besides the shared ones).")
+    blocks: NonNegativeInt = option(3, help="Residual blocks in each domain's encoder and decoder "
+                                            "(besides the shared ones).")
     d_width: PositiveInt = option(64, help="Channels of the PatchGAN discriminators' first convolution.")
     patch_layers: NonNegativeInt = option(0, help="Strided layers of the PatchGANs (0: by the image size).")
     gan: NonNegativeFloat = option(10.0, help="lambda_0, the weight of the GAN terms.")
