@@ -54,7 +54,10 @@ def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5)
     g = torch.exp(-(torch.arange(window) - (window - 1) / 2).float().pow(2) / (2 * sigma ** 2))
     g = g / g.sum()
     kernel = (g[:, None] * g[None, :]).expand(x.shape[1], 1, window, window).contiguous()
-    blur = lambda t: F.conv2d(t, kernel, groups=x.shape[1])
+
+    def blur(t):
+        return F.conv2d(t, kernel, groups=x.shape[1])
+
     mx, my = blur(x), blur(y)
     vx, vy, cov = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
     c1, c2 = 0.01 ** 2, 0.03 ** 2

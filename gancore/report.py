@@ -81,8 +81,13 @@ def svg_curve(name: str, points: list[tuple[float, float]], width: int = 320, he
         x1 = x0 + 1
     if y1 == y0:
         y0, y1 = y0 - 0.5, y1 + 0.5
-    sx = lambda x: left + (x - x0) / (x1 - x0) * (width - left - right)
-    sy = lambda y: height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom)
+
+    def sx(x):
+        return left + (x - x0) / (x1 - x0) * (width - left - right)
+
+    def sy(y):
+        return height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom)
+
     path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
     marks = "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2" fill="#1f5fbf"/>' for x, y in points) \
         if len(points) <= 40 else ""

@@ -150,9 +150,13 @@ def test_eval_every_logs_figures_to_metrics_jsonl(gan, tmp_path):
 def test_eval_every_does_not_change_training(gan, tmp_path):
     plain = _train(gan, tmp_path, name="plain")
     evald = _train(gan, tmp_path, "--eval-every", 2, "--eval-samples", 100, name="evald")
-    losses = lambda run: [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
-                          if "d/loss" in r]
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "time"} for r in rows]
+
+    def losses(run):
+        return [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "d/loss" in r]
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k != "time"} for r in rows]
+
     assert strip(losses(plain)) == strip(losses(evald))
 
 

@@ -109,7 +109,7 @@ def test_two_plugins_cannot_register_one_name():
     registry.add("two", two)
     data = installed_data(registry)
     assert data.named["toy"].plugin == "one"
-    assert data.problems == [f"plugin 'two' ((in-process) ) failed in register_data: PluginError: data name 'toy' "
+    assert data.problems == ["plugin 'two' ((in-process) ) failed in register_data: PluginError: data name 'toy' "
                              "is already registered by plugin 'one'."]
 
 

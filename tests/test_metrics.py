@@ -62,7 +62,10 @@ def test_frechet_near_singular_covariances_are_stable_and_real():
     # The Fréchet distance is a squared metric: symmetric, and its root obeys the triangle inequality.
     assert value == pytest.approx(M.frechet_distance(mu, s2, mu, s1), rel=1e-8)
     s3 = _random_cov(rng, d, 4)
-    root = lambda a, b: math.sqrt(M.frechet_distance(mu, a, mu, b))
+
+    def root(a, b):
+        return math.sqrt(M.frechet_distance(mu, a, mu, b))
+
     assert root(s1, s3) <= root(s1, s2) + root(s2, s3) + 1e-6
 
 

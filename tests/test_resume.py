@@ -111,7 +111,7 @@ def test_signal_writes_a_final_checkpoint_and_resume_matches(gan, tmp_path, with
                    "--grid-size", "4", "--deterministic", "--no-progress", *extra)
 
     assert run("ref").exit_code == 0
-    stopped = run("stopped", "--set", f"signaller.at=2", "--set", f"signaller.signum={int(signum)}")
+    stopped = run("stopped", "--set", "signaller.at=2", "--set", f"signaller.signum={int(signum)}")
     assert stopped.exit_code == 128 + signum, stopped.output
     assert f"Stopped by {signal.Signals(signum).name} at step 3" in stopped.output
     assert [p.name for p in list_checkpoints(tmp_path / "stopped" / "checkpoints")] == ["step-000003"]

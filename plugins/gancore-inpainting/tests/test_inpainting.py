@@ -72,7 +72,8 @@ def _png(path, array):
 
 
 def test_read_mask(tmp_path):
-    hole = np.zeros((8, 8)); hole[2:4, 2:5] = 255
+    hole = np.zeros((8, 8))
+    hole[2:4, 2:5] = 255
     _png(tmp_path / "m.png", hole)
     assert read_mask(tmp_path / "m.png", 8).sum() == 6
     with pytest.raises(DataError, match="is 8x8 but the model inpaints 4x4"):
@@ -89,9 +90,11 @@ def test_gan_inpaint_on_a_users_image_with_a_mask(tmp_path):
                                   "--set", "gancore-contextencoder.d_width=4", "--out", str(tmp_path),
                                   "--name", "ce", "--no-progress"])
     assert result.exit_code == 0, result.output
-    digit = np.zeros((8, 8)); digit[1:7, 3:5] = 200
+    digit = np.zeros((8, 8))
+    digit[1:7, 3:5] = 200
     _png(tmp_path / "digit.png", digit)
-    hole = np.zeros((8, 8)); hole[0:3, 0:3] = 255
+    hole = np.zeros((8, 8))
+    hole[0:3, 0:3] = 255
     _png(tmp_path / "hole.png", hole)
     out = tmp_path / "out"
     result = runner.invoke(main, ["inpaint", str(tmp_path / "ce"), str(tmp_path / "digit.png"), "--mask",
