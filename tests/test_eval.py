@@ -47,6 +47,7 @@ def test_eval_prints_fid_floor_coverage_writes_provenance_and_repeats_exactly(ga
     assert second.stdout == first.stdout
     assert json.loads((run / "eval.json").read_text())["results"] == record["results"]
     other = gan("eval", run, "-n", 600, "--seed", 4, "-o", tmp_path / "other.json")
+    assert other.exit_code == 0, other.output
     assert json.loads((tmp_path / "other.json").read_text())["results"]["fid"]["fid"] != fid["fid"]
 
 

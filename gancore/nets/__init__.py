@@ -29,7 +29,7 @@ from gancore.nets.autoencoder import (RECONSTRUCTION_ERRORS, AutoEncoder, AutoEn
 from gancore.nets.blocks import (LRELU_GAIN, EqualConv2d, EqualLinear, MinibatchStdDev, ModulatedConv2d,
                                  NoiseInjection, ResBlockDown, ResBlockUp, SelfAttention)
 from gancore.nets.conv import ConvDiscriminator, ConvGenerator, conv_plan
-from gancore.nets.layers import ACTIVATIONS, NORMS, _LabelledNoise, activation, init_weights, norm_2d
+from gancore.nets.layers import ACTIVATIONS, NORMS, activation, init_weights, norm_2d
 from gancore.nets.mlp import MLPDiscriminator, MLPGenerator
 from gancore.nets.standard import (ARCHS, StandardNetworks, by_kind, check_arch, standard_discriminator,
                                    standard_generator, takes_mlp)

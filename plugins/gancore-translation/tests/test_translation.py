@@ -31,7 +31,7 @@ from gancore_translation.nets import (
 from PIL import Image
 
 import gancore.data
-from gancore.data import Batch, DataSpec
+from gancore.data import Batch
 from gancore.errors import ConfigError, DataError
 from gancore.installed import installed_data
 
