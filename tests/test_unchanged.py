@@ -70,12 +70,20 @@ def resolutions(registry: Registry) -> dict[str, object]:
     return out
 
 
+#: State-dict entries whose values are computed by matrix products at construction, not drawn from the
+#: seeded generator: spectral normalization's power-iteration vectors (``..._u``, ``..._v``). Their last
+#: bits follow the machine's BLAS (they differed between two CPUs with the same torch), so only their
+#: names and shapes are hashed; the weights they are computed from are.
+_MACHINE_DEPENDENT = ("._u", "._v")
+
+
 def _digest(module: torch.nn.Module) -> str:
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(str(tuple(tensor.shape)).encode())
-        digest.update(tensor.detach().cpu().contiguous().float().numpy().tobytes())
+        if not name.endswith(_MACHINE_DEPENDENT):
+            digest.update(tensor.detach().cpu().contiguous().float().numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
