@@ -4,9 +4,9 @@
     python benchmarks/sgan.py --steps 1000 --labels 1000 --set generator_loss=feature-matching
 
 3,000 steps take about 16 CPU-minutes at the 28x28 defaults (batch 128, two convolutions per
-resolution, R1 at every D step; SGAN and the baseline; 4 at the earlier defaults). The family's defaults for the data, except ``width=32`` on
-``mnist`` (half the default: as ``benchmarks/conditional.py``, so that it fits a CPU); ``--set
-width=64`` restores it.
+resolution, R1 at every D step; SGAN and the baseline; 4 at the earlier defaults). The family's
+defaults for the data, except ``width=32`` on ``mnist`` (half the default: as
+``benchmarks/conditional.py``, so that it fits a CPU); ``--set width=64`` restores it.
 
 The data set's fixed train / held-out split (``gancore.metrics.real_split``:
 a seeded 80/20 permutation, the split the classifier-FID uses; on ``mnist``
