@@ -5,8 +5,8 @@ Each case trains a few steps through ``gan train`` and is compared with
 ``tests/fixtures/trajectory.json``, recorded on the loop before the phase table: every logged
 value of every step (losses, regularizer terms, EMA's beta), the sum of every weight of G and D
 and of every tensor of plugin state that is not a counter, and a SHA-256 of the bytes of all of
-them. The bytes are compared where the fixture was recorded (same torch, same machine), the values
-everywhere. The cases cover what the schedule decides: ``n_critic`` > 1 (WGAN with clipping, its
+them. The bytes are compared where the fixture was recorded (same torch, Python and CPU model and
+capability), the values everywhere. The cases cover what the schedule decides: ``n_critic`` > 1 (WGAN with clipping, its
 post_step after every critic update, and WGAN-GP), a lazy regularizer counted over critic updates
 beside an eager one in the same phase (``r1`` every 3 with ``r2``, two critic updates a step),
 StyleGAN2's lazy R1 and lazy path length with its moving average, EMA (DCGAN's and StyleGAN2's
@@ -47,8 +47,19 @@ CASES = {
 COUNTERS = ("d_updates", "g_updates")
 
 
+def _cpu() -> str:
+    """The CPU's model and the kernels torch picks for it: two machines with the same torch and Python but
+    other CPUs gave the same values with other last bits (reductions and matrix products)."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("model name")), "")
+    return f"{model or platform.processor()} {torch.backends.cpu.get_cpu_capability()}"
+
+
 def environment() -> str:
-    return f"torch {torch.__version__} {platform.machine()} {platform.python_version()}"
+    return f"torch {torch.__version__} {platform.machine()} {platform.python_version()} {_cpu()}"
 
 
 def fingerprint(args: list[str], steps: int, out: Path) -> dict:
