@@ -31,12 +31,12 @@ from gancore.nets.blocks import (LRELU_GAIN, EqualConv2d, EqualLinear, Minibatch
 from gancore.nets.conv import ConvDiscriminator, ConvGenerator, conv_plan
 from gancore.nets.layers import ACTIVATIONS, NORMS, activation, init_weights, norm_2d
 from gancore.nets.mlp import MLPDiscriminator, MLPGenerator
-from gancore.nets.standard import (ARCHS, StandardNetworks, by_kind, check_arch, standard_discriminator,
+from gancore.nets.standard import (ARCHS, Depth, StandardNetworks, by_kind, check_arch, standard_discriminator,
                                    standard_generator, takes_mlp)
 
 __all__ = ["ACTIVATIONS", "ARCHS", "LRELU_GAIN", "NORMS", "RECONSTRUCTION_ERRORS", "AutoEncoder",
            "AutoEncoderDiscriminator", "ConvDecoder", "ConvDiscriminator", "ConvEncoder", "ConvGenerator",
-           "MLPDiscriminator", "MLPGenerator", "StandardNetworks", "activation", "by_kind", "check_arch",
+           "Depth", "MLPDiscriminator", "MLPGenerator", "StandardNetworks", "activation", "by_kind", "check_arch",
            "conv_plan", "init_weights", "mlp_coder", "norm_2d", "standard_discriminator", "standard_generator",
            "takes_mlp",
            "EqualConv2d", "EqualLinear", "MinibatchStdDev", "ModulatedConv2d", "NoiseInjection", "ResBlockDown",

@@ -1,6 +1,6 @@
 """The networks most families share, chosen per data kind: the chooser :func:`takes_mlp`,
-:func:`standard_generator`, :func:`standard_discriminator` and the :class:`StandardNetworks`
-family mixin."""
+:func:`standard_generator`, :func:`standard_discriminator` and the family mixins
+:class:`StandardNetworks` and :class:`Depth` (its ``depth`` option alone)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,19 @@ def standard_discriminator(spec: DataSpec, width: int = 64, hidden: int = 256, n
 
 
 @declare
-class StandardNetworks:
+class Depth:
+    """A family mixin: the one ``depth`` option, convolutions per resolution in G and D (images, conv
+    networks; each after the first 3x3, stride 1), for families that build their networks themselves
+    with the constructors of :mod:`gancore.nets`. Default 1 (DCGAN's networks); a family sets its
+    value by data kind with ``option_defaults = {"image": {"depth": 2}}``. :class:`StandardNetworks`
+    has it."""
+
+    depth: PositiveInt = option(1, help="Convolutions per resolution in G and D on images (conv networks; "
+                                        "each after the first 3x3, stride 1).")
+
+
+@declare
+class StandardNetworks(Depth):
     """A family mixin: the network options and the two build hooks, so that a family writes its losses only.
 
     What it provides:
@@ -104,8 +116,6 @@ class StandardNetworks:
     hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data, or arch mlp).")
     norm: Norm = option("batch", help="Normalization in D's convolutions.")
     arch: Arch = option("conv", help="Networks for images: conv, or mlp (vector data always takes an MLP).")
-    depth: PositiveInt = option(1, help="Convolutions per resolution in G and D (images, arch conv; each "
-                                        "after the first 3x3, stride 1).")
 
     def network(self, data: DataSpec | None = None) -> dict[str, object]:
         """The network options (resolved for the run's data before the family was created)."""

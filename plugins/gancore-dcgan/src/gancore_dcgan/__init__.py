@@ -23,7 +23,7 @@ from __future__ import annotations
 from gancore import hookimpl
 from gancore.declaration import Norm, PositiveInt, declare, option
 from gancore.losses import logistic_d, logistic_g
-from gancore.nets import standard_discriminator, standard_generator
+from gancore.nets import Depth, standard_discriminator, standard_generator
 from gancore_ema import SMALL_DATA
 
 #: Training defaults by data kind (``DataSpec.kind``): the small-data recipe on ring and digits.
@@ -31,18 +31,18 @@ DEFAULTS = {
     "vector": SMALL_DATA["vector"],
     "small-image": SMALL_DATA["small-image"],
     # Images 28x28 and larger: the recipe's EMA and linear decay with a batch of 128, lr 5e-4, betas
-    # (0, 0.99), R1 gamma 1 at every D step and two convolutions per resolution (``DEPTH``), 2,000 steps
-    # (about 15 CPU-minutes on `mnist`). docs/families/dcgan.md has the probes, the paper's settings beside
-    # these, and why we differ.
+    # (0, 0.99), R1 gamma 1 at every D step and two convolutions per resolution (``OPTION_DEFAULTS``),
+    # 2,000 steps (about 15 CPU-minutes on `mnist`). docs/families/dcgan.md has the probes, the paper's
+    # settings beside these, and why we differ.
     "image": SMALL_DATA["image"],
 }
 
 
-#: Convolutions per resolution by data kind (over the paper's 1). On 28x28 G and D have two
+#: Option defaults by data kind: convolutions per resolution (``depth``, over the paper's 1). On 28x28 G and D have two
 #: resolutions each (7, 14; 14, 7), one convolution per resolution being too shallow to model `mnist`:
 #: with a second 3x3 convolution at each, 1.8x the FID floor at step 2,000 of a 5,000-step run, against
 #: 7.3x for one (docs/families/dcgan.md). Small images already have three resolutions (2, 4, 8).
-DEPTH = {"image": 2}
+OPTION_DEFAULTS = {"image": {"depth": 2}}
 #: The paper's settings (``gan train --preset paper``): Adam lr 2e-4, betas (0.5, 0.999), batch 128,
 #: BatchNorm in D, no regularizer, no average of G (its noise was 100-d uniform; gancore's is Gaussian).
 PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 128,
@@ -51,12 +51,13 @@ PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "cons
 
 
 @declare
-class DCGAN:
+class DCGAN(Depth):
     """Radford et al. 2016: all-convolutional G and D with BatchNorm, logistic loss."""
 
     kind = "family"
     defaults = DEFAULTS
     paper = PAPER
+    option_defaults = OPTION_DEFAULTS
 
     #: A BatchNorm D sees a real batch and a fake batch, each its own forward pass, as in the paper's
     #: reference code (and then scores fakes alone in G's update): no real images through D there.
@@ -64,8 +65,6 @@ class DCGAN:
 
     width: PositiveInt = option(64, help="Channels of G's last and D's first convolution.")
     norm: Norm = option("none", help="Normalization in D's convolutions.")
-    depth: PositiveInt = option(1, by_kind=DEPTH, help="Convolutions per resolution in G and D (the paper's 1; "
-                                                       "each further one 3x3, stride 1).")
 
     @hookimpl
     def build_generator(self, config, data):

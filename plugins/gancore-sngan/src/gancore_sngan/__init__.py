@@ -10,7 +10,7 @@
 
   Networks: DCGAN-style G (BatchNorm, ReLU, tanh) and a strided-convolution
   D with LeakyReLU(0.2), for images; MLPs for vector data. Defaults follow
-  the data (``DEFAULTS``, ``LIPSCHITZ``, ``DEPTH``): on images 28x28 and
+  the data (``DEFAULTS``, ``LIPSCHITZ``, ``OPTION_DEFAULTS``): on images 28x28 and
   larger DCGAN's recipe there without its R1 (batch 128, lr 5e-4 decayed
   linearly, betas (0, 0.99), an EMA of G, 2,000 steps), two convolutions
   per resolution and D's scores times 10 (2.3x the FID floor on ``mnist``;
@@ -38,7 +38,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from gancore import hookimpl
 from gancore.declaration import PositiveFloat, PositiveInt, declare, option
-from gancore.nets import standard_discriminator, standard_generator
+from gancore.nets import Depth, standard_discriminator, standard_generator
 from gancore_ema import SMALL_DATA
 
 #: Layers whose ``weight`` gets spectral normalization.
@@ -90,9 +90,10 @@ def lipschitz_discriminator(discriminator: nn.Module, n_power_iterations: int, l
 #: scores stay near 0 (D's loss stays at 2) and G collapses (0/8 modes); with a bound of 30, 8/8. On
 #: the 8x8 digits a bound of 10 takes the FID from 9.3x the floor to 1.3x; 28x28 images take it too.
 LIPSCHITZ = {"vector": 30.0, "small-image": 10.0, "image": 10.0}
-#: Convolutions per resolution in G and D by data kind (over the paper's 1): two on 28x28 and larger,
-#: where one per resolution (7, 14) is too shallow (DCGAN's finding, docs/families/dcgan.md).
-DEPTH = {"image": 2}
+#: Option defaults by data kind: convolutions per resolution in G and D (``depth``, over the paper's 1),
+#: two on 28x28 and larger, where one per resolution (7, 14) is too shallow (DCGAN's finding,
+#: docs/families/dcgan.md).
+OPTION_DEFAULTS = {"image": {"depth": 2}}
 #: Training defaults by data kind (``DataSpec.kind``), over gancore's own, which are the paper's
 #: (Adam, lr 2e-4, betas (0.5, 0.999), one D step per G step). On mnist the paper's gave 18.0x the FID
 #: floor at 2,000 steps, the 28x28 recipe below 2.3x.
@@ -113,19 +114,18 @@ PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "cons
 
 
 @declare
-class SNGAN:
+class SNGAN(Depth):
     """Miyato et al. 2018: spectrally normalized D, hinge loss."""
 
     kind = "family"
     defaults = DEFAULTS
     paper = PAPER
+    option_defaults = OPTION_DEFAULTS
 
     width: PositiveInt = option(64, help="Channels of the convolutions (images).")
     hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
     n_power_iterations: PositiveInt = option(1, help="Power iterations per spectral-norm estimate.")
     lipschitz: PositiveFloat = option(1.0, by_kind=LIPSCHITZ, help="D's Lipschitz bound (its scores' scale).")
-    depth: PositiveInt = option(1, by_kind=DEPTH, help="Convolutions per resolution in G and D (the paper's 1; "
-                                                       "each further one 3x3, stride 1).")
 
     @hookimpl
     def build_generator(self, config, data):
