@@ -9,24 +9,28 @@ from torch import nn
 
 from gancore.data import DataSpec
 from gancore.errors import PluginError
-from gancore.nets.conv import conv_plan
+from gancore.nets.conv import conv_plan, refinements
 from gancore.nets.layers import activation, init_weights, norm_2d
 
 
 class ConvEncoder(nn.Module):
-    """An image -> strided convolutions -> a ``code_dim`` vector (a linear layer at the end)."""
+    """An image -> strided convolutions (``depth`` per resolution, as in
+    :class:`gancore.nets.ConvDiscriminator`) -> a ``code_dim`` vector (a linear layer at the end)."""
 
     def __init__(self, spec: DataSpec, code_dim: int, width: int = 64, norm: str = "batch",
-                 act: str = "leaky_relu"):
+                 act: str = "leaky_relu", depth: int = 1):
         super().__init__()
         if not spec.is_image:
             raise PluginError(f"convolutional encoders need image data; {spec.name!r} has shape {spec.shape}.")
         base, n = conv_plan(spec.image_size)
         channels = width
-        layers = [nn.Conv2d(spec.channels, channels, 4, 2, 1), activation(act)]
+        def refine(c: int) -> list[nn.Module]:
+            return refinements(c, depth, norm, lambda: activation(act), bias=norm == "none")
+
+        layers = [nn.Conv2d(spec.channels, channels, 4, 2, 1), activation(act), *refine(channels)]
         for _ in range(n - 1):
             layers += [nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=norm == "none"), norm_2d(norm, channels * 2),
-                       activation(act)]
+                       activation(act), *refine(channels * 2)]
             channels *= 2
         self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * base * base, code_dim))
 
@@ -35,20 +39,24 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """A ``code_dim`` vector -> a linear layer -> transposed convolutions -> an image (no output activation)."""
+    """A ``code_dim`` vector -> a linear layer -> transposed convolutions (``depth`` per hidden resolution,
+    as in :class:`gancore.nets.ConvGenerator`) -> an image (no output activation)."""
 
     def __init__(self, spec: DataSpec, code_dim: int, width: int = 64, norm: str = "batch",
-                 act: str = "leaky_relu"):
+                 act: str = "leaky_relu", depth: int = 1):
         super().__init__()
         if not spec.is_image:
             raise PluginError(f"convolutional decoders need image data; {spec.name!r} has shape {spec.shape}.")
         base, n = conv_plan(spec.image_size)
         channels = width * 2 ** (n - 1)
+        def refine(c: int) -> list[nn.Module]:
+            return refinements(c, depth, norm, lambda: activation(act), bias=norm == "none")
+
         layers = [nn.Linear(code_dim, channels * base * base), nn.Unflatten(1, (channels, base, base)),
-                  norm_2d(norm, channels), activation(act)]
+                  norm_2d(norm, channels), activation(act), *refine(channels)]
         for _ in range(n - 1):
             layers += [nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=norm == "none"),
-                       norm_2d(norm, channels // 2), activation(act)]
+                       norm_2d(norm, channels // 2), activation(act), *refine(channels // 2)]
             channels //= 2
         layers.append(nn.ConvTranspose2d(channels, spec.channels, 4, 2, 1))
         self.net = nn.Sequential(*layers)
@@ -71,16 +79,17 @@ class AutoEncoder(nn.Module):
 
     Images use :class:`ConvEncoder`/:class:`ConvDecoder`; vectors (``ring``)
     use MLPs of ``hidden`` units x ``layers``. ``forward(x)`` returns
-    ``(reconstruction, code)``.
+    ``(reconstruction, code)``. ``depth``: convolutions per resolution of the
+    encoder and the decoder (images).
     """
 
     def __init__(self, spec: DataSpec, code_dim: int = 64, width: int = 64, hidden: int = 256, layers: int = 2,
-                 norm: str = "batch", act: str = "leaky_relu"):
+                 norm: str = "batch", act: str = "leaky_relu", depth: int = 1):
         super().__init__()
         self.shape = tuple(spec.shape)
         if spec.is_image:
-            self.encoder = ConvEncoder(spec, code_dim, width, norm, act)
-            self.decoder = ConvDecoder(spec, code_dim, width, norm, act)
+            self.encoder = ConvEncoder(spec, code_dim, width, norm, act, depth=depth)
+            self.decoder = ConvDecoder(spec, code_dim, width, norm, act, depth=depth)
             if norm != "none":
                 # DCGAN's N(0, 0.02) weights assume normalization layers to restore the scale; without
                 # them the signal shrinks through every layer (0.02 * sqrt(fan-in) < 1) and the

@@ -5,6 +5,8 @@ its input layer)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -32,6 +34,13 @@ def conv_plan(size: int) -> tuple[int, int]:
     return base, n
 
 
+def refinements(channels: int, depth: int, norm: str, act: Callable[[], nn.Module], bias: bool) -> list[nn.Module]:
+    """The further convolutions at one resolution of a ``depth`` network (the ``depth`` option): ``depth - 1``
+    3x3 stride-1 convolutions of ``channels`` channels, each followed by ``norm`` and a new ``act()``."""
+    return [module for _ in range(depth - 1)
+            for module in (nn.Conv2d(channels, channels, 3, 1, 1, bias=bias), norm_2d(norm, channels), act())]
+
+
 class ConvGenerator(_LabelledNoise):
     """Noise (+ label embedding) -> transposed convolutions -> an image in [-1, 1] (DCGAN's generator).
 
@@ -57,9 +66,8 @@ class ConvGenerator(_LabelledNoise):
             raise PluginError(f"convolutional generators need image data; {spec.name!r} has shape {spec.shape}.")
         base, n = conv_plan(spec.image_size)
         channels = width * 2 ** (n - 1)
-        def refine(c: int) -> list[nn.Module]:  # the further convolutions at one resolution
-            return [module for _ in range(depth - 1)
-                    for module in (nn.Conv2d(c, c, 3, 1, 1, bias=False), norm_2d(norm, c), nn.ReLU(True))]
+        def refine(c: int) -> list[nn.Module]:
+            return refinements(c, depth, norm, lambda: nn.ReLU(True), bias=False)
 
         layers = [nn.ConvTranspose2d(self.input_dim, channels, base, 1, 0, bias=False), norm_2d(norm, channels),
                   nn.ReLU(True), *refine(channels)]
@@ -100,10 +108,8 @@ class ConvDiscriminator(nn.Module):
             raise PluginError(f"convolutional discriminators need image data; {spec.name!r} has shape {spec.shape}.")
         base, n = conv_plan(spec.image_size)
         channels = width
-        def refine(c: int) -> list[nn.Module]:  # the further convolutions at one resolution
-            return [module for _ in range(depth - 1)
-                    for module in (nn.Conv2d(c, c, 3, 1, 1, bias=norm == "none"), norm_2d(norm, c),
-                                   nn.LeakyReLU(0.2, True))]
+        def refine(c: int) -> list[nn.Module]:
+            return refinements(c, depth, norm, lambda: nn.LeakyReLU(0.2, True), bias=norm == "none")
 
         layers = [nn.Conv2d(in_channels or spec.channels, channels, 4, 2, 1), nn.LeakyReLU(0.2, True),
                   *refine(channels)]
