@@ -13,14 +13,16 @@ generator's samples apart in the encoder's space (EBGAN-PT).
 
 Networks: a convolutional auto-encoder for images (strided convolutions with
 BatchNorm and LeakyReLU(0.2) down to a ``code_dim`` code, transposed
-convolutions back, as the paper's EBGAN-PT models; no BatchNorm on small
-images), MLPs for vector data (``ring``); a DCGAN generator. Defaults follow
-the data (``DEFAULTS``, ``MARGIN``, ``NORM``): on images 28x28 and larger
-the paper's ``margin = 1`` (the paper grid-searches m; the energy here is a
+convolutions back, as the paper's EBGAN-PT models; no BatchNorm by default
+on images), MLPs for vector data (``ring``); a DCGAN generator. Defaults
+follow the data (``DEFAULTS``, ``MARGIN``, ``NORM``, ``OPTION_DEFAULTS``):
+on images m = 0.1 (the paper grid-searches m; the energy here is a
 per-element mean, so m does not depend on the image size), ``pt_weight =
-0.1`` (the paper's lambda_PT), Adam, lr 2e-4, betas (0.5, 0.999); on small
-images m = 0.1, lr 5e-4 decayed linearly and an EMA of G; on vector data a
-linear decay (docs/families/ebgan.md).
+0.1`` (the paper's lambda_PT), Adam, lr 5e-4 decayed linearly, betas (0.5,
+0.999), an EMA of G, and on 28x28 and larger a batch of 128, 2,000 steps and
+two convolutions per resolution (``depth``) in G and in the auto-encoder;
+on vector data m = 1 and a linear decay (docs/families/ebgan.md). The
+paper's settings are ``--preset paper``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 
 from gancore import hookimpl
 from gancore.declaration import NonNegativeFloat, Norm, PositiveFloat, PositiveInt, declare, option
-from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvGenerator, MLPGenerator, takes_mlp
+from gancore.nets import AutoEncoder, AutoEncoderDiscriminator, ConvGenerator, Depth, MLPGenerator, takes_mlp
 
 
 def margin_d_loss(real_energy: torch.Tensor, fake_energy: torch.Tensor, margin: float) -> torch.Tensor:
@@ -47,20 +49,26 @@ def pulling_away(codes: torch.Tensor) -> torch.Tensor:
     return (cos2.sum() - cos2.diagonal().sum()) / (n * (n - 1))
 
 
-#: Training defaults by data kind (``DataSpec.kind``); on images 28x28 and larger, the paper's.
+#: Training defaults by data kind (``DataSpec.kind``): on images, lr 5e-4 decayed linearly and an EMA of
+#: G (the small images' measured recipe), on 28x28 and larger with a batch of 128 for 2,000 steps, as
+#: DCGAN's 28x28 recipe has them.
+_SMALL_IMAGE = {"lr_g": 5e-4, "lr_d": 5e-4, "lr_schedule": "linear", "plugins": ["ema"]}
 DEFAULTS = {
     "vector": {"lr_schedule": "linear"},
-    "small-image": {"lr_g": 5e-4, "lr_d": 5e-4, "lr_schedule": "linear", "plugins": ["ema"]},
-    "image": {},
+    "small-image": _SMALL_IMAGE,
+    "image": {**_SMALL_IMAGE, "batch_size": 128, "steps": 2000},
 }
 #: The margin by data kind (over the option's default, 1). The energy is a per-element mean squared error
 #: of images in [-1, 1]: m = 1 asks D to reconstruct fakes worse than an all-zero image would. On the
 #: 8x8 digits (no BatchNorm, EMA, linear decay) m = 0.3 gives 5.5x the FID floor, m = 0.1 4.8x, and
 #: m = 0.1 with lr 5e-4 1.7x.
-MARGIN = {"small-image": 0.1}
+MARGIN = {"small-image": 0.1, "image": 0.1}
 #: D's normalization by data kind (over the option's default, batch): BatchNorm in the auto-encoder keeps
 #: EBGAN on the 8x8 digits at 101x the FID floor whatever the margin (5.5x without it).
-NORM = {"small-image": "none"}
+NORM = {"small-image": "none", "image": "none"}
+#: Option defaults by data kind: two convolutions per resolution in G and in D's encoder and decoder on
+#: 28x28 and larger, where one is too shallow (DCGAN's finding, docs/families/dcgan.md).
+OPTION_DEFAULTS = {"image": {"depth": 2}}
 
 
 #: Zhao et al.'s settings where the paper states them (``--preset paper``): the pulling-away term at 0.1,
@@ -68,16 +76,17 @@ NORM = {"small-image": "none"}
 #: margin 1 (the paper grid-searched both per data set, for its own energy scale).
 PAPER = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "batch_size": 64,
          "n_critic": 1, "latent_dim": 100, "regularizers": {},
-         "options": {"gancore-ebgan": {"margin": 1.0, "pt_weight": 0.1, "norm": "batch"}}}
+         "options": {"gancore-ebgan": {"margin": 1.0, "pt_weight": 0.1, "norm": "batch", "depth": 1}}}
 
 
 @declare
-class EBGAN:
+class EBGAN(Depth):
     """Zhao et al. 2017: auto-encoder discriminator (energy = reconstruction MSE), margin loss, pulling-away term."""
 
     kind = "family"
     defaults = DEFAULTS
     paper = PAPER
+    option_defaults = OPTION_DEFAULTS
 
     margin: PositiveFloat = option(1.0, by_kind=MARGIN, help="m: D pushes the energy of fakes up to m.")
     pt_weight: NonNegativeFloat = option(0.1, help="Weight of the pulling-away term in G's loss.")
@@ -90,12 +99,12 @@ class EBGAN:
     def build_generator(self, config, data):
         if takes_mlp(data):
             return MLPGenerator(data, config.latent_dim, self.hidden)
-        return ConvGenerator(data, config.latent_dim, self.width)
+        return ConvGenerator(data, config.latent_dim, self.width, depth=self.depth)
 
     @hookimpl
     def build_discriminator(self, data):
         return AutoEncoderDiscriminator(
-            AutoEncoder(data, self.code_dim, self.width, self.hidden, norm=self.norm), error="mse")
+            AutoEncoder(data, self.code_dim, self.width, self.hidden, norm=self.norm, depth=self.depth), error="mse")
 
     @hookimpl
     def d_loss(self, step):
