@@ -75,9 +75,17 @@ def test_penalty_gradient_reaches_the_discriminator():
 
 
 def test_family_defaults():
-    defaults = defaults_of(DRAGAN, DataSpec("mnist", (1, 28, 28)))
-    assert defaults["regularizers"] == {"dragan": None} and defaults["lr_d"] == 1e-4
+    # Small images: the authors' penalty and betas, lr 1e-3 decayed.
+    defaults = defaults_of(DRAGAN, DataSpec("digits", (1, 8, 8)))
+    assert defaults["regularizers"] == {"dragan": None} and defaults["lr_d"] == 1e-3
     assert defaults["betas"] == (0.5, 0.9)
+    # 28x28 and larger: DCGAN's recipe with a zero-centred penalty at R1 gamma 1's weight (0.5 ||grad||^2).
+    defaults = defaults_of(DRAGAN, DataSpec("mnist", (1, 28, 28)))
+    assert defaults["regularizers"] == {"dragan": 0.5} and defaults["options"] == {"dragan": {"center": 0.0}}
+    assert defaults["lr_d"] == 5e-4 and defaults["betas"] == (0.0, 0.99) and defaults["batch_size"] == 128
+    assert DRAGAN.option_defaults["image"] == {"depth": 2, "norm": "none"}
+    # The paper's preset keeps the paper's networks.
+    assert DRAGAN.paper["options"]["gancore-dragan"] == {"norm": "layer", "depth": 1}
     with pytest.raises(ValueError):
         DraganPenalty(scale=0)
 
@@ -98,6 +106,9 @@ def test_family_trains_from_the_cli_with_its_penalty(tmp_path, data):
     saved = (tmp_path / "run" / "config.toml").read_text()
     if data == "ring":  # vector data: the zero-centred local penalty at the modes' scale, lambda = 1
         assert "dragan = 1.0" in saved and "center = 0.0" in saved and "scale = 0.02" in saved
+    elif data == "mnist":  # 28x28: zero-centred, lambda = 0.5, in the paper's neighbourhood
+        assert "dragan = 0.5" in saved and "center = 0.0  # family gancore-dragan" in saved
+        assert "scale = 0.5  # declaration" in saved
     else:
         # The paper's penalty: its declared options, recorded with the layer that set them.
         assert "dragan = 10.0" in saved and "center = 1.0  # declaration" in saved

@@ -118,9 +118,20 @@ def test_networks_fit_every_data_shape(shape):
     energy, code = D.error_and_code(fake)
     assert fake.shape == (3, *shape) and energy.shape == (3,) and code.shape == (3, 6)
     assert isinstance(D.autoencoder, AutoEncoder)
-    if len(shape) == 3:  # the paper's EBGAN-PT auto-encoder: BatchNorm (28x28 and larger) and LeakyReLU
-        assert any(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == (spec.kind == "image")
+    if len(shape) == 3:  # LeakyReLU, and no BatchNorm in the auto-encoder by default on any image size
+        assert not any(isinstance(m, nn.BatchNorm2d) for m in D.autoencoder.modules())
         assert any(isinstance(m, nn.LeakyReLU) for m in D.modules())
+        # Two convolutions per resolution on 28x28 and larger (depth 2), one on small images.
+        convs = sum(isinstance(m, nn.Conv2d) for m in D.autoencoder.encoder.modules())
+        assert convs == (2 if spec.kind == "small-image" else 4 if shape[1] == 28 else 6)
+
+
+def test_the_paper_preset_builds_the_papers_auto_encoder():
+    spec = DataSpec("x", (1, 28, 28))
+    family = make_plugin(EBGAN, spec, width=4, hidden=8, code_dim=6, **EBGAN.paper["options"]["gancore-ebgan"])
+    D = family.build_discriminator(data=spec)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in D.autoencoder.modules())
+    assert sum(isinstance(m, nn.Conv2d) for m in D.autoencoder.encoder.modules()) == 2
 
 
 def test_a_batchnorm_discriminator_scores_fakes_inside_a_real_and_fake_batch():
