@@ -170,7 +170,7 @@ def train(progress, resume, dry_run, log_with, **flags):
 
     \b
     Examples:
-      gan train --plugin gancore-wgan --data mnist          # WGAN, weight clipping (the paper)
+      gan train --plugin gancore-wgan --data mnist -r clip  # WGAN, weight clipping (the paper)
       gan train --plugin gancore-wgan --regularizer gp      # WGAN-GP
       gan train --plugin gancore-dcgan -r gp -r div=2 --data mnist
     """

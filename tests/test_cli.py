@@ -38,12 +38,15 @@ def test_each_family_trains_and_leaves_a_complete_run_directory(gan, tmp_path, f
     assert meta["family"] == family and meta["step"] == 4 and meta["plugins"][family] == "0.1.0"
 
 
-def test_wgan_defaults_to_clipping_with_rmsprop_and_gp_switches_to_adam(gan, tmp_path):
-    # The paper's clipping on 28x28 and larger images (small images and vectors default to WGAN-GP).
-    result, run = _train(gan, tmp_path, "gancore-wgan", data="mnist", name="w")
+def test_wgan_clips_with_rmsprop_where_asked_and_gp_switches_to_adam(gan, tmp_path):
+    # The paper's clipping with -r clip (the default on vectors); images default to WGAN-GP.
+    result, run = _train(gan, tmp_path, "gancore-wgan", "-r", "clip", data="mnist", name="w")
     assert result.exit_code == 0 and "clip=0.01" in result.output
     text = (run / "config.toml").read_text()
     assert 'optimizer = "rmsprop"' in text and "n_critic = 5" in text and "clip = 0.01" in text
+    result, run = _train(gan, tmp_path, "gancore-wgan", data="mnist", name="wm")
+    assert result.exit_code == 0 and "gp=10" in result.output
+    assert "n_critic = 1" in (run / "config.toml").read_text()
     result, run = _train(gan, tmp_path, "gancore-wgan", "--regularizer", "gp", name="wgp")
     assert result.exit_code == 0, result.output
     text = (run / "config.toml").read_text()

@@ -25,13 +25,28 @@ def test_critic_and_generator_losses():
 
 
 def test_paper_defaults_per_variant():
-    images = DataSpec("mnist", (1, 28, 28), 10)
-    clip = wgan_defaults(images, None)
+    ring = DataSpec("ring", (2,))
+    clip = wgan_defaults(ring, None)
     assert clip["optimizer"] == "rmsprop" and clip["lr_d"] == 5e-5 and clip["n_critic"] == 5
     assert clip["regularizers"] == {"clip": None}
-    gp = wgan_defaults(images, ("gp",))
-    assert make_config(gp).optimizer == "adam" and gp["lr_g"] == 1e-4 and gp["betas"] == (0.5, 0.9)
+    gp = wgan_defaults(DataSpec("x", (3, 64, 64)), ("gp",))
+    assert make_config(gp).optimizer == "adam" and gp["lr_g"] == 5e-4 and gp["betas"] == (0.0, 0.99)
     assert "regularizers" not in gp
+    # -r clip on images is the paper's setting.
+    clipped = wgan_defaults(DataSpec("mnist", (1, 28, 28), 10), ("clip",))
+    assert clipped["optimizer"] == "rmsprop" and clipped["n_critic"] == 5 and "regularizers" not in clipped
+
+
+def test_28x28_images_train_as_wgan_gp_inside_the_28x28_recipe():
+    images = DataSpec("mnist", (1, 28, 28), 10)
+    defaults = wgan_defaults(images, None)
+    assert defaults["regularizers"] == {"gp": None} and defaults["n_critic"] == 1
+    assert defaults["betas"] == (0.0, 0.99) and defaults["lr_g"] == defaults["lr_d"] == 5e-4
+    assert defaults["batch_size"] == 128 and defaults["plugins"] == ["ema"] and defaults["lr_schedule"] == "linear"
+    assert defaults["steps"] == 3000
+    assert make_config(defaults).optimizer == "adam"
+    assert WGAN.option_defaults["image"] == {"norm": "none", "depth": 2}
+    assert WGAN.paper["options"]["gancore-wgan"] == {"norm": "batch", "depth": 1}
 
 
 def test_small_images_train_as_wgan_gp_by_default():

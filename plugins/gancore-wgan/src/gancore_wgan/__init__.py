@@ -3,10 +3,11 @@
 * ``gancore-wgan``: a critic without sigmoid trained on the Wasserstein
   losses, critic ``E[D(G(z))] - E[D(x)]``, generator ``-E[D(G(z))]``;
   5 critic updates per generator update. With weight clipping (the default
-  regularizer, except on small images) it trains with RMSprop at lr 5e-5,
-  as in the paper; with any other regularizer (``-r gp``: WGAN-GP, the
-  default on small images, ``GP_BY_KIND``) with Adam, lr 1e-4, betas
-  (0.5, 0.9), as in Gulrajani et al.
+  regularizer on vector data) it trains with RMSprop at lr 5e-5, as in the
+  paper; with any other regularizer (``-r gp``: WGAN-GP, the default on
+  images, ``GP_BY_KIND``) with Adam, lr 1e-4, betas (0.5, 0.9), as in
+  Gulrajani et al., adjusted by data kind (on 28x28 and larger: one critic
+  update per G update inside DCGAN's 28x28 recipe, 3,000 steps).
 * ``clip``: weight clipping of every discriminator parameter to
   ``[-c, c]`` after each critic update; ``weight`` is c (0.01).
 * ``gp``: WGAN-GP's penalty ``lambda * E[(||grad D(x_hat)||_2 - 1)^2]``,
@@ -25,6 +26,7 @@ from gancore import hookimpl
 from gancore.declaration import NonNegativeFloat, PositiveFloat, PositiveInt, declare, option
 from gancore.losses import gradient_norm, input_gradient, interpolate, wasserstein_d, wasserstein_g
 from gancore.nets import StandardNetworks
+from gancore_ema import SMALL_DATA
 
 
 _CLIP = {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5}
@@ -34,18 +36,23 @@ _GP = {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9)}
 #: clipped. On small images WGAN trains as WGAN-GP by default: with clipping it stays at 9.4x the FID
 #: floor on ``digits``; WGAN-GP with lr 5e-4, a linear decay and an EMA of G reaches 1.27x. On ``ring``
 #: clipping (the paper) covers 8/8 modes (4.2% high quality) in 166 s, where WGAN-GP with a linear
-#: decay covered 2/8 in 1,472 s (70.5% at an earlier stop: seed-sensitive).
+#: decay covered 2/8 in 1,472 s (70.5% at an earlier stop: seed-sensitive). On 28x28 and larger images
+#: WGAN-GP as ProGAN trains it (one critic update per G update, Adam (0, 0.99)) inside DCGAN's measured
+#: recipe there (batch 128, lr 5e-4 decayed linearly, EMA, 2,000 steps), the penalty in R1's place:
+#: clipping with 5 critic updates had barely moved after hundreds of steps (issue 26).
 GP_BY_KIND = {
     "vector": {"lr_schedule": "linear"},
     "small-image": {"lr_g": 5e-4, "lr_d": 5e-4, "lr_schedule": "linear", "plugins": ["ema"]},
-    "image": {},
+    "image": {**{key: value for key, value in SMALL_DATA["image"].items() if key != "regularizers"},
+              "n_critic": 1, "steps": 3000},
 }
 
 
 def wgan_defaults(data, regularizers):
     """WGAN's settings: the paper's (clipping, RMSprop) where the critic is clipped, Gulrajani et al.'s
-    (``_GP``, then ``GP_BY_KIND``) otherwise; the user's ``-r`` decides, else the data's kind."""
-    clipped = tuple(regularizers) == ("clip",) if regularizers is not None else data.kind != "small-image"
+    (``_GP``, then ``GP_BY_KIND``) otherwise; the user's ``-r`` decides, else the data's kind (clipping on
+    vectors, the gradient penalty on images)."""
+    clipped = tuple(regularizers) == ("clip",) if regularizers is not None else data.kind == "vector"
     if clipped:
         return {"n_critic": 5, **_CLIP, **({"regularizers": {"clip": None}} if regularizers is None else {})}
     defaults = {"n_critic": 5, **_GP, **GP_BY_KIND[data.kind]}
@@ -54,17 +61,17 @@ def wgan_defaults(data, regularizers):
     return defaults
 
 
-#: Option defaults by data kind: LayerNorm, not BatchNorm, in the critic on images 28x28 and larger (a
-#: gradient penalty is defined per sample, and BatchNorm mixes the samples of a batch); none on small
-#: images (digits: 1.3x the FID floor).
-OPTION_DEFAULTS = {"small-image": {"norm": "none"}, "image": {"norm": "layer"}}
+#: Option defaults by data kind: no norm in the critic on images (a gradient penalty is defined per
+#: sample, and BatchNorm mixes the samples of a batch; small images: 1.3x the FID floor on digits), and
+#: on 28x28 and larger two convolutions per resolution (``depth``, DCGAN's finding there).
+OPTION_DEFAULTS = {"small-image": {"norm": "none"}, "image": {"norm": "none", "depth": 2}}
 
 
 #: Arjovsky et al.'s settings (``--preset paper``): weight clipping at 0.01, RMSprop lr 5e-5, 5 critic
 #: updates per G update, batch 64, a DCGAN critic with BatchNorm. (WGAN-GP's: ``-r gp`` and its flags.)
 PAPER = {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "lr_schedule": "constant", "batch_size": 64,
          "n_critic": 5, "latent_dim": 100, "regularizers": {"clip": 0.01},
-         "options": {"gancore-wgan": {"norm": "batch"}}}
+         "options": {"gancore-wgan": {"norm": "batch", "depth": 1}}}
 
 
 @declare
