@@ -15,6 +15,7 @@ from gancore.nets import SelfAttention
 from gancore.cli import main
 from gancore.config import TrainConfig
 from gancore.data import DataSpec
+from gancore.declaration import declared_options
 from gancore.errors import PluginError
 from gancore.testing import ScriptedStep, assert_clean_error
 
@@ -73,8 +74,16 @@ def test_bad_options_are_refused(option):
         SAGAN(**option)
 
 
-def test_defaults_are_the_papers_ttur():
-    assert DEFAULTS["image"] == {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-4, "betas": (0.0, 0.9), "n_critic": 1}
+def test_defaults_are_the_papers_ttur_with_an_ema_of_g_on_28x28():
+    ttur = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-4, "betas": (0.0, 0.9), "n_critic": 1}
+    assert DEFAULTS["small-image"] == ttur and DEFAULTS["image"] == {**ttur, "plugins": ["ema"]}
+    assert SAGAN.paper["options"]["gancore-sagan"]["width"] == 64 and "plugins" not in SAGAN.paper
+
+
+def test_28x28_defaults_narrow_the_networks():
+    options = declared_options(SAGAN)
+    assert options["width"].default_for("image") == 32 and options["width"].default_for(None) == 64
+    assert options["lipschitz"].default_for("image") == 1.0
 
 
 def _train(tmp_path, *args, data="digits", name="run", steps="2"):
