@@ -56,7 +56,7 @@ def test_every_unconditional_family_resolves_its_paper_preset(registry, family):
 
 def test_a_family_without_the_preset_and_an_unknown_preset_are_clear_errors(registry, gan):
     with pytest.raises(PluginError, match="has no preset 'paper'"):
-        resolve_run(registry, EMBEDDED_SPECS["digits"], {"plugins": ["gancore-infogan"], "preset": "paper"})
+        resolve_run(registry, EMBEDDED_SPECS["digits"], {"plugins": ["gancore-acgan"], "preset": "paper"})
     with pytest.raises(ConfigError, match="bad value for 'preset'"):
         resolve_run(registry, EMBEDDED_SPECS["digits"], {"plugins": ["gancore-dcgan"], "preset": "papers"})
     result = gan("train", "-p", "gancore-dcgan", "--preset", "fast", "--dry-run")

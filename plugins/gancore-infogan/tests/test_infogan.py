@@ -108,3 +108,24 @@ def test_trains_from_the_cli_and_traverses_codes(gan, tmp_path, data):
     assert result.exit_code == 1 and "not conditional" in result.output and "Traceback" not in result.output
     result = gan("sample", tmp_path / "run", "--label", "3", "--traverse", "cat", "-o", out)
     assert result.exit_code == 1 and "either --label or --traverse" in result.output
+
+
+def test_28x28_defaults_are_the_28x28_recipe_and_the_paper_preset_is_the_papers_mnist_setting():
+    from gancore_infogan import DEFAULTS, PAPER
+
+    image = DEFAULTS["image"]
+    assert image["latent_dim"] == 62 and image["regularizers"] == {"r1": 1.0} and image["plugins"] == ["ema"]
+    assert image["batch_size"] == 128 and image["betas"] == (0.0, 0.99)
+    assert InfoGAN.paper is PAPER and PAPER["lr_g"] == 1e-3 and PAPER["lr_d"] == 2e-4
+    assert PAPER["options"]["gancore-infogan"] == {"norm": "batch", "depth": 1}
+    # depth 2 on 28x28: one more 3x3 convolution per resolution in G and in D's body than depth 1.
+    spec, config = DataSpec("mnist", (1, 28, 28), 10), SimpleNamespace(latent_dim=62)
+    deep, shallow = InfoGAN(depth=2, width=8), InfoGAN(depth=1, width=8)
+
+    def count(net):
+        return sum(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in net.modules())
+
+    assert count(deep.build_discriminator(data=spec)) == count(shallow.build_discriminator(data=spec)) + 2
+    G_deep = deep.build_generator(config=config, data=spec)
+    assert count(G_deep) == count(shallow.build_generator(config=config, data=spec)) + 2
+    assert G_deep(G_deep.latent(3)).shape == (3, 1, 28, 28)

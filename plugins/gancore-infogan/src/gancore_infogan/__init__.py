@@ -26,11 +26,11 @@ reads the batch's labels. Logged: ``d/adversarial``, ``d/info``,
 ``g/adversarial``, ``g/info`` and ``mi_lower_bound`` (``log K - CE`` of the
 categorical code, in nats).
 
-Defaults (the paper's MNIST settings on images 28x28 and larger): 62-dimensional noise, one 10-way
-categorical code, 2 continuous codes, Adam with lr 2e-4 for D and 1e-3 for
-G, betas (0.5, 0.999). On small images: R1, lr 1e-3 for both decayed
-linearly to 0, an EMA of G and no BatchNorm in D's body (``DEFAULTS``,
-``NORM``); on ``ring``, gancore's Adam 2e-4. The networks are the DCGAN-style convolutional ones of
+Codes: one 10-way categorical code and 2 continuous codes; 62-dimensional noise on images. The
+paper's MNIST settings (``--preset paper``): Adam with lr 2e-4 for D and 1e-3 for G, betas (0.5, 0.999).
+Defaults: on small images R1, lr 1e-3 for both decayed linearly to 0, an EMA of G and no BatchNorm in
+D's body; on 28x28 and larger DCGAN's recipe there, two convolutions per resolution (``DEFAULTS``,
+``NORM``, ``OPTION_DEFAULTS``); on ``ring``, gancore's Adam 2e-4. The networks are the DCGAN-style convolutional ones of
 :mod:`gancore.nets` (the paper's G/D add fully connected layers). ``gan
 sample RUN --traverse cat`` (or ``c1``) draws the paper's figure: one code
 varied along each row, everything else fixed.
@@ -49,7 +49,7 @@ from gancore.data import DataSpec
 from gancore.generator import Generator, LatentCode, draw
 from gancore.losses import logistic_d, logistic_g
 from gancore.declaration import NonNegativeFloat, NonNegativeInt, Norm, PositiveInt, declare, option
-from gancore.nets import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator, takes_mlp
+from gancore.nets import ConvDiscriminator, ConvGenerator, Depth, MLPDiscriminator, MLPGenerator, takes_mlp
 from gancore.step import DiscriminatorView
 from gancore_ema import SMALL_DATA
 
@@ -75,12 +75,12 @@ class InfoGenerator(Generator):
     """``G(z, c)``: noise, a one-hot categorical code and continuous codes, concatenated into one network."""
 
     def __init__(self, spec: DataSpec, noise_dim: int, categories: int, continuous: int, width: int = 64,
-                 hidden: int = 256, layers: int = 3):
+                 hidden: int = 256, layers: int = 3, depth: int = 1):
         super().__init__(noise_dim, 0)
         self.categories, self.continuous = categories, continuous
         width_in = noise_dim + categories + continuous
         self.net = (MLPGenerator(spec, width_in, hidden, layers) if takes_mlp(spec)
-                    else ConvGenerator(spec, width_in, width))
+                    else ConvGenerator(spec, width_in, width, depth=depth))
 
     @property
     def latent_codes(self):
@@ -126,25 +126,36 @@ class InfoDiscriminator(nn.Module):
         return torch.cat([self.net.head(h), self.q(h)], 1)
 
 
-#: Training defaults by data kind (``DataSpec.kind``); on images 28x28 and larger, the paper's MNIST
-#: settings. On ``digits`` the paper's settings give 7.7x the FID floor and 39-41% code/class alignment;
-#: R1, a 1e-3 rate decayed linearly, an EMA of G and no BatchNorm in D's body give 0.57x.
+#: Training defaults by data kind (``DataSpec.kind``), with the paper's 62-d noise on images. On ``digits``
+#: the paper's settings give 7.7x the FID floor and 39-41% code/class alignment; R1, a 1e-3 rate decayed
+#: linearly, an EMA of G and no BatchNorm in D's body give 0.57x. On ``mnist`` the paper's settings gave
+#: 28.4% alignment at 2,000 steps; on 28x28 and larger, DCGAN's measured recipe there (batch 128, lr 5e-4
+#: decayed linearly, betas (0, 0.99), R1 gamma 1, EMA, 2,000 steps) with two convolutions per resolution.
 DEFAULTS = {
     # On ``ring`` the paper's settings do best of what was measured (8/8, 41.3%; R1 with lr 1e-3: 7/8, 17.5%).
     "vector": {},
     "small-image": {**SMALL_DATA["small-image"], "latent_dim": 62},
-    "image": {"latent_dim": 62, "lr_g": 1e-3},
+    "image": {**SMALL_DATA["image"], "latent_dim": 62},
 }
 #: D's normalization by data kind, over batch (R1 is a per-sample penalty).
-NORM = {"small-image": "none"}
+NORM = {"small-image": "none", "image": "none"}
+#: Option defaults by data kind: two convolutions per resolution on 28x28 and larger (DCGAN's finding).
+OPTION_DEFAULTS = {"image": {"depth": 2}}
+#: Chen et al.'s MNIST settings (``--preset paper``): 62-d noise, Adam with lr 2e-4 for D and 1e-3 for G,
+#: betas (0.5, 0.999), constant rates, BatchNorm in D, no regularizer, no average of G (the batch is
+#: gancore's 64; the paper's networks add fully connected layers to these convolutional ones).
+PAPER = {"lr_g": 1e-3, "lr_d": 2e-4, "betas": (0.5, 0.999), "lr_schedule": "constant", "n_critic": 1,
+         "latent_dim": 62, "regularizers": {}, "options": {"gancore-infogan": {"norm": "batch", "depth": 1}}}
 
 
 @declare
-class InfoGAN:
+class InfoGAN(Depth):
     """Chen et al. 2016: noise + categorical/continuous codes, Q head on D, MI lower bound (unsupervised)."""
 
     kind = "family"
     defaults = DEFAULTS
+    paper = PAPER
+    option_defaults = OPTION_DEFAULTS
 
     categories: NonNegativeInt = option(10, help="Categories of the categorical code (0: none; not 1).")
     continuous: NonNegativeInt = option(2, help="Continuous codes, uniform in [-1, 1].")
@@ -165,12 +176,12 @@ class InfoGAN:
     @hookimpl
     def build_generator(self, config, data):
         return InfoGenerator(data, config.latent_dim, self.categories, self.continuous, self.width, self.hidden,
-                             self.layers)
+                             self.layers, depth=self.depth)
 
     @hookimpl
     def build_discriminator(self, data):
         body = (MLPDiscriminator(data, self.hidden, self.layers) if takes_mlp(data)
-                else ConvDiscriminator(data, self.width, norm=self.norm))
+                else ConvDiscriminator(data, self.width, norm=self.norm, depth=self.depth))
         return InfoDiscriminator(body, self.categories + self.continuous)
 
     def _info(self, step, q_out: torch.Tensor) -> torch.Tensor:
