@@ -12,10 +12,10 @@ With ``D = sigmoid(score)`` the log-ratio is the score itself, so ``L_G = 1/2 E[
 weights over several samples per ``z``, is not implemented: gancore's data are continuous.)
 
 Networks: the standard ones per data kind (:class:`gancore.nets.StandardNetworks`): MLPs of 512
-units on 8x8 images (as ``gancore-gan``), DCGAN-style convolutions without normalization in D on
-28x28 and larger, an MLP on vectors. Defaults: the small-data recipe (``gancore_ema.SMALL_DATA``),
-5,000 steps with lazy R1 on 28x28 images. docs/families/bgan.md has the paper's settings and the
-measurements.
+units on 8x8 images (as ``gancore-gan``), DCGAN-style convolutions without normalization in D, two per
+resolution, on 28x28 and larger, an MLP on vectors. Defaults: the small-data recipe
+(``gancore_ema.SMALL_DATA``), DCGAN's 28x28 recipe on 28x28 images. docs/families/bgan.md has the
+paper's settings and the measurements.
 """
 
 from __future__ import annotations
@@ -27,14 +27,17 @@ from gancore.declaration import declare
 from gancore.losses import boundary_seeking_g, logistic_d
 from gancore.nets import StandardNetworks
 
-#: Training defaults by data kind: the small-data recipe (5,000 steps and lazy R1 on 28x28 images).
+#: Training defaults by data kind: the small-data recipe, and on 28x28 and larger DCGAN's measured recipe
+#: there (batch 128, lr 5e-4 decayed linearly, betas (0, 0.99), R1 gamma 1 at every D step, EMA, 2,000 steps).
 DEFAULTS = {
     "vector": SMALL_DATA["vector"],
     "small-image": SMALL_DATA["small-image"],
-    "image": {**SMALL_DATA["small-image"], "steps": 5000, "options": {"r1": {"every": 16}}},
+    "image": SMALL_DATA["image"],
 }
-#: Network options by data kind (over StandardNetworks' own).
-OPTION_DEFAULTS = {"small-image": {"arch": "mlp", "hidden": 512, "norm": "none"}, "image": {"norm": "none"}}
+#: Network options by data kind (over StandardNetworks' own): on 28x28 and larger two convolutions per
+#: resolution (``depth``; one is too shallow there, DCGAN's finding) and no normalization in D.
+OPTION_DEFAULTS = {"small-image": {"arch": "mlp", "hidden": 512, "norm": "none"},
+                   "image": {"norm": "none", "depth": 2}}
 
 
 @declare
