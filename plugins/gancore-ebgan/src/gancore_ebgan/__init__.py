@@ -15,7 +15,7 @@ Networks: a convolutional auto-encoder for images (strided convolutions with
 BatchNorm and LeakyReLU(0.2) down to a ``code_dim`` code, transposed
 convolutions back, as the paper's EBGAN-PT models; no BatchNorm by default
 on images), MLPs for vector data (``ring``); a DCGAN generator. Defaults
-follow the data (``DEFAULTS``, ``MARGIN``, ``NORM``, ``OPTION_DEFAULTS``):
+follow the data (``DEFAULTS``, ``OPTION_DEFAULTS``):
 on images m = 0.1 (the paper grid-searches m; the energy here is a
 per-element mean, so m does not depend on the image size), ``pt_weight =
 0.1`` (the paper's lambda_PT), Adam, lr 5e-4 decayed linearly, betas (0.5,
@@ -58,17 +58,18 @@ DEFAULTS = {
     "small-image": _SMALL_IMAGE,
     "image": {**_SMALL_IMAGE, "batch_size": 128, "steps": 2000},
 }
-#: The margin by data kind (over the option's default, 1). The energy is a per-element mean squared error
-#: of images in [-1, 1]: m = 1 asks D to reconstruct fakes worse than an all-zero image would. On the
-#: 8x8 digits (no BatchNorm, EMA, linear decay) m = 0.3 gives 5.5x the FID floor, m = 0.1 4.8x, and
-#: m = 0.1 with lr 5e-4 1.7x.
-MARGIN = {"small-image": 0.1, "image": 0.1}
-#: D's normalization by data kind (over the option's default, batch): BatchNorm in the auto-encoder keeps
-#: EBGAN on the 8x8 digits at 101x the FID floor whatever the margin (5.5x without it).
-NORM = {"small-image": "none", "image": "none"}
-#: Option defaults by data kind: two convolutions per resolution in G and in D's encoder and decoder on
-#: 28x28 and larger, where one is too shallow (DCGAN's finding, docs/families/dcgan.md).
-OPTION_DEFAULTS = {"image": {"depth": 2}}
+#: Option defaults by data kind, over the options' own (margin 1, BatchNorm, depth 1):
+#:
+#: * ``margin`` 0.1 on images. The energy is a per-element mean squared error of images in [-1, 1]:
+#:   m = 1 asks D to reconstruct fakes worse than an all-zero image would. On the 8x8 digits (no
+#:   BatchNorm, EMA, linear decay) m = 0.3 gives 5.5x the FID floor, m = 0.1 4.8x, and m = 0.1 with
+#:   lr 5e-4 1.7x.
+#: * ``norm`` none in the auto-encoder on images: BatchNorm there keeps EBGAN on the 8x8 digits at 101x
+#:   the FID floor whatever the margin (5.5x without it).
+#: * ``depth`` 2 in G and in D's encoder and decoder on 28x28 and larger, where one convolution per
+#:   resolution is too shallow (DCGAN's finding, docs/families/dcgan.md).
+OPTION_DEFAULTS = {"small-image": {"margin": 0.1, "norm": "none"},
+                   "image": {"margin": 0.1, "norm": "none", "depth": 2}}
 
 
 #: Zhao et al.'s settings where the paper states them (``--preset paper``): the pulling-away term at 0.1,
@@ -88,12 +89,12 @@ class EBGAN(Depth):
     paper = PAPER
     option_defaults = OPTION_DEFAULTS
 
-    margin: PositiveFloat = option(1.0, by_kind=MARGIN, help="m: D pushes the energy of fakes up to m.")
+    margin: PositiveFloat = option(1.0, help="m: D pushes the energy of fakes up to m.")
     pt_weight: NonNegativeFloat = option(0.1, help="Weight of the pulling-away term in G's loss.")
     code_dim: PositiveInt = option(64, help="Size of the auto-encoder's code.")
     width: PositiveInt = option(64, help="Channels of the convolutions (images).")
     hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
-    norm: Norm = option("batch", by_kind=NORM, help="Normalization in the auto-encoder.")
+    norm: Norm = option("batch", help="Normalization in the auto-encoder.")
 
     @hookimpl
     def build_generator(self, config, data):
