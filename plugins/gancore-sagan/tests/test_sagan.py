@@ -82,7 +82,7 @@ def test_defaults_are_the_papers_ttur_with_an_ema_of_g_on_28x28():
 
 def test_28x28_defaults_narrow_the_networks():
     options = declared_options(SAGAN)
-    assert options["width"].default_for("image") == 32 and options["width"].default_for(None) == 64
+    assert options["width"].default_for("image") == options["width"].default_for("small-image") == 32
     assert options["lipschitz"].default_for("image") == 1.0
 
 

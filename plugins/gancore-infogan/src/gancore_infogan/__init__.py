@@ -30,7 +30,7 @@ Codes: one 10-way categorical code and 2 continuous codes; 62-dimensional noise 
 paper's MNIST settings (``--preset paper``): Adam with lr 2e-4 for D and 1e-3 for G, betas (0.5, 0.999).
 Defaults: on small images R1, lr 1e-3 for both decayed linearly to 0, an EMA of G and no BatchNorm in
 D's body; on 28x28 and larger DCGAN's recipe there, two convolutions per resolution (``DEFAULTS``,
-``NORM``, ``OPTION_DEFAULTS``); on ``ring``, gancore's Adam 2e-4. The networks are the DCGAN-style convolutional ones of
+``OPTION_DEFAULTS``); on ``ring``, gancore's Adam 2e-4. The networks are the DCGAN-style convolutional ones of
 :mod:`gancore.nets` (the paper's G/D add fully connected layers). ``gan
 sample RUN --traverse cat`` (or ``c1``) draws the paper's figure: one code
 varied along each row, everything else fixed.
@@ -137,10 +137,9 @@ DEFAULTS = {
     "small-image": {**SMALL_DATA["small-image"], "latent_dim": 62},
     "image": {**SMALL_DATA["image"], "latent_dim": 62},
 }
-#: D's normalization by data kind, over batch (R1 is a per-sample penalty).
-NORM = {"small-image": "none", "image": "none"}
-#: Option defaults by data kind: two convolutions per resolution on 28x28 and larger (DCGAN's finding).
-OPTION_DEFAULTS = {"image": {"depth": 2}}
+#: Option defaults by data kind: no normalization in D's body on images (R1 is a per-sample penalty), and
+#: two convolutions per resolution on 28x28 and larger (DCGAN's finding).
+OPTION_DEFAULTS = {"small-image": {"norm": "none"}, "image": {"norm": "none", "depth": 2}}
 #: Chen et al.'s MNIST settings (``--preset paper``): 62-d noise, Adam with lr 2e-4 for D and 1e-3 for G,
 #: betas (0.5, 0.999), constant rates, BatchNorm in D, no regularizer, no average of G (the batch is
 #: gancore's 64; the paper's networks add fully connected layers to these convolutional ones).
@@ -162,7 +161,7 @@ class InfoGAN(Depth):
     lambda_cat: NonNegativeFloat = option(1.0, help="Weight of the categorical code's information term.")
     lambda_cont: NonNegativeFloat = option(0.1, help="Weight of the continuous codes' information term.")
     width: PositiveInt = option(64, help="Channels of the convolutions (images).")
-    norm: Norm = option("batch", by_kind=NORM, help="Normalization in D's convolutions.")
+    norm: Norm = option("batch", help="Normalization in D's convolutions.")
     hidden: PositiveInt = option(256, help="Units per hidden layer of the MLPs (vector data).")
     layers: PositiveInt = option(3, help="Hidden layers of the MLPs.")
 
